@@ -1,0 +1,15 @@
+export { init, engine, shutdown, hasEngine, Engine, type EngineOptions, type EngineStats } from './runtime/engine.ts';
+export { bucketSize } from './runtime/pool.ts';
+export { Tensor } from './tensor.ts';
+export type { DType, AnyTypedArray } from './dtype.ts';
+export { TensorError } from './errors.ts';
+export * from './shape.ts';
+export { scope, tidy, keep, setLeakTracking, liveTensors } from './memory.ts';
+export { noGrad, enableGrad, isGradEnabled, backward, requireGrad, type BackwardOptions } from './autograd/graph.ts';
+export { Generator, defaultGenerator, manualSeed, threefry2x32, bitsToUnit } from './random.ts';
+export * from './ops/creation.ts';
+export * from './ops/elementwise.ts';
+export * from './ops/reduce.ts';
+export * from './ops/view.ts';
+export { memoryStats } from './stats.ts';
+import './methods.ts';

@@ -1,0 +1,112 @@
+import type { DType } from '../dtype.ts';
+import { engine } from '../runtime/engine.ts';
+import { isContiguous, numel, type Shape, shapesEqual } from '../shape.ts';
+import { Tensor } from '../tensor.ts';
+import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, stridedOffset, UniformLayout } from './uniforms.ts';
+
+/** A map operand: a tensor (broadcast to the output shape) or a scalar that travels in the uniform block. */
+export type MapOperand = Tensor | { scalar: number; dtype: DType };
+
+const WG = 256;
+
+/** WGSL helpers every map kernel may call. */
+const PRELUDE = /* wgsl */ `
+fn erf_approx(x: f32) -> f32 {
+  // Numerical Recipes' erfc (fractional error below 1.2e-7): WGSL has no erf, and A&S 7.1.26 is too coarse.
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+      t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+      t * (-0.82215223 + t * 0.17087277)))))))));
+  return select(r - 1.0, 1.0 - r, x >= 0.0);
+}
+fn safe_tanh(x: f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }
+fn sigmoid_f(x: f32) -> f32 {
+  // Never exp of a large positive number.
+  let e = exp(-abs(x));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
+fn pow_f(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }
+  if (x >= 0.0) { return pow(x, y); }
+  if (floor(y) != y) { let nan_bits = 0x7fc00000u; return bitcast<f32>(nan_bits); }
+  let r = pow(-x, y);
+  let odd = abs(y - 2.0 * floor(y * 0.5)) == 1.0;
+  return select(r, -r, odd);
+}
+`;
+
+/**
+ * Runs an elementwise kernel: out[i] = expr(x0, x1, ...), where xk is operand k broadcast to `outShape` and
+ * converted to `computeType`. Strided views are read in place: no contiguous copies.
+ */
+export function runMap(
+  op: string,
+  operands: readonly MapOperand[],
+  outShape: Shape,
+  outDtype: DType,
+  computeType: DType,
+  expr: string,
+): Tensor {
+  const out = Tensor.empty(outShape, outDtype, op);
+  const n = numel(outShape);
+  if (n === 0) return out;
+  const rank = outShape.length;
+  const u = new UniformLayout().field('numel').field('outShape', Math.max(rank, 1));
+  const tensors: Tensor[] = [];
+  const values: Record<string, number | number[]> = { numel: n, outShape: [...outShape] };
+  const decls: string[] = [];
+  const loads: string[] = [];
+  operands.forEach((o, k) => {
+    if (o instanceof Tensor) {
+      const b = tensors.length;
+      tensors.push(o);
+      decls.push(`@group(0) @binding(${b}) var<storage, read> in${k}: array<${o.dtype}>;`);
+      const direct = shapesEqual(o.shape, outShape) && isContiguous(o.shape, o.strides);
+      u.field(`off${k}`);
+      values[`off${k}`] = o.offset;
+      if (direct) {
+        loads.push(`let x${k} = ${computeType}(in${k}[${u.at(`off${k}`)} + gidx]);`);
+      } else {
+        u.field(`str${k}`, Math.max(rank, 1));
+        values[`str${k}`] = broadcastStrides(o.shape, o.strides, outShape);
+        loads.push(stridedOffset(u, `o${k}`, 'gidx', rank, 'outShape', `str${k}`, `off${k}`));
+        loads.push(`let x${k} = ${computeType}(in${k}[o${k}]);`);
+      }
+    } else {
+      u.field(`s${k}`);
+      values[`s${k}`] = o.dtype === 'f32' ? f32Bits(o.scalar) : o.scalar;
+      loads.push(`let x${k} = ${computeType}(bitcast<${o.dtype}>(${u.at(`s${k}`)}));`);
+    }
+  });
+  const code = `${PRELUDE}
+${decls.join('\n')}
+@group(0) @binding(${tensors.length}) var<storage, read_write> out: array<${outDtype}>;
+${u.declare(tensors.length + 1)}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  ${linearId(WG)}
+  if (gidx >= ${u.at('numel')}) { return; }
+  ${loads.join('\n  ')}
+  out[gidx] = ${outDtype}(${expr});
+}`;
+  engine().dispatch({
+    label: op,
+    code,
+    buffers: [...tensors.map((t) => t.buffer), out.buffer],
+    uniforms: u.pack(values),
+    workgroups: ceilDiv(n, WG),
+  });
+  return out;
+}
+
+/** Strides that read a tensor broadcast to `outShape` (0 along broadcast dimensions). */
+export function broadcastStrides(shape: Shape, strides: Shape, outShape: Shape): number[] {
+  const r = outShape.length;
+  const lead = r - shape.length;
+  return outShape.map((_, d) => {
+    const i = d - lead;
+    if (i < 0 || shape[i] === 1) return 0;
+    return strides[i];
+  });
+}

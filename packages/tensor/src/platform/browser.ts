@@ -1,0 +1,15 @@
+// Browser entry: the platform's navigator.gpu.
+export const platformName = 'browser';
+
+export function getGPU(_flags: string[] = []): GPU {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) {
+    throw new Error(
+      'WebGPU is not available in this browser (navigator.gpu is missing). Use a browser with WebGPU enabled, ' +
+        'for example Chromium with --enable-unsafe-webgpu.',
+    );
+  }
+  return gpu;
+}
+
+export function releaseGPU(): void {}

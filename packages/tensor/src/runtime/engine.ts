@@ -1,0 +1,275 @@
+import { getGPU, platformName, releaseGPU } from '#platform';
+import { BufferPool, type PoolStats } from './pool.ts';
+
+export interface EngineOptions {
+  /** Dawn toggles for dawn.node, e.g. ['backend=vulkan']; ignored in browsers. */
+  flags?: string[];
+  powerPreference?: GPUPowerPreference;
+  /** Dispatches encoded before a submit. */
+  dispatchesPerSubmit?: number;
+  /** Skip optional features even when the adapter has them (tests of fallbacks). */
+  disableFeatures?: string[];
+}
+
+export interface Dispatch {
+  /** The op, for error messages and profiles. */
+  label: string;
+  /** WGSL: storage buffers at bindings 0..n-1 in the order of `buffers`, the uniform (if any) at binding n. */
+  code: string;
+  buffers: readonly GPUBuffer[];
+  uniforms?: ArrayBufferView;
+  /** Workgroup grid. A 1-D count above the per-dimension limit is folded into x·y; kernels recover the linear id. */
+  workgroups: number | readonly [number, number, number];
+}
+
+export interface EngineStats extends PoolStats {
+  dispatches: number;
+  submits: number;
+  pipelines: number;
+  readbacks: number;
+}
+
+const OPTIONAL_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
+const UNIFORM_ALIGN = 256;
+const UNIFORM_RING_BYTES = 1 << 16;
+export const STORAGE_USAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
+
+/** Owns the GPUDevice: pooled memory, cached pipelines and batched command encoding. */
+export class Engine {
+  readonly pool: BufferPool;
+  readonly features: ReadonlySet<string>;
+  readonly limits: GPUSupportedLimits;
+  readonly maxBindingBytes: number;
+  readonly maxWorkgroupsPerDim: number;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly stagingPool: BufferPool;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pending = 0;
+  private readonly uniformStaging = new Uint8Array(UNIFORM_RING_BYTES);
+  private uniformUsed = 0;
+  private readonly uniformBuffer: GPUBuffer;
+  private readonly dispatchesPerSubmit: number;
+  private counters = { dispatches: 0, submits: 0, readbacks: 0 };
+  private gpuError: string | null = null;
+  private lastLabel = '';
+  destroyed = false;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterDescription: string,
+    options: EngineOptions = {},
+  ) {
+    this.features = new Set([...device.features].map(String));
+    this.limits = device.limits;
+    this.maxBindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
+    this.pool = new BufferPool(device, STORAGE_USAGE);
+    this.stagingPool = new BufferPool(device, 0x1 | 0x8); // MAP_READ | COPY_DST
+    this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
+    this.dispatchesPerSubmit = options.dispatchesPerSubmit ?? 32;
+    device.addEventListener('uncapturederror', (ev) => {
+      const msg = (ev as GPUUncapturedErrorEvent).error.message;
+      this.gpuError ??= `GPU error after op '${this.lastLabel}': ${msg}`;
+    });
+  }
+
+  hasFeature(name: string): boolean {
+    return this.features.has(name);
+  }
+
+  pipeline(code: string, label: string): GPUComputePipeline {
+    let p = this.pipelines.get(code);
+    if (!p) {
+      const module = this.device.createShaderModule({ code, label });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
+      this.pipelines.set(code, p);
+    }
+    return p;
+  }
+
+  dispatch(d: Dispatch): void {
+    this.assertAlive();
+    const pipeline = this.pipeline(d.code, d.label);
+    const uBytes = d.uniforms ? d.uniforms.byteLength : 0;
+    const slot = Math.ceil(uBytes / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+    if (this.uniformUsed + slot > UNIFORM_RING_BYTES) this.flush();
+    const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    if (d.uniforms && uBytes > 0) {
+      const src = new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, uBytes);
+      this.uniformStaging.set(src, this.uniformUsed);
+      entries.push({
+        binding: d.buffers.length,
+        resource: { buffer: this.uniformBuffer, offset: this.uniformUsed, size: uBytes },
+      });
+      this.uniformUsed += slot;
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const [x, y, z] = this.grid(d.workgroups, d.label);
+    if (x === 0 || y === 0 || z === 0) return;
+    if (!this.pass) {
+      this.encoder = this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(x, y, z);
+    this.lastLabel = d.label;
+    this.counters.dispatches++;
+    if (++this.pending >= this.dispatchesPerSubmit) this.flush();
+  }
+
+  private grid(w: Dispatch['workgroups'], label: string): [number, number, number] {
+    const max = this.maxWorkgroupsPerDim;
+    if (typeof w === 'number') {
+      if (w <= max) return [w, 1, 1];
+      const y = Math.ceil(w / max);
+      if (y > max) throw new Error(`${label}: ${w} workgroups exceed the device's grid`);
+      return [max, y, 1];
+    }
+    if (w[0] > max || w[1] > max || w[2] > max) throw new Error(`${label}: workgroup grid ${w.join('x')} exceeds ${max}`);
+    return [w[0], w[1], w[2]];
+  }
+
+  /** Submits everything encoded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.pass!.end();
+    if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformUsed);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.pass = null;
+    this.pending = 0;
+    this.uniformUsed = 0;
+    this.counters.submits++;
+  }
+
+  /** Writes host data into a buffer, after every command already encoded (which may still read its old contents). */
+  upload(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.assertAlive();
+    this.flush();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    // writeBuffer needs a multiple of 4 bytes.
+    const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
+    this.device.queue.writeBuffer(buffer, byteOffset, padded);
+  }
+
+  /** Reads `bytes` bytes of a buffer back to the host. The only place the engine waits on the GPU. */
+  async read(buffer: GPUBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
+    this.assertAlive();
+    this.flush();
+    const staging = this.stagingPool.acquire(bytes);
+    const enc = this.device.createCommandEncoder();
+    const len = Math.ceil(bytes / 4) * 4;
+    enc.copyBufferToBuffer(buffer, byteOffset, staging, 0, len);
+    this.device.queue.submit([enc.finish()]);
+    this.counters.submits++;
+    this.counters.readbacks++;
+    await staging.mapAsync(1 /* READ */, 0, len);
+    const out = staging.getMappedRange(0, len).slice(0, bytes);
+    staging.unmap();
+    this.stagingPool.release(staging);
+    this.throwIfGpuError();
+    return out;
+  }
+
+  /** Waits for all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfGpuError();
+  }
+
+  throwIfGpuError(): void {
+    if (this.gpuError) {
+      const e = this.gpuError;
+      this.gpuError = null;
+      throw new Error(e);
+    }
+  }
+
+  stats(): EngineStats {
+    return { ...this.pool.stats(), ...this.counters, pipelines: this.pipelines.size };
+  }
+
+  private assertAlive(): void {
+    if (this.destroyed) throw new Error('the engine was destroyed; call init() again');
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.flush();
+    this.pool.trim();
+    this.stagingPool.trim();
+    this.device.destroy();
+    this.destroyed = true;
+  }
+}
+
+function padTo4(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+  out.set(bytes);
+  return out;
+}
+
+let current: Engine | null = null;
+let pending: Promise<Engine> | null = null;
+
+/** Acquires the GPU once per process with the adapter's maximum limits and its optional features. */
+export function init(options: EngineOptions = {}): Promise<Engine> {
+  if (current && !current.destroyed) return Promise.resolve(current);
+  pending ??= createEngine(options).finally(() => (pending = null));
+  return pending;
+}
+
+async function createEngine(options: EngineOptions): Promise<Engine> {
+  const gpu = getGPU(options.flags);
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new Error(noAdapterMessage());
+  const skip = new Set(options.disableFeatures ?? []);
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !skip.has(f)) as GPUFeatureName[];
+  const requiredLimits: Record<string, number> = {};
+  for (const key of [
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxStorageBuffersPerShaderStage',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupsPerDimension',
+  ] as const) {
+    requiredLimits[key] = adapter.limits[key];
+  }
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const info = adapter.info;
+  const description = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
+  current = new Engine(device, description, options);
+  return current;
+}
+
+function noAdapterMessage(): string {
+  if (platformName === 'node') {
+    return (
+      'No WebGPU adapter: dawn.node found no Vulkan driver. On Debian/Ubuntu run `npm run setup:gpu` as root ' +
+      '(it installs mesa-vulkan-drivers >= 24 and libvulkan1), or install your GPU vendor\'s Vulkan driver.'
+    );
+  }
+  return 'No WebGPU adapter: navigator.gpu.requestAdapter() returned null.';
+}
+
+export function engine(): Engine {
+  if (!current || current.destroyed) throw new Error('no GPU engine: call `await init()` from @seco/tensor first');
+  return current;
+}
+
+export function hasEngine(): boolean {
+  return current !== null && !current.destroyed;
+}
+
+/** Destroys the device and lets Node exit. */
+export function shutdown(): void {
+  current?.destroy();
+  current = null;
+  releaseGPU();
+}

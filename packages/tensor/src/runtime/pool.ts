@@ -1,0 +1,89 @@
+/**
+ * Size-bucketed GPU buffer pool. Freed buffers return here at once: the queue runs commands in order,
+ * so a buffer reused by a later dispatch never races an earlier one.
+ */
+export interface PoolStats {
+  /** Buffers handed out and not yet released. */
+  liveBuffers: number;
+  liveBytes: number;
+  /** Buffers kept for reuse. */
+  pooledBuffers: number;
+  pooledBytes: number;
+  /** Buffers ever created on the device. */
+  created: number;
+  peakLiveBytes: number;
+}
+
+const MIN_BUCKET = 256;
+const POW2_LIMIT = 1 << 20;
+
+/** Power of two up to 1 MiB, then steps of 1/8 of the next power of two (at most 12.5% waste). */
+export function bucketSize(bytes: number): number {
+  const b = Math.max(bytes, MIN_BUCKET);
+  const pow2 = 2 ** Math.ceil(Math.log2(b));
+  if (pow2 <= POW2_LIMIT) return pow2;
+  const step = pow2 / 16;
+  return Math.ceil(b / step) * step;
+}
+
+export class BufferPool {
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private live = 0;
+  private liveBytes = 0;
+  private pooled = 0;
+  private pooledBytes = 0;
+  private created = 0;
+  private peak = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly usage: GPUBufferUsageFlags,
+  ) {}
+
+  acquire(bytes: number): GPUBuffer {
+    const size = bucketSize(bytes);
+    const list = this.free.get(size);
+    let buffer = list?.pop();
+    if (buffer) {
+      this.pooled--;
+      this.pooledBytes -= size;
+    } else {
+      buffer = this.device.createBuffer({ size, usage: this.usage });
+      this.created++;
+    }
+    this.live++;
+    this.liveBytes += size;
+    if (this.liveBytes > this.peak) this.peak = this.liveBytes;
+    return buffer;
+  }
+
+  release(buffer: GPUBuffer): void {
+    const size = buffer.size;
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = []));
+    list.push(buffer);
+    this.live--;
+    this.liveBytes -= size;
+    this.pooled++;
+    this.pooledBytes += size;
+  }
+
+  /** Destroys the buffers kept for reuse (live ones stay). */
+  trim(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+    this.pooled = 0;
+    this.pooledBytes = 0;
+  }
+
+  stats(): PoolStats {
+    return {
+      liveBuffers: this.live,
+      liveBytes: this.liveBytes,
+      pooledBuffers: this.pooled,
+      pooledBytes: this.pooledBytes,
+      created: this.created,
+      peakLiveBytes: this.peak,
+    };
+  }
+}

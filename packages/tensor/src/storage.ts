@@ -1,0 +1,49 @@
+import { BYTES_PER_ELEMENT, type DType } from './dtype.ts';
+import { engine } from './runtime/engine.ts';
+
+/** A reference-counted GPU buffer. Every Tensor handle that views it holds one reference. */
+export class Storage {
+  private refs = 1;
+  private buf: GPUBuffer | null;
+
+  constructor(
+    buffer: GPUBuffer,
+    /** Elements the buffer was allocated for (the pool may round the buffer up). */
+    readonly numel: number,
+    readonly dtype: DType,
+  ) {
+    this.buf = buffer;
+  }
+
+  static allocate(numel: number, dtype: DType): Storage {
+    const bytes = Math.max(numel, 1) * BYTES_PER_ELEMENT;
+    return new Storage(engine().pool.acquire(bytes), numel, dtype);
+  }
+
+  get buffer(): GPUBuffer {
+    if (!this.buf) throw new Error('storage used after it was freed');
+    return this.buf;
+  }
+
+  get alive(): boolean {
+    return this.buf !== null;
+  }
+
+  get byteLength(): number {
+    return this.numel * BYTES_PER_ELEMENT;
+  }
+
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (!this.buf) return;
+    if (--this.refs === 0) {
+      const e = engine();
+      if (!e.destroyed) e.pool.release(this.buf);
+      this.buf = null;
+    }
+  }
+}

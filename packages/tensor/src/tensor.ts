@@ -1,0 +1,150 @@
+import { type AnyTypedArray, BYTES_PER_ELEMENT, type DType, viewAs } from './dtype.ts';
+import { TensorError } from './errors.ts';
+import { leakTracking, trackTensor } from './memory.ts';
+import { engine } from './runtime/engine.ts';
+import { contiguousStrides, formatShape, isContiguous, numel, type Shape } from './shape.ts';
+import { Storage } from './storage.ts';
+import type { GradNode } from './autograd/graph.ts';
+
+/** Ops that tensor.ts itself needs, bound late by the op modules (they import Tensor, so tensor.ts cannot import them). */
+export const hooks: {
+  contiguous?: (t: Tensor) => Tensor;
+  releaseNode?: (node: GradNode) => void;
+} = {};
+
+let nextId = 1;
+
+/**
+ * A handle on a strided view of GPU storage. Views share storage (reference-counted); dispose() drops this
+ * handle's reference, and the buffer returns to the pool when the last handle goes.
+ */
+export class Tensor {
+  readonly id = nextId++;
+  readonly __isTensor = true;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+  /** The op that produced this tensor, for error messages and leak reports. */
+  readonly op: string;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  /** The autograd node that produced this tensor (null for leaves and for tensors made without grad). */
+  gradNode: GradNode | null = null;
+  /** Which output of gradNode this tensor is. */
+  gradIndex = 0;
+  private _storage: Storage | null;
+
+  constructor(storage: Storage, shape: Shape, strides: Shape, offset: number, dtype: DType, op: string) {
+    this._storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.strides = Object.freeze([...strides]);
+    this.offset = offset;
+    this.dtype = dtype;
+    this.op = op;
+    trackTensor(this);
+    if (leakTracking.enabled) {
+      leakTracking.live.set(this.id, { op, shape: this.shape, stack: new Error().stack?.split('\n').slice(2, 7).join('\n') });
+    }
+  }
+
+  /** A fresh contiguous tensor of the given shape, its contents undefined. */
+  static empty(shape: Shape, dtype: DType, op: string): Tensor {
+    const n = numel(shape);
+    const bytes = n * BYTES_PER_ELEMENT;
+    const e = engine();
+    if (bytes > e.maxBindingBytes) {
+      throw new TensorError(
+        op,
+        `tensor of shape ${formatShape(shape)} needs ${bytes} bytes, more than the device binds at once (${e.maxBindingBytes})`,
+      );
+    }
+    return new Tensor(Storage.allocate(n, dtype), shape, contiguousStrides(shape), 0, dtype, op);
+  }
+
+  get storage(): Storage {
+    if (!this._storage) {
+      throw new TensorError('use', `tensor #${this.id} ${formatShape(this.shape)} (made by ${this.op}) was used after dispose()`);
+    }
+    return this._storage;
+  }
+
+  get buffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
+
+  get disposed(): boolean {
+    return this._storage === null;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get size(): number {
+    return numel(this.shape);
+  }
+
+  get isContiguous(): boolean {
+    return isContiguous(this.shape, this.strides);
+  }
+
+  get isLeaf(): boolean {
+    return this.gradNode === null;
+  }
+
+  /** A new handle on the same storage with other geometry (no copy). Autograd is the caller's business. */
+  view(shape: Shape, strides: Shape, offset: number, op: string): Tensor {
+    return new Tensor(this.storage.retain(), shape, strides, offset, this.dtype, op);
+  }
+
+  dispose(): void {
+    if (!this._storage) return;
+    this._storage.release();
+    this._storage = null;
+    if (leakTracking.enabled) leakTracking.live.delete(this.id);
+    if (this.gradNode) {
+      hooks.releaseNode?.(this.gradNode);
+      this.gradNode = null;
+    }
+  }
+
+  /** Reads the tensor back to the host as a typed array in row-major order. */
+  async data(): Promise<AnyTypedArray> {
+    const n = this.size;
+    if (n === 0) return viewAs(this.dtype, new ArrayBuffer(0));
+    const src = this.isContiguous ? this : hooks.contiguous!(this);
+    try {
+      const bytes = await engine().read(src.buffer, src.offset * BYTES_PER_ELEMENT, n * BYTES_PER_ELEMENT);
+      return viewAs(this.dtype, bytes);
+    } finally {
+      if (src !== this) src.dispose();
+    }
+  }
+
+  /** The value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new TensorError('item', `needs a tensor of one element, got ${formatShape(this.shape)}`);
+    return (await this.data())[0];
+  }
+
+  /** Nested JavaScript arrays, as PyTorch's tolist(). */
+  async array(): Promise<unknown> {
+    const flat = Array.from(await this.data());
+    const build = (dim: number, off: number): unknown => {
+      if (dim === this.rank) return flat[off];
+      const step = numel(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim] }, (_, i) => build(dim + 1, off + i * step));
+    };
+    return build(0, 0);
+  }
+
+  toString(): string {
+    return `Tensor(#${this.id} ${this.dtype} ${formatShape(this.shape)} from ${this.op}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
+
+export function assertTensor(op: string, t: unknown, name = 'input'): asserts t is Tensor {
+  if (!(t instanceof Tensor)) throw new TensorError(op, `${name} must be a Tensor, got ${typeof t}`);
+  t.storage; // throws a named error when disposed
+}
