@@ -118,3 +118,56 @@ export function maxAbs(t: FixtureTensor): number {
   for (const v of t.data) if (v !== null) m = Math.max(m, Math.abs(v));
   return m;
 }
+
+export interface CaseCheckOptions {
+  forward?: Tolerance;
+  grad?: Tolerance;
+  /** Inputs that must not require grad (indices, labels). */
+  constant?: string[];
+}
+
+/**
+ * Runs one fixture case through `run`: outputs against `outputs`, and, when the case has grads, the gradient
+ * of Σ sum(out * grad_weight) against `grads`. Tensors made here are freed before it returns.
+ */
+export async function checkCase(
+  c: FixtureCase,
+  run: (inputs: Record<string, Tensor>, params: Record<string, unknown>) => Record<string, Tensor>,
+  options: CaseCheckOptions = {},
+): Promise<void> {
+  const { mul, sum, add } = await import('@seco/tensor');
+  const inputs: Record<string, Tensor> = {};
+  for (const [k, v] of Object.entries(c.inputs)) {
+    const t = toTensor(v);
+    if (c.grads?.[k] && t.dtype === 'f32' && !options.constant?.includes(k)) t.requiresGrad_();
+    inputs[k] = t;
+  }
+  const outputs = run(inputs, c.params ?? {});
+  const made: Tensor[] = [...Object.values(inputs), ...Object.values(outputs)];
+  try {
+    for (const [k, want] of Object.entries(c.outputs)) {
+      const got = outputs[k];
+      if (!got) throw new Error(`${c.name}: no output ${k}`);
+      const exact = fixtureDtype(want) !== 'f32';
+      await expectTensor(got, want, exact ? TOL.exact : (options.forward ?? TOL.forward), `${c.name} ${k}`);
+    }
+    if (c.grads && c.grad_weight) {
+      let loss: Tensor | null = null;
+      for (const [k, w] of Object.entries(c.grad_weight)) {
+        const term = sum(mul(outputs[k], toTensor(w)));
+        made.push(term);
+        loss = loss ? add(loss, term) : term;
+        made.push(loss);
+      }
+      loss!.backward();
+      for (const [k, want] of Object.entries(c.grads)) {
+        const t = inputs[k];
+        if (!t?.grad) throw new Error(`${c.name}: input ${k} received no gradient`);
+        made.push(t.grad);
+        await expectTensor(t.grad, want, options.grad ?? TOL.grad, `${c.name} grad ${k}`);
+      }
+    }
+  } finally {
+    for (const t of made) t.dispose();
+  }
+}
