@@ -33,6 +33,10 @@ export class Tensor {
   gradNode: GradNode | null = null;
   /** Which output of gradNode this tensor is. */
   gradIndex = 0;
+  /** Set on a node's saved handle of its own output: linked for createGraph, but not holding the node. */
+  weakGradLink = false;
+  /** On a saved handle of a leaf: the leaf whose .grad receives gradients that reach the handle. */
+  leafSource: Tensor | null = null;
   private _storage: Storage | null;
 
   constructor(storage: Storage, shape: Shape, strides: Shape, offset: number, dtype: DType, op: string) {
@@ -103,7 +107,7 @@ export class Tensor {
     this._storage.release();
     this._storage = null;
     if (leakTracking.enabled) leakTracking.live.delete(this.id);
-    if (this.gradNode) {
+    if (this.gradNode && !this.weakGradLink) {
       hooks.releaseNode?.(this.gradNode);
       this.gradNode = null;
     }

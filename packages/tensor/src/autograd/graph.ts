@@ -36,10 +36,21 @@ export class GradNode {
         t.gradNode.refs++;
         return { node: t.gradNode, index: t.gradIndex, leaf: null };
       }
-      return { node: null, index: 0, leaf: t };
+      return { node: null, index: 0, leaf: t.leafSource ?? t };
     });
-    this.saved = saved.map((t) => t.view(t.shape, t.strides, t.offset, `${op}:saved`));
-    for (const s of this.saved) untrack(s);
+    this.saved = saved.map((t) => {
+      const s = t.view(t.shape, t.strides, t.offset, `${op}:saved`);
+      untrack(s);
+      // Saved inputs stay differentiable, so createGraph can differentiate a backward rule.
+      if (t.requiresGrad) {
+        s.requiresGrad = true;
+        s.gradNode = t.gradNode;
+        s.gradIndex = t.gradIndex;
+        if (t.gradNode) t.gradNode.refs++;
+        else s.leafSource = t.leafSource ?? t;
+      }
+      return s;
+    });
   }
 
   /** Frees saved tensors; the node can no longer run backward. */
@@ -118,6 +129,15 @@ export function record(
     o.gradNode = node;
     o.gradIndex = i;
     node.refs++;
+    // A saved output links back to its own node without owning it (owning would be a cycle).
+    save.forEach((t, k) => {
+      if (t !== o) return;
+      const s = node.saved[k];
+      s.requiresGrad = true;
+      s.gradNode = node;
+      s.gradIndex = i;
+      s.weakGradLink = true;
+    });
   });
   if (node.refs === 0) {
     // No differentiable output: nothing will ever run this node.

@@ -228,7 +228,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const shape = s1 && broadcastShapes(s1, sb);
   if (!shape) throw shapeError('where', 'cond, a and b do not broadcast', cond.shape, sa, sb);
   const ct = promote(operandDtype(a, b), operandDtype(b, a));
-  const zero = cond.dtype === 'f32' ? '0.0' : cond.dtype === 'i32' ? '0i' : '0u';
+  // runMap converts every operand to the compute type, the condition too.
+  const zero = ct === 'f32' ? '0.0' : ct === 'i32' ? '0i' : '0u';
   const y = runMap('where', [cond, operand(a, ct), operand(b, ct)], shape, ct, ct, `select(x2, x1, x0 != ${zero})`);
   const ta = a instanceof Tensor ? a : null;
   const tb = b instanceof Tensor ? b : null;
