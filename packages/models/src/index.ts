@@ -1,0 +1,1 @@
+export { ConfusionMatrix, type Scores } from './metrics.ts';
