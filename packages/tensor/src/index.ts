@@ -10,6 +10,7 @@ export { Generator, defaultGenerator, manualSeed, threefry2x32, bitsToUnit } fro
 export * from './ops/creation.ts';
 export * from './ops/elementwise.ts';
 export * from './ops/reduce.ts';
+export * from './ops/softmax.ts';
 export * from './ops/view.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';

@@ -1,0 +1,208 @@
+import { engine } from '../runtime/engine.ts';
+import { type Shape } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { ceilDiv, ENTRY_ARGS, f32Bits, UniformLayout } from './uniforms.ts';
+
+/**
+ * Kernels over the rows of a tensor along one axis (softmax, layer norm): a row is every element that shares
+ * the indices of the other axes. Operands are read in place through their own strides, so a permuted or sliced
+ * input costs no copy.
+ *
+ * Operand kinds and the WGSL helpers generated for them (`x` stands for the operand's name):
+ * - 'row': same shape as the rows; `ld_x(k)` / `st_x(k, v)` at element k of the current row, `ldr_x(r, k)` at any row.
+ * - 'col': one value per position in a row (a weight of shape [n]); `ld_x(k)`.
+ * - 'perRow': one value per row, rows numbered in row-major order of the other axes; `ld_x()` / `st_x(v)`, `ldr_x(r)`.
+ * - 'raw': a plain array, indexed by hand as `x[i]`.
+ */
+export type RowKind = 'row' | 'col' | 'perRow' | 'raw';
+
+export interface RowOperand {
+  name: string;
+  t: Tensor;
+  kind: RowKind;
+  write?: boolean;
+}
+
+export class RowLayout {
+  readonly u = new UniformLayout();
+  readonly rows: number;
+  readonly n: number;
+  readonly ordered: RowOperand[];
+  private readonly values: Record<string, number | number[]> = {};
+  private readonly kept: number[];
+
+  constructor(
+    readonly shape: Shape,
+    readonly dim: number,
+    operands: readonly RowOperand[],
+    /** Extra scalars, reachable in WGSL as `P_name` (ints as u32, floats as f32). */
+    readonly params: { ints?: Record<string, number>; floats?: Record<string, number> } = {},
+  ) {
+    this.kept = shape.map((_, i) => i).filter((i) => i !== dim);
+    this.n = shape[dim];
+    this.rows = this.kept.reduce((p, i) => p * shape[i], 1);
+    // Engine convention: outputs bound last.
+    this.ordered = [...operands.filter((o) => !o.write), ...operands.filter((o) => o.write)];
+    const kr = Math.max(this.kept.length, 1);
+    this.u.field('rows').field('n').field('kShape', kr);
+    this.values.rows = this.rows;
+    this.values.n = this.n;
+    this.values.kShape = this.kept.map((i) => shape[i]);
+    for (const o of this.ordered) {
+      if (o.kind === 'raw') continue;
+      this.u.field(`off_${o.name}`);
+      this.values[`off_${o.name}`] = o.t.offset;
+      if (o.kind === 'row') {
+        this.u.field(`ks_${o.name}`, kr).field(`rs_${o.name}`);
+        this.values[`ks_${o.name}`] = this.kept.map((i) => o.t.strides[i]);
+        this.values[`rs_${o.name}`] = o.t.strides[dim];
+      } else if (o.kind === 'col') {
+        this.u.field(`rs_${o.name}`);
+        this.values[`rs_${o.name}`] = o.t.strides[o.t.rank - 1] ?? 0;
+      }
+    }
+    for (const [k, v] of Object.entries(params.ints ?? {})) {
+      this.u.field(`p_${k}`);
+      this.values[`p_${k}`] = v;
+    }
+    for (const [k, v] of Object.entries(params.floats ?? {})) {
+      this.u.field(`p_${k}`);
+      this.values[`p_${k}`] = f32Bits(v);
+    }
+  }
+
+  get buffers(): GPUBuffer[] {
+    return this.ordered.map((o) => o.t.buffer);
+  }
+
+  pack(): Uint32Array {
+    return this.u.pack(this.values);
+  }
+
+  /** Bindings, uniforms, per-row bases and the ld_/st_/ldr_ helpers. */
+  declarations(): string {
+    const u = this.u;
+    const L: string[] = [];
+    this.ordered.forEach((o, b) => {
+      L.push(`@group(0) @binding(${b}) var<storage, ${o.write ? 'read_write' : 'read'}> ${o.name}: array<${o.t.dtype}>;`);
+    });
+    L.push(u.declare(this.ordered.length));
+    L.push('var<private> row: u32;');
+    for (const [k] of Object.entries(this.params.ints ?? {})) L.push(`fn P_${k}() -> u32 { return ${u.at(`p_${k}`)}; }`);
+    for (const [k] of Object.entries(this.params.floats ?? {})) L.push(`fn P_${k}() -> f32 { return bitcast<f32>(${u.at(`p_${k}`)}); }`);
+    const sets: string[] = [];
+    for (const o of this.ordered) {
+      const x = o.name;
+      const off = o.kind === 'raw' ? '' : u.at(`off_${x}`);
+      if (o.kind === 'row') {
+        const body = [`var b = ${off};`, 'var rem = r;'];
+        for (let d = this.kept.length - 1; d >= 0; d--) {
+          const dimSize = u.at('kShape', d);
+          body.push(`b += (rem % ${dimSize}) * ${u.at(`ks_${x}`, d)}; rem = rem / ${dimSize};`);
+        }
+        L.push(`fn base_${x}(r: u32) -> u32 { ${body.join(' ')} return b; }`);
+        L.push(`var<private> b_${x}: u32;`);
+        sets.push(`b_${x} = base_${x}(r);`);
+        const rs = u.at(`rs_${x}`);
+        if (o.write) L.push(`fn st_${x}(k: u32, v: f32) { ${x}[b_${x} + k * ${rs}] = v; }`);
+        else {
+          L.push(`fn ld_${x}(k: u32) -> f32 { return f32(${x}[b_${x} + k * ${rs}]); }`);
+          L.push(`fn ldr_${x}(r: u32, k: u32) -> f32 { return f32(${x}[base_${x}(r) + k * ${rs}]); }`);
+        }
+      } else if (o.kind === 'col') {
+        L.push(`fn ld_${x}(k: u32) -> f32 { return f32(${x}[${off} + k * ${u.at(`rs_${x}`)}]); }`);
+      } else if (o.kind === 'perRow') {
+        if (o.write) L.push(`fn st_${x}(v: f32) { ${x}[${off} + row] = v; }`);
+        else {
+          L.push(`fn ld_${x}() -> f32 { return f32(${x}[${off} + row]); }`);
+          L.push(`fn ldr_${x}(r: u32) -> f32 { return f32(${x}[${off} + r]); }`);
+        }
+      }
+    }
+    L.push(`fn set_row(r: u32) { row = r; ${sets.join(' ')} }`);
+    L.push(`fn NROWS() -> u32 { return ${u.at('rows')}; }`);
+    L.push(`fn N() -> u32 { return ${u.at('n')}; }`);
+    return L.join('\n');
+  }
+}
+
+/**
+ * One step of a row program, run for each row:
+ * - reduce: `let <let> = Σ or max over k of <of>` (every thread of the row sees the result);
+ * - stmt: WGSL run once per row by every thread (lets for later steps);
+ * - each: WGSL run for every k of the row;
+ * - once: WGSL run once per row by one thread (per-row outputs).
+ */
+export type RowStep =
+  | { let: string; reduce: 'sum' | 'max'; of: string; type?: 'f32' | 'vec2<f32>' }
+  | { stmt: string }
+  | { each: string }
+  | { once: string };
+
+const WG = 64;
+/** Rows up to this long get a thread each: no barriers, and coalesced when the row axis is not the last. */
+const THREAD_PER_ROW_MAX = 64;
+
+function identity(kind: 'sum' | 'max', type: string): string {
+  return kind === 'sum' ? `${type}(0.0)` : '-3.4028234e38';
+}
+function combine(kind: 'sum' | 'max', a: string, b: string): string {
+  return kind === 'sum' ? `${a} + ${b}` : `max(${a}, ${b})`;
+}
+
+/** Runs a row program over every row of `layout`. `helpers` is WGSL placed at module scope. */
+export function runRowKernel(label: string, layout: RowLayout, steps: readonly RowStep[], helpers = ''): void {
+  if (layout.rows === 0 || layout.n === 0) return;
+  const threadMode = layout.n <= THREAD_PER_ROW_MAX;
+  const types = new Set(steps.flatMap((s) => ('reduce' in s ? [s.type ?? 'f32'] : [])));
+  const body: string[] = [];
+  let acc = 0;
+  for (const s of steps) {
+    if ('reduce' in s) {
+      const type = s.type ?? 'f32';
+      const a = `acc${acc++}`;
+      const start = threadMode ? '0u' : 'lid';
+      const step = threadMode ? '1u' : `${WG}u`;
+      body.push(`var ${a}: ${type} = ${identity(s.reduce, type)};`);
+      body.push(`for (var k = ${start}; k < n; k += ${step}) { ${a} = ${combine(s.reduce, a, `(${s.of})`)}; }`);
+      if (threadMode) {
+        body.push(`let ${s.let} = ${a};`);
+      } else {
+        const w = type === 'f32' ? 'wf' : 'wv2';
+        body.push(`${w}[lid] = ${a};`, 'workgroupBarrier();');
+        body.push(`for (var s = ${WG / 2}u; s > 0u; s >>= 1u) { if (lid < s) { ${w}[lid] = ${combine(s.reduce, `${w}[lid]`, `${w}[lid + s]`)}; } workgroupBarrier(); }`);
+        // The barrier after the read lets the next reduction reuse the scratch array.
+        body.push(`let ${s.let} = ${w}[0];`, 'workgroupBarrier();');
+      }
+    } else if ('stmt' in s) {
+      body.push(s.stmt);
+    } else if ('each' in s) {
+      body.push(threadMode ? `for (var k = 0u; k < n; k++) { ${s.each} }` : `for (var k = lid; k < n; k += ${WG}u) { ${s.each} }`);
+    } else {
+      body.push(threadMode ? `{ ${s.once} }` : `if (lid == 0u) { ${s.once} }`);
+    }
+  }
+  const scratch = threadMode
+    ? ''
+    : [...types].map((t) => `var<workgroup> ${t === 'f32' ? 'wf' : 'wv2'}: array<${t}, ${WG}>;`).join('\n');
+  const entry = threadMode
+    ? `fn main(${ENTRY_ARGS}) {\n  let r = gid.x + gid.y * nwg.x * ${WG}u;`
+    : `fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {\n  let r = wid.x + wid.y * nwg.x;`;
+  const code = `${layout.declarations()}
+${scratch}
+${helpers}
+@compute @workgroup_size(${WG})
+${entry}
+  if (r >= NROWS()) { return; }
+  set_row(r);
+  let n = N();
+  ${body.join('\n  ')}
+}`;
+  engine().dispatch({
+    label,
+    code,
+    buffers: layout.buffers,
+    uniforms: layout.pack(),
+    workgroups: threadMode ? ceilDiv(layout.rows, WG) : layout.rows,
+  });
+}
