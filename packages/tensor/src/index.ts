@@ -12,5 +12,6 @@ export * from './ops/elementwise.ts';
 export * from './ops/reduce.ts';
 export * from './ops/softmax.ts';
 export * from './ops/view.ts';
+export * from './ops/shape.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';
