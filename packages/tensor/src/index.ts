@@ -11,6 +11,7 @@ export * from './ops/creation.ts';
 export * from './ops/elementwise.ts';
 export * from './ops/reduce.ts';
 export * from './ops/softmax.ts';
+export * from './ops/norm.ts';
 export * from './ops/view.ts';
 export * from './ops/shape.ts';
 export { memoryStats } from './stats.ts';
