@@ -14,5 +14,6 @@ export * from './ops/softmax.ts';
 export * from './ops/norm.ts';
 export * from './ops/view.ts';
 export * from './ops/shape.ts';
+export * from './ops/indexing.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';

@@ -1,0 +1,368 @@
+import { record } from '../autograd/graph.ts';
+import type { DType } from '../dtype.ts';
+import { shapeError, TensorError } from '../errors.ts';
+import { ceilDiv, ENTRY_ARGS, linearId, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
+import { engine } from '../runtime/engine.ts';
+import { formatShape, normalizeAxis, numel, type Shape } from '../shape.ts';
+import { assertTensor, Tensor } from '../tensor.ts';
+import { zeros } from './creation.ts';
+import { pad } from './shape.ts';
+import { reshape } from './view.ts';
+
+/**
+ * Index-driven reads and writes: gather, indexSelect (and embedding), scatterAdd, indexAdd, oneHot.
+ *
+ * Indices are i32 or u32 tensors that live on the GPU, so they cannot be validated on the host without a
+ * readback. Out-of-range behaviour is defined instead, and consistent between an op and its gradient:
+ *   - reads (gather, indexSelect, embedding) give 0 where an index is negative or >= the dimension's size;
+ *   - accumulations (scatterAdd, indexAdd) drop contributions whose index is out of range;
+ *   - oneHot gives an all-zero row.
+ * No kernel ever touches memory outside its tensors. `checkIndices` reads indices back and throws, for
+ * callers that want a hard error (debugging, data loaders).
+ *
+ * scatterAdd and indexAdd are deterministic: no atomics. Each output element walks the index entries that
+ * could land on it in a fixed order and sums its own contributions, costing numel(out) x (indexed extent).
+ */
+
+const WG = 256;
+
+function axisOf(op: string, dim: number, x: Tensor): number {
+  const d = normalizeAxis(dim, x.rank);
+  if (d < 0) throw shapeError(op, `dim ${dim} out of range for rank ${x.rank}`, x.shape);
+  return d;
+}
+
+function assertIndex(op: string, index: unknown): asserts index is Tensor {
+  assertTensor(op, index, 'index');
+  if (index.dtype !== 'i32' && index.dtype !== 'u32') throw new TensorError(op, `index must be i32 or u32, got ${index.dtype}`);
+}
+
+/** Reads back `index` and throws if any entry is outside [0, size). For debugging; costs a GPU sync. */
+export async function checkIndices(op: string, index: Tensor, size: number): Promise<void> {
+  assertIndex(op, index);
+  const data = await index.data();
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] < 0 || data[i] >= size) {
+      throw new TensorError(op, `index ${data[i]} at position ${i} is out of range for a dimension of size ${size} (index shape ${formatShape(index.shape)})`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- kernels
+
+/**
+ * out[o] = x[xo(o) + index[io(o)] * dimStride], 0 where the index is out of range. xo and io are strided
+ * offsets over the output's shape: the two gather-like ops differ only in those strides.
+ */
+function indexRead(op: string, x: Tensor, index: Tensor, dim: number, outShape: Shape, xStr: number[], idxStr: number[]): Tensor {
+  const out = Tensor.empty(outShape, x.dtype, op);
+  const n = numel(outShape);
+  if (n === 0) return out;
+  const r = Math.max(outShape.length, 1);
+  const u = new UniformLayout().field('n').field('shape', r).field('xStr', r).field('xOff').field('iStr', r).field('iOff');
+  u.field('size').field('dimStr');
+  const T = x.dtype;
+  const code = `
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
+@group(0) @binding(1) var<storage, read> idx: array<${index.dtype}>;
+@group(0) @binding(2) var<storage, read_write> out: array<${T}>;
+${u.declare(3)}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  ${linearId(WG)}
+  if (gidx >= ${u.at('n')}) { return; }
+  ${stridedOffset(u, 'xo', 'gidx', outShape.length, 'shape', 'xStr', 'xOff')}
+  ${stridedOffset(u, 'io', 'gidx', outShape.length, 'shape', 'iStr', 'iOff')}
+  let j = u32(idx[io]); // negative i32 wraps to a large u32: out of range
+  let ok = j < ${u.at('size')};
+  let v = x[xo + select(0u, j, ok) * ${u.at('dimStr')}];
+  out[gidx] = select(${T}(0), v, ok);
+}`;
+  engine().dispatch({
+    label: op,
+    code,
+    buffers: [x.buffer, index.buffer, out.buffer],
+    uniforms: u.pack({ n, shape: [...outShape], xStr, xOff: x.offset, iStr: idxStr, iOff: index.offset, size: x.shape[dim], dimStr: x.strides[dim] }),
+    workgroups: ceilDiv(n, WG),
+  });
+  return out;
+}
+
+interface AccumulatePlan {
+  /** Index strides for the output's coordinates off `dim` (0 for indexAdd's 1-D index), and along k. */
+  idxStr: number[];
+  idxK: number;
+  /** Output coordinates off `dim` must be below these (scatterAdd's index may be smaller than the output). */
+  limit: number[];
+  /** Source strides off `dim` and along k. */
+  srcStr: number[];
+  srcK: number;
+  /** Entries walked per output element. */
+  K: number;
+}
+
+/**
+ * out[c] = base[c] + sum over k < K of src[s(c, k)] where index[i(c, k)] == c[dim], in increasing k: the same
+ * sum, in the same order, on every run.
+ */
+function accumulate(op: string, base: Tensor, dim: number, index: Tensor, src: Tensor, p: AccumulatePlan): Tensor {
+  const shape = base.shape;
+  const out = Tensor.empty(shape, base.dtype, op);
+  const n = numel(shape);
+  if (n === 0) return out;
+  const r = shape.length;
+  const u = new UniformLayout().field('n').field('K').field('shape', r).field('limit', r).field('bStr', r).field('bOff');
+  u.field('iStr', r).field('iOff').field('iK').field('sStr', r).field('sOff').field('sK');
+  const coords: string[] = [];
+  for (let d = r - 1; d >= 0; d--) {
+    coords.push(`{ let c = rem % ${u.at('shape', d)}; rem = rem / ${u.at('shape', d)};`);
+    coords.push(`  bo += c * ${u.at('bStr', d)};`);
+    if (d === dim) coords.push('  tgt = c; }');
+    else coords.push(`  io += c * ${u.at('iStr', d)}; so += c * ${u.at('sStr', d)}; inside = inside && c < ${u.at('limit', d)}; }`);
+  }
+  const T = base.dtype;
+  const code = `
+@group(0) @binding(0) var<storage, read> base: array<${T}>;
+@group(0) @binding(1) var<storage, read> idx: array<${index.dtype}>;
+@group(0) @binding(2) var<storage, read> src: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> out: array<${T}>;
+${u.declare(4)}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  ${linearId(WG)}
+  if (gidx >= ${u.at('n')}) { return; }
+  var rem = gidx;
+  var bo = ${u.at('bOff')};
+  var io = ${u.at('iOff')};
+  var so = ${u.at('sOff')};
+  var tgt = 0u;
+  var inside = true;
+  ${coords.join('\n  ')}
+  var acc = base[bo];
+  if (inside) {
+    for (var k = 0u; k < ${u.at('K')}; k++) {
+      if (u32(idx[io + k * ${u.at('iK')}]) == tgt) { acc += src[so + k * ${u.at('sK')}]; }
+    }
+  }
+  out[gidx] = acc;
+}`;
+  engine().dispatch({
+    label: op,
+    code,
+    buffers: [base.buffer, index.buffer, src.buffer, out.buffer],
+    uniforms: u.pack({
+      n,
+      K: p.K,
+      shape: [...shape],
+      limit: p.limit,
+      bStr: [...base.strides],
+      bOff: base.offset,
+      iStr: p.idxStr,
+      iOff: index.offset,
+      iK: p.idxK,
+      sStr: p.srcStr,
+      sOff: src.offset,
+      sK: p.srcK,
+    }),
+    workgroups: ceilDiv(n, WG),
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- gather / scatterAdd
+
+/** out[i][j][k] = x[i][index[i][j][k]][k] for dim 1 (torch.gather). index has x's rank; out has index's shape. */
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  assertTensor('gather', x);
+  assertIndex('gather', index);
+  const d = axisOf('gather', dim, x);
+  if (index.rank !== x.rank || index.shape.some((s, i) => i !== d && s > x.shape[i])) {
+    throw shapeError('gather', `index must have the input's rank and no larger size off dim ${dim}`, x.shape, index.shape);
+  }
+  const xStr = x.strides.map((s, i) => (i === d ? 0 : s));
+  const out = indexRead('gather', x, index, d, index.shape, xStr, [...index.strides]);
+  const inShape = x.shape;
+  record(
+    'gather',
+    [x],
+    [out],
+    ([g], [idx]) => {
+      const z = zeros(inShape);
+      const gx = scatterAdd(z, d, idx, g!);
+      z.dispose();
+      return [gx];
+    },
+    [index],
+  );
+  return out;
+}
+
+/**
+ * Functional torch.scatter_add: a copy of x with src[i][j][k] added at x[i][index[i][j][k]][k] (dim 1).
+ * Repeated indices accumulate; index entries beyond src are never read.
+ */
+export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+  assertTensor('scatterAdd', x);
+  assertIndex('scatterAdd', index);
+  assertTensor('scatterAdd', src, 'src');
+  const d = axisOf('scatterAdd', dim, x);
+  if (src.dtype !== x.dtype) throw new TensorError('scatterAdd', `src dtype ${src.dtype} differs from input dtype ${x.dtype}`);
+  if (
+    index.rank !== x.rank ||
+    src.rank !== x.rank ||
+    index.shape.some((s, i) => s > src.shape[i] || (i !== d && s > x.shape[i]))
+  ) {
+    throw shapeError('scatterAdd', `index must have the input's rank, fit in src, and fit in the input off dim ${dim}`, x.shape, index.shape, src.shape);
+  }
+  const out = accumulate('scatterAdd', x, d, index, src, {
+    idxStr: [...index.strides],
+    idxK: index.strides[d],
+    limit: [...index.shape],
+    srcStr: [...src.strides],
+    srcK: src.strides[d],
+    K: index.shape[d],
+  });
+  const srcShape = src.shape;
+  record(
+    'scatterAdd',
+    [x, src],
+    [out],
+    ([g], [idx]) => {
+      const picked = gather(g!, d, idx);
+      // Source entries outside the index's extent were never added: zero gradient.
+      const extra = srcShape.map((s, i) => s - idx.shape[i]);
+      if (extra.every((e) => e === 0)) return [g, picked];
+      const pads = extra.flatMap((_, i) => [0, extra[extra.length - 1 - i]]);
+      const gs = pad(picked, pads);
+      picked.dispose();
+      return [g, gs];
+    },
+    [index],
+  );
+  return out;
+}
+
+// ---------------------------------------------------------------- indexSelect / indexAdd
+
+/**
+ * Entries of x along `dim` picked by `index` (torch.index_select). A 1-D index replaces the dimension by its
+ * length; an index of any other rank replaces it by its shape (as numpy.take with an axis).
+ */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  assertTensor('indexSelect', x);
+  assertIndex('indexSelect', index);
+  const d = axisOf('indexSelect', dim, x);
+  const ri = index.rank;
+  const outShape = [...x.shape.slice(0, d), ...index.shape, ...x.shape.slice(d + 1)];
+  const xStr = [...x.strides.slice(0, d), ...new Array<number>(ri).fill(0), ...x.strides.slice(d + 1)];
+  const iStr = [...new Array<number>(d).fill(0), ...index.strides, ...new Array<number>(x.rank - d - 1).fill(0)];
+  const out = indexRead('indexSelect', x, index, d, outShape, xStr, iStr);
+  const inShape = x.shape;
+  record(
+    'indexSelect',
+    [x],
+    [out],
+    ([g], [idx]) => {
+      const K = idx.size;
+      // Fold the index's dimensions into one so indexAdd sees a 1-D index (views when contiguous).
+      const flatIdx = ri === 1 ? idx : reshape(idx, [K]);
+      const flatG = ri === 1 ? g! : reshape(g!, [...inShape.slice(0, d), K, ...inShape.slice(d + 1)]);
+      const z = zeros(inShape);
+      const gx = indexAdd(z, d, flatIdx, flatG);
+      z.dispose();
+      if (flatIdx !== idx) flatIdx.dispose();
+      if (flatG !== g) flatG.dispose();
+      return [gx];
+    },
+    [index],
+  );
+  return out;
+}
+
+/** Rows of `weight` ([V, ...]) looked up by integer ids of any shape: [...ids.shape, ...]. */
+export function embedding(weight: Tensor, ids: Tensor): Tensor {
+  assertTensor('embedding', weight, 'weight');
+  if (weight.rank < 1) throw shapeError('embedding', 'weight needs at least one dimension', weight.shape);
+  return indexSelect(weight, 0, ids);
+}
+
+/** Functional torch.index_add: a copy of x with src's k-th slice along dim added at index[k]; repeats accumulate. */
+export function indexAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+  assertTensor('indexAdd', x);
+  assertIndex('indexAdd', index);
+  assertTensor('indexAdd', src, 'src');
+  const d = axisOf('indexAdd', dim, x);
+  if (src.dtype !== x.dtype) throw new TensorError('indexAdd', `src dtype ${src.dtype} differs from input dtype ${x.dtype}`);
+  const K = index.size;
+  if (index.rank > 1 || src.rank !== x.rank || src.shape.some((s, i) => s !== (i === d ? K : x.shape[i]))) {
+    throw shapeError('indexAdd', `needs a 1-D index and src shaped as the input with dim ${dim} of the index's length`, x.shape, index.shape, src.shape);
+  }
+  const out = accumulate('indexAdd', x, d, index, src, {
+    idxStr: x.shape.map(() => 0),
+    idxK: index.rank === 1 ? index.strides[0] : 0,
+    limit: [...x.shape],
+    srcStr: [...src.strides],
+    srcK: src.strides[d],
+    K,
+  });
+  record('indexAdd', [x, src], [out], ([g], [idx]) => [g, indexSelect(g!, d, idx)], [index]);
+  return out;
+}
+
+// ---------------------------------------------------------------- oneHot
+
+/** [...indices.shape, numClasses] with 1 at each index (torch.nn.functional.one_hot, int by default). */
+export function oneHot(indices: Tensor, numClasses: number, dtype: DType = 'i32'): Tensor {
+  assertIndex('oneHot', indices);
+  if (!Number.isInteger(numClasses) || numClasses <= 0) throw new TensorError('oneHot', `numClasses must be a positive integer, got ${numClasses}`);
+  const outShape = [...indices.shape, numClasses];
+  const out = Tensor.empty(outShape, dtype, 'oneHot');
+  const n = numel(outShape);
+  if (n === 0) return out;
+  const r = Math.max(indices.rank, 1);
+  const u = new UniformLayout().field('n').field('C').field('shape', r).field('str', r).field('off');
+  const code = `
+@group(0) @binding(0) var<storage, read> idx: array<${indices.dtype}>;
+@group(0) @binding(1) var<storage, read_write> out: array<${dtype}>;
+${u.declare(2)}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  ${linearId(WG)}
+  if (gidx >= ${u.at('n')}) { return; }
+  let p = gidx / ${u.at('C')};
+  ${stridedOffset(u, 'io', 'p', indices.rank, 'shape', 'str', 'off')}
+  out[gidx] = select(${dtype}(0), ${dtype}(1), u32(idx[io]) == gidx % ${u.at('C')});
+}`;
+  engine().dispatch({
+    label: 'oneHot',
+    code,
+    buffers: [indices.buffer, out.buffer],
+    uniforms: u.pack({ n, C: numClasses, shape: [...indices.shape], str: [...indices.strides], off: indices.offset }),
+    workgroups: ceilDiv(n, WG),
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- method sugar
+
+declare module '../tensor.ts' {
+  interface Tensor {
+    gather(dim: number, index: Tensor): Tensor;
+    scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor;
+    indexSelect(dim: number, index: Tensor): Tensor;
+    indexAdd(dim: number, index: Tensor, src: Tensor): Tensor;
+  }
+}
+
+Tensor.prototype.gather = function (dim, index) {
+  return gather(this, dim, index);
+};
+Tensor.prototype.scatterAdd = function (dim, index, src) {
+  return scatterAdd(this, dim, index, src);
+};
+Tensor.prototype.indexSelect = function (dim, index) {
+  return indexSelect(this, dim, index);
+};
+Tensor.prototype.indexAdd = function (dim, index, src) {
+  return indexAdd(this, dim, index, src);
+};
