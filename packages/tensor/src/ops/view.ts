@@ -117,7 +117,17 @@ export function squeeze(x: Tensor, dim?: number | number[]): Tensor {
   assertTensor('squeeze', x);
   const dims = dim === undefined ? x.shape.map((_, i) => i).filter((i) => x.shape[i] === 1) : (Array.isArray(dim) ? dim : [dim]).map((d) => normalizeAxis(d, x.rank));
   if (dims.some((d) => d < 0)) throw shapeError('squeeze', `dim ${dim} out of range`, x.shape);
-  return reshape(x, x.shape.filter((s, i) => !(dims.includes(i) && s === 1)));
+  // Drop the size-1 dims from shape and strides: a view even when x is not contiguous (reshape would copy).
+  const keepDim = x.shape.map((s, i) => !(dims.includes(i) && s === 1));
+  const y = x.view(
+    x.shape.filter((_, i) => keepDim[i]),
+    x.strides.filter((_, i) => keepDim[i]),
+    x.offset,
+    'squeeze',
+  );
+  const inShape = x.shape;
+  record('squeeze', [x], [y], ([g]) => [reshape(g!, inShape)]);
+  return y;
 }
 
 export function unsqueeze(x: Tensor, dim: number): Tensor {
