@@ -46,6 +46,7 @@ describe('layer_norm gradients by finite differences (f64 CPU reference)', () =>
     [13, 37],
     [3, 197], // a workgroup per row
     [37, 7],
+    [64, 67], // long rows, many of them: the other mode on each kind of adapter
   ]) {
     test(`x, weight and bias at ${rows}x${n}`, async () => {
       await gradcheck({

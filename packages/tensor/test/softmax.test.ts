@@ -90,6 +90,8 @@ describe('softmax gradients by finite differences (f64 CPU reference)', () => {
     { shape: [2, 197], dim: 1 }, // a workgroup per row
     { shape: [197, 3], dim: 0 }, // a workgroup per row, strided along the row
     { shape: [2, 7, 13], dim: 1 },
+    { shape: [64, 67], dim: -1 }, // long rows, many of them: the other mode on each kind of adapter
+    { shape: [67, 64], dim: 0 },
   ];
   for (const log of [false, true]) {
     const name = log ? 'log_softmax' : 'softmax';
