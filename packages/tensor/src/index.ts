@@ -15,5 +15,6 @@ export * from './ops/norm.ts';
 export * from './ops/view.ts';
 export * from './ops/shape.ts';
 export * from './ops/indexing.ts';
+export * from './ops/resize.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';
