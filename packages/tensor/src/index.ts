@@ -18,3 +18,4 @@ export * from './ops/indexing.ts';
 export * from './ops/resize.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';
+export * from './optim/index.ts';

@@ -1,0 +1,94 @@
+import { TensorError } from '../errors.ts';
+import { keep } from '../memory.ts';
+import { zeros } from '../ops/creation.ts';
+import type { Tensor } from '../tensor.ts';
+import { defineKernel, denseInput, launch } from './fused.ts';
+import { Optimizer, type OptimizerOptions, type ParamGroup, type ParamGroupSpec, type ParamState } from './optimizer.ts';
+
+export interface AdamWHyper {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+}
+
+export const ADAMW_DEFAULTS: AdamWHyper = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 };
+
+// torch.optim.AdamW's single-tensor CPU path, operation for operation:
+//   p *= 1 - lr·wd;  m.lerp_(g, 1-b1);  v = v·b2 + ((1-b2)·g)·g;  p += -step_size · (m / (sqrt(v)/bc2_sqrt + eps))
+// The step-dependent scalars are float64 on the host, rounded to f32 as PyTorch rounds them.
+const ADAMW = defineKernel(
+  'adamw',
+  [
+    { name: 'p', access: 'read_write' },
+    { name: 'g', access: 'read' },
+    { name: 'm', access: 'read_write' },
+    { name: 'v', access: 'read_write' },
+  ],
+  [
+    { name: 'pOff', kind: 'u32' },
+    { name: 'gOff', kind: 'u32' },
+    { name: 'decay', kind: 'f32' },
+    { name: 'omb1', kind: 'f32' },
+    { name: 'b2', kind: 'f32' },
+    { name: 'omb2', kind: 'f32' },
+    { name: 'bc2Sqrt', kind: 'f32' },
+    { name: 'eps', kind: 'f32' },
+    { name: 'negStepSize', kind: 'f32' },
+  ],
+  `let grad = g[gOff + i];
+  let param = p[pOff + i] * decay;
+  let m0 = m[i];
+  let m1 = m0 + omb1 * (grad - m0);
+  let v1 = v[i] * b2 + (omb2 * grad) * grad;
+  let denom = sqrt(v1) / bc2Sqrt + eps;
+  m[i] = m1;
+  v[i] = v1;
+  p[pOff + i] = param + negStepSize * (m1 / denom);`,
+);
+
+/** AdamW with decoupled weight decay, exactly torch.optim.AdamW (amsgrad off, maximize off). */
+export class AdamW extends Optimizer<AdamWHyper> {
+  constructor(params: readonly Tensor[] | readonly ParamGroupSpec<AdamWHyper>[], defaults: Partial<AdamWHyper> = {}, options: OptimizerOptions = {}) {
+    super('AdamW', params, { ...ADAMW_DEFAULTS, ...defaults, betas: [...(defaults.betas ?? ADAMW_DEFAULTS.betas)] }, options);
+  }
+
+  protected validateHyper(h: AdamWHyper, group: number): void {
+    const bad = (what: string) => new TensorError('AdamW', `group ${group}: invalid ${what}`);
+    if (!(h.lr >= 0)) throw bad(`lr ${h.lr}`);
+    if (!(h.eps >= 0)) throw bad(`eps ${h.eps}`);
+    if (!(h.weightDecay >= 0)) throw bad(`weight decay ${h.weightDecay}`);
+    if (!Array.isArray(h.betas) || h.betas.length !== 2 || !h.betas.every((b) => b >= 0 && b < 1)) throw bad(`betas ${h.betas}`);
+  }
+
+  protected stateNames(): readonly string[] {
+    return ['exp_avg', 'exp_avg_sq'];
+  }
+
+  protected initBuffer(_name: string, param: Tensor): Tensor {
+    return keep(zeros(param.shape));
+  }
+
+  protected update(p: Tensor, grad: Tensor, st: ParamState, group: ParamGroup<AdamWHyper>): void {
+    const [b1, b2] = group.betas;
+    const t = st.step;
+    const bc1 = 1 - b1 ** t;
+    const bc2 = 1 - b2 ** t;
+    const g = denseInput(grad);
+    try {
+      launch(ADAMW, [p.buffer, g.t.buffer, st.buffers.exp_avg.buffer, st.buffers.exp_avg_sq.buffer], {
+        pOff: p.offset,
+        gOff: g.t.offset,
+        decay: 1 - group.lr * group.weightDecay,
+        omb1: 1 - b1,
+        b2,
+        omb2: 1 - b2,
+        bc2Sqrt: Math.sqrt(bc2),
+        eps: group.eps,
+        negStepSize: -(group.lr / bc1),
+      }, p.size);
+    } finally {
+      if (g.owned) g.t.dispose();
+    }
+  }
+}

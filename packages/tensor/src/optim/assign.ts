@@ -1,0 +1,39 @@
+import { TensorError } from '../errors.ts';
+import { formatShape, shapesEqual } from '../shape.ts';
+import { assertTensor, type Tensor } from '../tensor.ts';
+import { assertDense, defineKernel, denseInput, launch } from './fused.ts';
+
+const COPY = defineKernel(
+  'copy_into',
+  [
+    { name: 'src', access: 'read' },
+    { name: 'dst', access: 'read_write' },
+  ],
+  [
+    { name: 'sOff', kind: 'u32' },
+    { name: 'dOff', kind: 'u32' },
+  ],
+  'dst[dOff + i] = src[sOff + i];',
+);
+
+/**
+ * dst ← src in place (dst keeps its storage, so optimizers and views holding it see the new values).
+ * No autograd: this is how checkpoints and EMA initialisation write parameters.
+ */
+export function copyInto(dst: Tensor, src: Tensor): void {
+  assertTensor('copyInto', dst, 'dst');
+  assertTensor('copyInto', src, 'src');
+  if (!shapesEqual(dst.shape, src.shape)) {
+    throw new TensorError('copyInto', `shape ${formatShape(src.shape)} does not match the destination ${formatShape(dst.shape)}`);
+  }
+  assertDense('copyInto', dst, 'destination');
+  if (src.dtype !== 'f32') throw new TensorError('copyInto', `source must be f32, got ${src.dtype}`);
+  if (src.buffer === dst.buffer && src.offset === dst.offset && src.isContiguous) return;
+  const s = denseInput(src);
+  try {
+    if (s.t.buffer === dst.buffer) throw new TensorError('copyInto', 'source and destination overlap in one storage');
+    launch(COPY, [s.t.buffer, dst.buffer], { sOff: s.t.offset, dOff: dst.offset }, dst.size);
+  } finally {
+    if (s.owned) s.t.dispose();
+  }
+}

@@ -1,0 +1,86 @@
+import { TensorError } from '../errors.ts';
+import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, UniformLayout } from '../kernels/uniforms.ts';
+import { engine } from '../runtime/engine.ts';
+import { formatShape } from '../shape.ts';
+import { Tensor } from '../tensor.ts';
+import { noGrad } from '../autograd/graph.ts';
+import { contiguous } from '../ops/view.ts';
+
+/**
+ * In-place elementwise kernels for optimizers: every buffer is bound once (read or read_write), and every
+ * number that changes between steps (lr, bias corrections, offsets) travels in the uniform block, so the
+ * pipeline compiles once per kernel, never per step.
+ */
+export interface BufferSpec {
+  name: string;
+  access: 'read' | 'read_write';
+  /** `atomic` declares array<atomic<u32>> (flags written by many threads). */
+  type?: 'f32' | 'atomic';
+}
+
+export interface FieldSpec {
+  name: string;
+  kind: 'u32' | 'f32';
+}
+
+export interface FusedKernel {
+  label: string;
+  code: string;
+  layout: UniformLayout;
+  buffers: readonly BufferSpec[];
+  fields: readonly FieldSpec[];
+}
+
+const WG = 256;
+
+/** `body` runs once per element index `i` (below the `n` field); fields are plain WGSL `let`s of their name. */
+export function defineKernel(label: string, buffers: readonly BufferSpec[], fields: readonly FieldSpec[], body: string): FusedKernel {
+  const layout = new UniformLayout().field('n');
+  for (const f of fields) layout.field(f.name);
+  const decls = buffers.map(
+    (b, k) => `@group(0) @binding(${k}) var<storage, ${b.access}> ${b.name}: array<${b.type === 'atomic' ? 'atomic<u32>' : 'f32'}>;`,
+  );
+  const lets = fields.map((f) => (f.kind === 'f32' ? `let ${f.name} = bitcast<f32>(${layout.at(f.name)});` : `let ${f.name} = ${layout.at(f.name)};`));
+  const code = `${decls.join('\n')}
+${layout.declare(buffers.length)}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  ${linearId(WG)}
+  let i = gidx;
+  if (i >= ${layout.at('n')}) { return; }
+  ${lets.join('\n  ')}
+  ${body}
+}`;
+  return { label, code, layout, buffers, fields };
+}
+
+/** Dispatches over n elements. Refuses a buffer bound twice: WebGPU forbids a writable binding that aliases another. */
+export function launch(k: FusedKernel, buffers: readonly GPUBuffer[], values: Record<string, number>, n: number): void {
+  if (buffers.length !== k.buffers.length) throw new Error(`${k.label}: ${buffers.length} buffers for ${k.buffers.length} bindings`);
+  if (new Set(buffers).size !== buffers.length) {
+    throw new TensorError(k.label, `the same storage is bound to two of ${k.buffers.map((b) => b.name).join(', ')}`);
+  }
+  if (n === 0) return;
+  const packed: Record<string, number> = { n };
+  for (const f of k.fields) {
+    const v = values[f.name];
+    if (v === undefined) throw new Error(`${k.label}: no value for uniform ${f.name}`);
+    packed[f.name] = f.kind === 'f32' ? f32Bits(v) : v;
+  }
+  engine().dispatch({ label: k.label, code: k.code, buffers, uniforms: k.layout.pack(packed), workgroups: ceilDiv(n, WG) });
+}
+
+/** A parameter must be a dense f32 block (an element offset into its storage is fine). */
+export function assertDense(op: string, t: Tensor, what: string): void {
+  if (t.dtype !== 'f32') throw new TensorError(op, `${what} must be f32, got ${t.dtype}`);
+  if (!t.isContiguous) throw new TensorError(op, `${what} ${formatShape(t.shape)} must be contiguous to be updated in place`);
+}
+
+/**
+ * A dense handle on a gradient: itself when contiguous, else a copy (broadcast or transposed gradients are rare;
+ * the caller disposes the copy when `owned`).
+ */
+export function denseInput(g: Tensor): { t: Tensor; owned: boolean } {
+  if (g.isContiguous) return { t: g, owned: false };
+  return { t: noGrad(() => contiguous(g)), owned: true };
+}
