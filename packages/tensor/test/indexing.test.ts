@@ -147,6 +147,54 @@ describe('indexSelect, indexAdd, embedding by finite differences', () => {
   });
 });
 
+describe('indexAdd with long indices (grouped by target, kernels/segments.ts)', () => {
+  const indexAddND = (x: ND, idx: number[], src: ND): ND => {
+    const out = { data: Float64Array.from(x.data), shape: [...x.shape] };
+    const w = x.shape[1];
+    idx.forEach((j, k) => {
+      if (j < 0 || j >= x.shape[0]) return;
+      for (let c = 0; c < w; c++) out.data[j * w + c] += src.data[k * w + c];
+    });
+    return out;
+  };
+
+  test('1000 targets (several per scan block), 300 entries with repeats and out-of-range ones', async () => {
+    const rng = seededUniform(81);
+    const K = 300;
+    expect(K).toBeGreaterThanOrEqual(T.SEGMENT_MIN_ENTRIES);
+    const idx = randomInts(K, -5, 1005, rng);
+    await gradcheck({
+      label: 'indexAdd segments',
+      inputs: [randomND([1000, 3], rng), randomND([K, 3], rng)],
+      gpu: ([x, src]) => T.indexAdd(x, 0, ints(idx, [K]), src),
+      cpu: ([x, src]) => indexAddND(x, idx, src),
+    });
+  });
+
+  test('indexSelect backward through segments: embedding of 200 ids over 13 rows', async () => {
+    const rng = seededUniform(82);
+    const ids = randomInts(200, 0, 13, rng);
+    await gradcheck({
+      label: 'embedding long',
+      inputs: [randomND([13, 7], rng)],
+      gpu: ([w]) => T.embedding(w, ints(ids, [8, 25])),
+      cpu: ([w]) => indexSelectND(w, 0, ids, [8, 25]),
+    });
+  });
+
+  test('gives the same bits as the plain walk of scatterAdd (same summation order)', async () => {
+    const rng = seededUniform(83);
+    const K = 500;
+    const idx = randomInts(K, 0, 37, rng);
+    const src = T.tensor(Float32Array.from({ length: K * 7 }, () => rng(-100, 100)), [K, 7]);
+    const x = T.tensor(Float32Array.from({ length: 37 * 7 }, () => rng(-1, 1)), [37, 7]);
+    const i1 = ints(idx, [K]);
+    const viaSegments = await T.indexAdd(x, 0, i1, src).data();
+    const viaWalk = await T.scatterAdd(x, 0, T.expand(T.reshape(i1, [K, 1]), [K, 7]), src).data();
+    expect(Array.from(viaSegments)).toEqual(Array.from(viaWalk));
+  });
+});
+
 // ---------------------------------------------------------------- defined behaviour
 
 describe('out-of-range indices, determinism, integer data', () => {
@@ -196,6 +244,32 @@ describe('out-of-range indices, determinism, integer data', () => {
     expect(await x.indexSelect(0, ints([1], [1])).array()).toEqual([[3, 4]]);
     expect(await x.scatterAdd(1, i, T.ones([2, 1])).array()).toEqual([[1, 3], [3, 5]]);
     expect(await x.indexAdd(0, ints([0, 0], [2]), T.ones([2, 2])).array()).toEqual([[3, 4], [3, 4]]);
+  });
+});
+
+describe('memory', () => {
+  test('forward and backward of every indexing op leave no live tensor behind', async () => {
+    T.setLeakTracking(true);
+    try {
+      const x = T.rand([6, 5]).requiresGrad_();
+      const src = T.rand([70, 5]).requiresGrad_();
+      const i2 = ints([0, 3, 3, 5, 1, 0], [3, 2]);
+      const i70 = ints(new Array(70).fill(0).map((_, k) => k % 6), [70]);
+      T.scope(() => {
+        const a = T.gather(x, 1, i2);
+        const b = T.indexSelect(x, 0, i2);
+        const c = T.scatterAdd(x, 0, i2, src);
+        const d = T.indexAdd(x, 0, i70, src);
+        const e = T.embedding(x, i70);
+        const f = T.oneHot(i2, 6, 'f32');
+        T.sum(T.concat([a, f.sum(-1), b.sum(-1), c.sum([0], true).reshape([1, 5]).slice([null, [0, 2]])], 0)).add(T.sum(d)).add(T.sum(e)).backward();
+      });
+      await x.grad!.data();
+      for (const t of [x, src, x.grad!, src.grad!, i2, i70]) t.dispose();
+      expect(T.liveTensors()).toEqual([]);
+    } finally {
+      T.setLeakTracking(false);
+    }
   });
 });
 

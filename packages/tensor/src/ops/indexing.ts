@@ -1,6 +1,7 @@
 import { record } from '../autograd/graph.ts';
 import type { DType } from '../dtype.ts';
 import { shapeError, TensorError } from '../errors.ts';
+import { indexSegments, type Segments } from '../kernels/segments.ts';
 import { ceilDiv, ENTRY_ARGS, linearId, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { formatShape, normalizeAxis, numel, type Shape } from '../shape.ts';
@@ -20,11 +21,15 @@ import { reshape } from './view.ts';
  * No kernel ever touches memory outside its tensors. `checkIndices` reads indices back and throws, for
  * callers that want a hard error (debugging, data loaders).
  *
- * scatterAdd and indexAdd are deterministic: no atomics. Each output element walks the index entries that
- * could land on it in a fixed order and sums its own contributions, costing numel(out) x (indexed extent).
+ * scatterAdd and indexAdd are deterministic: no atomics. Each output element sums its own contributions in
+ * increasing index position. scatterAdd walks the index fiber that could land on it (numel(out) x index
+ * extent along dim); indexAdd with a long index first groups positions by target (CSR, kernels/segments.ts),
+ * so its cost is O(n·K + numel) instead of O(numel(out)·K). Both give the same bits.
  */
 
 const WG = 256;
+/** indexAdd groups index positions by target (kernels/segments.ts) from this many entries on. */
+export const SEGMENT_MIN_ENTRIES = 64;
 
 function axisOf(op: string, dim: number, x: Tensor): number {
   const d = normalizeAxis(dim, x.rank);
@@ -105,7 +110,7 @@ interface AccumulatePlan {
  * out[c] = base[c] + sum over k < K of src[s(c, k)] where index[i(c, k)] == c[dim], in increasing k: the same
  * sum, in the same order, on every run.
  */
-function accumulate(op: string, base: Tensor, dim: number, index: Tensor, src: Tensor, p: AccumulatePlan): Tensor {
+function accumulate(op: string, base: Tensor, dim: number, index: Tensor, src: Tensor, p: AccumulatePlan, seg?: Segments): Tensor {
   const shape = base.shape;
   const out = Tensor.empty(shape, base.dtype, op);
   const n = numel(shape);
@@ -121,12 +126,24 @@ function accumulate(op: string, base: Tensor, dim: number, index: Tensor, src: T
     else coords.push(`  io += c * ${u.at('iStr', d)}; so += c * ${u.at('sStr', d)}; inside = inside && c < ${u.at('limit', d)}; }`);
   }
   const T = base.dtype;
+  // With segments (a 1-D index grouped by target), each element walks only its own entries, same order.
+  const walk = seg
+    ? `let q1 = offsets[tgt + 1u];
+    for (var q = offsets[tgt]; q < q1; q++) { acc += src[so + order[q] * ${u.at('sK')}]; }`
+    : `for (var k = 0u; k < ${u.at('K')}; k++) {
+      if (u32(idx[io + k * ${u.at('iK')}]) == tgt) { acc += src[so + k * ${u.at('sK')}]; }
+    }`;
+  const indexDecl = seg
+    ? `@group(0) @binding(1) var<storage, read> offsets: array<u32>;
+@group(0) @binding(2) var<storage, read> order: array<u32>;`
+    : `@group(0) @binding(1) var<storage, read> idx: array<${index.dtype}>;`;
+  const b = seg ? 3 : 2;
   const code = `
 @group(0) @binding(0) var<storage, read> base: array<${T}>;
-@group(0) @binding(1) var<storage, read> idx: array<${index.dtype}>;
-@group(0) @binding(2) var<storage, read> src: array<${T}>;
-@group(0) @binding(3) var<storage, read_write> out: array<${T}>;
-${u.declare(4)}
+${indexDecl}
+@group(0) @binding(${b}) var<storage, read> src: array<${T}>;
+@group(0) @binding(${b + 1}) var<storage, read_write> out: array<${T}>;
+${u.declare(b + 2)}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
   ${linearId(WG)}
@@ -140,16 +157,14 @@ fn main(${ENTRY_ARGS}) {
   ${coords.join('\n  ')}
   var acc = base[bo];
   if (inside) {
-    for (var k = 0u; k < ${u.at('K')}; k++) {
-      if (u32(idx[io + k * ${u.at('iK')}]) == tgt) { acc += src[so + k * ${u.at('sK')}]; }
-    }
+    ${walk}
   }
   out[gidx] = acc;
 }`;
   engine().dispatch({
     label: op,
     code,
-    buffers: [base.buffer, index.buffer, src.buffer, out.buffer],
+    buffers: [base.buffer, ...(seg ? [seg.offsets.buffer, seg.order.buffer] : [index.buffer]), src.buffer, out.buffer],
     uniforms: u.pack({
       n,
       K: p.K,
@@ -297,14 +312,20 @@ export function indexAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Te
   if (index.rank > 1 || src.rank !== x.rank || src.shape.some((s, i) => s !== (i === d ? K : x.shape[i]))) {
     throw shapeError('indexAdd', `needs a 1-D index and src shaped as the input with dim ${dim} of the index's length`, x.shape, index.shape, src.shape);
   }
-  const out = accumulate('indexAdd', x, d, index, src, {
-    idxStr: x.shape.map(() => 0),
-    idxK: index.rank === 1 ? index.strides[0] : 0,
-    limit: [...x.shape],
-    srcStr: [...src.strides],
-    srcK: src.strides[d],
-    K,
-  });
+  // Long indices (embedding and indexSelect backward) first group their positions by target, so each
+  // output element walks its own entries instead of all K.
+  const seg = K >= SEGMENT_MIN_ENTRIES && x.size > 0 ? indexSegments(index, x.shape[d]) : undefined;
+  const out = accumulate(
+    'indexAdd',
+    x,
+    d,
+    index,
+    src,
+    { idxStr: x.shape.map(() => 0), idxK: index.rank === 1 ? index.strides[0] : 0, limit: [...x.shape], srcStr: [...src.strides], srcK: src.strides[d], K },
+    seg,
+  );
+  seg?.offsets.dispose();
+  seg?.order.dispose();
   record('indexAdd', [x, src], [out], ([g], [idx]) => [g, indexSelect(g!, d, idx)], [index]);
   return out;
 }
