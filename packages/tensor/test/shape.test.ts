@@ -164,6 +164,29 @@ describe('flip, repeat, tile', () => {
   });
 });
 
+describe('memory', () => {
+  test('forward and backward of every shape op leave no live tensor behind', async () => {
+    T.setLeakTracking(true);
+    try {
+      const x = T.rand([3, 5, 4]).requiresGrad_();
+      const y = T.rand([3, 2, 4]).requiresGrad_();
+      T.scope(() => {
+        const [p0, p1] = T.split(T.concat([x, y], 1), [4, 3], 1);
+        const parts = [T.flip(p0, [0, 2]), T.pad(p1, [1, 2, 3, 4], 'replicate'), T.pad(x, [1, 1], 'constant', 2)];
+        const total = parts.map((p) => T.sum(p));
+        const st = T.stack(total);
+        const tiled = T.repeat(st, [2, 2]);
+        T.sum(T.concat([tiled.reshape([-1]), T.chunk(x.reshape([-1]), 7)[6]], 0)).backward();
+      });
+      await x.grad!.data();
+      for (const t of [x, y, x.grad!, y.grad!]) t.dispose();
+      expect(T.liveTensors()).toEqual([]);
+    } finally {
+      T.setLeakTracking(false);
+    }
+  });
+});
+
 describe('shape op errors name the op and the shapes', () => {
   const a = () => T.zeros([2, 3]);
   test.each([
