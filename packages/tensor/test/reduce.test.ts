@@ -198,6 +198,29 @@ describe('reductions: indices and large inputs', () => {
     expect(await T.amax(x).item()).toBe(v[best]);
   });
 
+  test('long reductions to few outputs split into chunks keep the first index of ties', async () => {
+    const rows = 20001;
+    const rng = seededUniform(4);
+    const v = Float32Array.from({ length: rows * 3 }, () => Math.fround(rng()));
+    for (const j of [0, 1, 2]) {
+      v[(5000 + j) * 3 + j] = 2;
+      v[(15000 + j) * 3 + j] = 2;
+      v[(12000 + j) * 3 + j] = -2;
+      v[(19000 + j) * 3 + j] = -2;
+    }
+    const x = T.tensor(v, [rows, 3]);
+    const hi = T.max(x, 0);
+    expect(Array.from(await hi.values.data())).toEqual([2, 2, 2]);
+    expect(Array.from(await hi.indices.data())).toEqual([5000, 5001, 5002]);
+    expect(Array.from(await T.argmin(x, 0).data())).toEqual([12000, 12001, 12002]);
+    expect(await T.argmax(x).item()).toBe(5000 * 3);
+    expect(await T.argmin(T.permute(x, [1, 0])).item()).toBe(12000);
+    const sums = [0, 0, 0];
+    for (let i = 0; i < v.length; i++) sums[i % 3] += v[i];
+    const got = await T.sum(x, 0).data();
+    for (const j of [0, 1, 2]) expect(Math.abs(got[j] - sums[j])).toBeLessThan(1e-2);
+  });
+
   test('integer sums stay exact', async () => {
     const x = T.tensor(new Int32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
     expect(x.dtype).toBe('i32');

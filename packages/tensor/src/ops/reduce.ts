@@ -1,6 +1,7 @@
 import { record } from '../autograd/graph.ts';
 import type { DType } from '../dtype.ts';
 import { shapeError } from '../errors.ts';
+import { isCpuAdapter } from '../kernels/rowwise.ts';
 import { ENTRY_ARGS, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { normalizeAxis, numel, type Shape, shapesEqual } from '../shape.ts';
@@ -36,45 +37,93 @@ function plan(op: string, x: Tensor, axes: Axes, keepdim: boolean): Plan {
 
 const SMALL = 64;
 const WG = 64;
+/** Outputs that keep a GPU busy with a thread each. */
+const MANY_OUTPUTS = 256;
+/** Fewer outputs than this over a long extent: split the extent into chunks and reduce the partials. */
+const FEW_OUTPUTS = 128;
+const CHUNK_MIN = 4096;
+const MAX_CHUNKS = 256;
+
+/** Drops size-1 dims and merges dims whose strides make them one, keeping the row-major index order. */
+function mergeDims(shape: readonly number[], strides: readonly number[]): { shape: number[]; strides: number[] } {
+  const out = { shape: [] as number[], strides: [] as number[] };
+  shape.forEach((s, i) => {
+    if (s === 1) return;
+    const k = out.shape.length - 1;
+    if (k >= 0 && out.strides[k] === strides[i] * s) {
+      out.shape[k] *= s;
+      out.strides[k] = strides[i];
+    } else {
+      out.shape.push(s);
+      out.strides.push(strides[i]);
+    }
+  });
+  return out;
+}
 
 /**
- * One reduction kernel for every kind: a workgroup per output element with a tree in workgroup memory, or a
- * thread per output element when the reduced extent is small. Ties keep the first index.
+ * How a reduction is laid out: a thread per output (no barriers; coalesced when the outputs are neighbours in
+ * memory, as when reducing over a non-last axis), or a workgroup per output with a tree, optionally over
+ * `chunks` slices of the extent whose partials a second kernel combines (long reductions to few outputs).
+ */
+function layoutFor(nOut: number, redSize: number, red: { strides: number[] }, kept: { strides: number[] }): { thread: boolean; chunks: number } {
+  if (redSize <= SMALL) return { thread: true, chunks: 1 };
+  const innerKeptContiguous = kept.strides.at(-1) === 1 && !red.strides.includes(1);
+  if (nOut >= MANY_OUTPUTS && innerKeptContiguous) return { thread: true, chunks: 1 };
+  if (nOut >= SMALL && isCpuAdapter()) return { thread: true, chunks: 1 };
+  if (nOut < FEW_OUTPUTS && redSize >= 2 * CHUNK_MIN) {
+    return { thread: false, chunks: Math.min(MAX_CHUNKS, Math.ceil(redSize / CHUNK_MIN), Math.ceil((4 * FEW_OUTPUTS) / nOut)) };
+  }
+  return { thread: false, chunks: 1 };
+}
+
+/**
+ * One reduction kernel for every kind: a thread or a workgroup per output element (see layoutFor). Ties keep
+ * the first index.
  */
 function reduceKernel(op: string, kind: ReduceKind, x: Tensor, p: Plan, withIndex: boolean): { values: Tensor; indices: Tensor | null } {
-  const outDtype: DType = kind === 'sum' ? (x.dtype === 'f32' ? 'f32' : x.dtype) : x.dtype;
+  const outDtype: DType = x.dtype;
   const values = Tensor.empty(p.outShape, outDtype, op);
   const indices = withIndex ? Tensor.empty(p.outShape, 'i32', op) : null;
   const nOut = numel(p.outShape);
   if (nOut === 0) return { values, indices };
   if (p.redSize === 0 && kind !== 'sum') throw shapeError(op, 'cannot reduce over an empty dimension', x.shape);
-  const kr = Math.max(p.keptDims.length, 1);
-  const rr = Math.max(p.axes.length, 1);
+  const kept = mergeDims(
+    p.keptDims.map((d) => x.shape[d]),
+    p.keptDims.map((d) => x.strides[d]),
+  );
+  const red = mergeDims(
+    p.axes.map((d) => x.shape[d]),
+    p.axes.map((d) => x.strides[d]),
+  );
+  const { thread, chunks } = layoutFor(nOut, p.redSize, red, kept);
+  const kr = Math.max(kept.shape.length, 1);
+  const rr = Math.max(red.shape.length, 1);
   const u = new UniformLayout()
     .field('nOut')
     .field('redSize')
     .field('offset')
+    .field('chunks')
+    .field('chunkLen')
     .field('outShape', kr)
     .field('outStr', kr)
     .field('redShape', rr)
     .field('redStr', rr);
   const T = x.dtype;
   const init = kind === 'sum' ? `${T}(0)` : kind === 'max' ? lowest(T) : highest(T);
-  const better = kind === 'max' ? '>' : '<';
-  const baseCode = offsetCode(u, 'base', 'o', p.keptDims.length, 'outShape', 'outStr', true);
-  const redCode = offsetCode(u, 'ro', 'r', p.axes.length, 'redShape', 'redStr', false);
-  const small = p.redSize <= SMALL;
-  const combine = (acc: string, idx: string, v: string, vi: string) =>
-    kind === 'sum'
-      ? `${acc} = ${acc} + ${v};`
-      : `if (${v} ${better} ${acc} || (${v} == ${acc} && ${vi} < ${idx})) { ${acc} = ${v}; ${idx} = ${vi}; }`;
-  const bufs = [x.buffer, values.buffer, ...(indices ? [indices.buffer] : [])];
+  const combine = combiner(kind);
+  const baseCode = offsetCode(u, 'base', 'o', kept.shape.length, 'outShape', 'outStr', true);
+  const redCode = offsetCode(u, 'ro', 'r', red.shape.length, 'redShape', 'redStr', false);
+  // With chunks, this kernel writes [nOut, chunks] partials (indices into the whole extent) for a second pass.
+  const vOut = chunks > 1 ? Tensor.empty([nOut * chunks], outDtype, op) : values;
+  const iOut = chunks > 1 && withIndex ? Tensor.empty([nOut * chunks], 'i32', op) : indices;
+  const bufs = [x.buffer, vOut.buffer, ...(iOut ? [iOut.buffer] : [])];
   const decl = `@group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> outv: array<${outDtype}>;
-${indices ? '@group(0) @binding(2) var<storage, read_write> outi: array<i32>;' : ''}
+${iOut ? '@group(0) @binding(2) var<storage, read_write> outi: array<i32>;' : ''}
 ${u.declare(bufs.length)}`;
   let code: string;
-  if (small) {
+  if (thread) {
     code = `${decl}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
@@ -89,7 +138,7 @@ fn main(${ENTRY_ARGS}) {
     ${combine('acc', 'idx', 'v', 'r')}
   }
   outv[o] = acc;
-  ${indices ? 'outi[o] = i32(idx);' : ''}
+  ${iOut ? 'outi[o] = i32(idx);' : ''}
 }`;
   } else {
     code = `${decl}
@@ -97,12 +146,15 @@ var<workgroup> sv: array<${T}, ${WG}>;
 var<workgroup> si: array<u32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = wid.x + wid.y * nwg.x;
+  let w = wid.x + wid.y * nwg.x;
+  let o = w / ${u.at('chunks')};
   if (o >= ${u.at('nOut')}) { return; }
+  let r0 = (w % ${u.at('chunks')}) * ${u.at('chunkLen')};
+  let r1 = min(r0 + ${u.at('chunkLen')}, ${u.at('redSize')});
   ${baseCode}
   var acc = ${init};
   var idx = 0x7fffffffu;
-  for (var r = lid; r < ${u.at('redSize')}; r += ${WG}u) {
+  for (var r = r0 + lid; r < r1; r += ${WG}u) {
     ${redCode}
     let v = x[base + ro];
     ${combine('acc', 'idx', 'v', 'r')}
@@ -123,11 +175,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     workgroupBarrier();
   }
   if (lid == 0u) {
-    outv[o] = sv[0];
-    ${indices ? 'outi[o] = i32(si[0]);' : ''}
+    outv[w] = sv[0];
+    ${iOut ? 'outi[w] = i32(si[0]);' : ''}
   }
 }`;
   }
+  const chunkLen = Math.ceil(p.redSize / chunks);
   engine().dispatch({
     label: op,
     code,
@@ -136,21 +189,66 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       nOut,
       redSize: p.redSize,
       offset: x.offset,
-      outShape: p.keptDims.map((d) => x.shape[d]),
-      outStr: p.keptDims.map((d) => x.strides[d]),
-      redShape: p.axes.map((d) => x.shape[d]),
-      redStr: p.axes.map((d) => x.strides[d]),
+      chunks,
+      chunkLen,
+      outShape: kept.shape,
+      outStr: kept.strides,
+      redShape: red.shape,
+      redStr: red.strides,
     }),
-    workgroups: small ? Math.ceil(nOut / WG) : nOut,
+    workgroups: thread ? Math.ceil(nOut / WG) : nOut * chunks,
   });
+  if (chunks > 1) {
+    combinePartials(op, kind, vOut, iOut, values, indices, nOut, chunks);
+    vOut.dispose();
+    iOut?.dispose();
+  }
   return { values, indices };
+}
+
+/** Second pass of a chunked reduction: a thread per output over its chunk partials, in chunk order. */
+function combinePartials(op: string, kind: ReduceKind, pv: Tensor, pi: Tensor | null, values: Tensor, indices: Tensor | null, nOut: number, chunks: number): void {
+  const T = pv.dtype;
+  const u = new UniformLayout().field('nOut').field('chunks');
+  const bufs = [pv.buffer, ...(pi ? [pi.buffer] : []), values.buffer, ...(indices ? [indices.buffer] : [])];
+  const code = `@group(0) @binding(0) var<storage, read> pv: array<${T}>;
+${pi ? '@group(0) @binding(1) var<storage, read> pi: array<i32>;' : ''}
+@group(0) @binding(${pi ? 2 : 1}) var<storage, read_write> outv: array<${T}>;
+${indices ? `@group(0) @binding(${pi ? 3 : 2}) var<storage, read_write> outi: array<i32>;` : ''}
+${u.declare(bufs.length)}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let o = gid.x + gid.y * nwg.x * ${WG}u;
+  if (o >= ${u.at('nOut')}) { return; }
+  let c0 = o * ${u.at('chunks')};
+  var acc = pv[c0];
+  var idx = ${pi ? 'u32(pi[c0])' : '0u'};
+  for (var c = 1u; c < ${u.at('chunks')}; c++) {
+    let v = pv[c0 + c];
+    let vi = ${pi ? 'u32(pi[c0 + c])' : 'c'};
+    ${combiner(kind)('acc', 'idx', 'v', 'vi')}
+  }
+  outv[o] = acc;
+  ${indices ? 'outi[o] = i32(idx);' : ''}
+}`;
+  engine().dispatch({ label: `${op}_partials`, code, buffers: bufs, uniforms: u.pack({ nOut, chunks }), workgroups: Math.ceil(nOut / WG) });
+}
+
+function combiner(kind: ReduceKind): (acc: string, idx: string, v: string, vi: string) => string {
+  const better = kind === 'max' ? '>' : '<';
+  return (acc, idx, v, vi) =>
+    kind === 'sum'
+      ? `${acc} = ${acc} + ${v};`
+      : `if (${v} ${better} ${acc} || (${v} == ${acc} && ${vi} < ${idx})) { ${acc} = ${v}; ${idx} = ${vi}; }`;
 }
 
 function offsetCode(u: UniformLayout, out: string, index: string, rank: number, shapeF: string, strideF: string, withBase: boolean): string {
   const lines = [`var ${out} = ${withBase ? u.at('offset') : '0u'};`, `{ var rem = ${index};`];
   for (let d = rank - 1; d >= 0; d--) {
     const dim = u.at(shapeF, d);
-    lines.push(`  ${out} += (rem % ${dim}) * ${u.at(strideF, d)}; rem = rem / ${dim};`);
+    // The outermost dim needs no modulo: the index is in range.
+    if (d > 0) lines.push(`  ${out} += (rem % ${dim}) * ${u.at(strideF, d)}; rem = rem / ${dim};`);
+    else lines.push(`  ${out} += rem * ${u.at(strideF, d)};`);
   }
   lines.push('}');
   return lines.join('\n  ');
