@@ -16,6 +16,7 @@ export * from './ops/view.ts';
 export * from './ops/shape.ts';
 export * from './ops/indexing.ts';
 export * from './ops/resize.ts';
+export * from './ops/pool.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';
 export * from './optim/index.ts';
