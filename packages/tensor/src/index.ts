@@ -19,4 +19,5 @@ export * from './ops/resize.ts';
 export * from './ops/pool.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';
+export * from './io/index.ts';
 export * from './optim/index.ts';
