@@ -1,0 +1,120 @@
+import { engine } from '../runtime/engine.ts';
+import type { Shape } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { type MatmulConfig, matmulCode, matmulLayout, type MatmulVariant } from './matmul.ts';
+
+/** Where C[b] = op(A[b])·op(B[b]) reads its operands: sizes and element strides, transposes already applied. */
+export interface MatmulPlan {
+  M: number;
+  N: number;
+  K: number;
+  batchShape: number[];
+  sAm: number;
+  sAk: number;
+  sBk: number;
+  sBn: number;
+  sAb: number[];
+  sBb: number[];
+  variant: MatmulVariant;
+}
+
+/** Strides of a tensor's batch dims broadcast to `batchShape` (0 where the dim is 1 or missing). */
+function batchStrides(t: Tensor, batchShape: Shape): number[] {
+  const tb = t.rank - 2;
+  const lead = batchShape.length - tb;
+  return batchShape.map((_, d) => {
+    const i = d - lead;
+    return i < 0 || t.shape[i] === 1 ? 0 : t.strides[i];
+  });
+}
+
+/** True when batch dims of these strides step exactly one full block of rows each (size-1 dims never step). */
+function foldsIntoRows(batchShape: readonly number[], strides: readonly number[], rowBlock: number): boolean {
+  let want = rowBlock;
+  for (let d = batchShape.length - 1; d >= 0; d--) {
+    if (batchShape[d] === 1) continue;
+    if (strides[d] !== want) return false;
+    want *= batchShape[d];
+  }
+  return true;
+}
+
+const aligned = (...xs: number[]) => xs.every((x) => x % 4 === 0);
+
+/** Geometry of op(a)·op(b) for validated operands; `batchShape` is the broadcast batch shape. */
+export function planMatmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean, batch: readonly number[], bias: boolean): MatmulPlan {
+  let batchShape = [...batch];
+  const ra = a.rank;
+  const rb = b.rank;
+  const [M, K] = transA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+  const N = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const sAm = a.strides[transA ? ra - 1 : ra - 2];
+  const sAk = a.strides[transA ? ra - 2 : ra - 1];
+  const sBk = b.strides[transB ? rb - 1 : rb - 2];
+  const sBn = b.strides[transB ? rb - 2 : rb - 1];
+  let sAb = batchStrides(a, batchShape);
+  let sBb = batchStrides(b, batchShape);
+  let rows = M;
+  // B shared by every batch (weights, 4-D @ 2-D) and A's batch dims laid out as a continuation of its rows:
+  // fold the batch into M, one taller 2-D product (the output is contiguous either way).
+  if (batchShape.length > 0 && sBb.every((s) => s === 0) && foldsIntoRows(batchShape, sAb, sAm * M)) {
+    rows = M * batchShape.reduce((x, y) => x * y, 1);
+    batchShape = [];
+    sAb = [];
+    sBb = [];
+  }
+  // vec4 reads along k need unit k stride and every row start 4-aligned (size-1 dims never move the start).
+  const aVec4 = sAk === 1 && K % 4 === 0 && aligned(a.offset, rows > 1 ? sAm : 0, ...sAb);
+  // B along k only pays when B is not contiguous along n (the NT case, e.g. q·kᵀ and x·Wᵀ).
+  const bVec4 = sBn !== 1 && sBk === 1 && K % 4 === 0 && aligned(b.offset, N > 1 ? sBn : 0, ...sBb);
+  return {
+    M: rows,
+    N,
+    K,
+    batchShape,
+    sAm,
+    sAk,
+    sBk,
+    sBn,
+    sAb,
+    sBb,
+    variant: { aVec4, bVec4, batchRank: batchShape.length, bias },
+  };
+}
+
+/** Encodes the dispatches of one matmul into `out` (contiguous [...batchShape, M, N]). */
+export function launchMatmul(label: string, p: MatmulPlan, cfg: MatmulConfig, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null): void {
+  const batch = p.batchShape.reduce((x, y) => x * y, 1);
+  if (p.M === 0 || p.N === 0 || batch === 0) return;
+  const e = engine();
+  const code = matmulCode(cfg, p.variant);
+  const u = matmulLayout(p.variant.batchRank);
+  const gx = Math.ceil(p.N / (cfg.wg * cfg.tn));
+  const gy = Math.ceil(p.M / cfg.tm);
+  const max = e.maxWorkgroupsPerDim;
+  const buffers = bias ? [a.buffer, b.buffer, bias.buffer, out.buffer] : [a.buffer, b.buffer, out.buffer];
+  // Grids past the per-dimension limit are split into several dispatches (row and batch bases in uniforms).
+  for (let z0 = 0; z0 < batch; z0 += max) {
+    for (let y0 = 0; y0 < gy; y0 += max) {
+      const uniforms = u.pack({
+        M: p.M,
+        N: p.N,
+        K: p.K,
+        rowBase: y0,
+        batchBase: z0,
+        offA: a.offset,
+        offB: b.offset,
+        offBias: bias ? bias.offset : 0,
+        sAm: p.sAm,
+        sAk: p.sAk,
+        sBk: p.sBk,
+        sBn: p.sBn,
+        sBias: bias ? bias.strides[0] : 0,
+        batchShape: p.batchShape.length ? p.batchShape : [1],
+        sAb: p.sAb.length ? p.sAb : [0],
+        sBb: p.sBb.length ? p.sBb : [0],
+      });
+      e.dispatch({ label, code, buffers, uniforms, workgroups: [gx, Math.min(max, gy - y0), Math.min(max, batch - z0)] });
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import { UniformLayout } from './uniforms.ts';
+
+/**
+ * WGSL for C[b] = A[b]·B[b] (+ bias), register-blocked without workgroup memory.
+ *
+ * Layout of the work: a workgroup owns `tm` output rows and `wg·tn` columns. The rows (and the batch) come
+ * from workgroup_id only, so every A load is the same address in all invocations; llvmpipe then issues one
+ * scalar load and a broadcast instead of a gather, and a GPU serves it from one cache line. Invocation `l`
+ * owns columns l, l+wg, ..., so B loads of neighbouring invocations are neighbouring addresses (a cheap,
+ * contiguous gather on the CPU, a coalesced load on a GPU). Each invocation keeps tm·tn f32 accumulators.
+ *
+ * Operands are read in place through strides (index hooks): a transposed view is just swapped strides, a
+ * broadcast batch dimension a zero stride. Where the inner stride along k is 1 and everything is 4-aligned,
+ * an operand is bound as vec4 and read four k at a time.
+ */
+export interface MatmulConfig {
+  /** Invocations per workgroup (a multiple of 8: llvmpipe runs 8 lanes per AVX2 register). */
+  wg: number;
+  /** Output rows per workgroup (uniform across it). */
+  tm: number;
+  /** Output columns per invocation, `wg` apart. */
+  tn: number;
+}
+
+export interface MatmulVariant {
+  /** A bound as vec4 and read along k (needs A's k stride 1, K % 4 == 0 and 4-aligned offsets and strides). */
+  aVec4: boolean;
+  /** B bound as vec4 and read along k per column (the NT case: B's k stride 1, same alignment). */
+  bVec4: boolean;
+  /** Number of batch dimensions of the output (0 for plain 2-D). */
+  batchRank: number;
+  bias: boolean;
+}
+
+export function matmulLayout(batchRank: number): UniformLayout {
+  const r = Math.max(batchRank, 1);
+  return new UniformLayout()
+    .field('M')
+    .field('N')
+    .field('K')
+    .field('rowBase')
+    .field('batchBase')
+    .field('offA')
+    .field('offB')
+    .field('offBias')
+    .field('sAm')
+    .field('sAk')
+    .field('sBk')
+    .field('sBn')
+    .field('sBias')
+    .field('batchShape', r)
+    .field('sAb', r)
+    .field('sBb', r);
+}
+
+export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {
+  const { wg, tm, tn } = cfg;
+  const u = matmulLayout(v.batchRank);
+  const U = (name: string, i = 0) => u.at(name, i);
+  const rows = range(tm);
+  const cols = range(tn);
+  const L: string[] = [];
+  // Batch offsets: decompose the batch index over the output's batch shape (zero strides broadcast).
+  L.push(`let batch = wid.z + ${U('batchBase')};`);
+  L.push(`var offA = ${U('offA')};`, `var offB = ${U('offB')};`);
+  if (v.batchRank > 0) {
+    L.push('{ var rem = batch;');
+    for (let d = v.batchRank - 1; d >= 0; d--) {
+      L.push(`  let i${d} = rem % ${U('batchShape', d)}; rem = rem / ${U('batchShape', d)};`);
+      L.push(`  offA += i${d} * ${U('sAb', d)}; offB += i${d} * ${U('sBb', d)};`);
+    }
+    L.push('}');
+  }
+  // Out-of-range rows and columns are clamped for loading (loads stay unconditional, so uniform ones stay
+  // uniform) and masked at the store.
+  L.push(`let row0 = (wid.y + ${U('rowBase')}) * ${tm}u;`);
+  for (const i of rows) L.push(`let ra${i} = offA + min(row0 + ${i}u, ${U('M')} - 1u) * ${U('sAm')};`);
+  L.push(`let col0 = wid.x * ${wg * tn}u + lid.x;`);
+  for (const j of cols) L.push(`let cb${j} = offB + min(col0 + ${j * wg}u, ${U('N')} - 1u) * ${U('sBn')};`);
+  for (const i of rows) for (const j of cols) L.push(`var c${i}_${j} = 0.0;`);
+
+  const readA = (i: number, kk: number) => (v.aVec4 ? `a${i}[${kk}]` : `A[ra${i} + (k + ${kk}u) * ${U('sAk')}]`);
+  const readB = (j: number, kk: number) => (v.bVec4 ? `b${j}[${kk}]` : `B[cb${j} + (k + ${kk}u) * ${U('sBk')}]`);
+  const step = (kk: number, indent: string) => {
+    const s: string[] = [];
+    for (const j of cols) s.push(`let b${j}_${kk} = ${readB(j, kk)};`);
+    for (const i of rows) {
+      s.push(`{ let a = ${readA(i, kk)};`);
+      for (const j of cols) s.push(`  c${i}_${j} = fma(a, b${j}_${kk}, c${i}_${j});`);
+      s.push('}');
+    }
+    return s.map((x) => indent + x).join('\n');
+  };
+  // Main loop: four k per iteration.
+  L.push(`let k4 = ${U('K')} & ~3u;`);
+  L.push('var k = 0u;');
+  L.push('for (; k < k4; k += 4u) {');
+  if (v.aVec4) for (const i of rows) L.push(`  let a${i} = A[(ra${i} + k) >> 2u];`);
+  if (v.bVec4) for (const j of cols) L.push(`  let b${j} = B[(cb${j} + k) >> 2u];`);
+  for (let kk = 0; kk < 4; kk++) L.push(step(kk, '  '));
+  L.push('}');
+  // Tail (K % 4 != 0; never taken by the vec4 variants, which need K % 4 == 0).
+  if (!v.aVec4 && !v.bVec4) {
+    L.push('for (; k < ' + U('K') + '; k++) {');
+    L.push(step(0, '  '));
+    L.push('}');
+  }
+  // Epilogue: bias, masked store into the contiguous output.
+  L.push(`let outBase = batch * ${U('M')} * ${U('N')};`);
+  for (const j of cols) {
+    L.push(`let n${j} = col0 + ${j * wg}u;`);
+    if (v.bias) L.push(`let bias${j} = bias[${U('offBias')} + min(n${j}, ${U('N')} - 1u) * ${U('sBias')}];`);
+  }
+  for (const i of rows) {
+    L.push(`if (row0 + ${i}u < ${U('M')}) {`);
+    for (const j of cols) {
+      const val = v.bias ? `c${i}_${j} + bias${j}` : `c${i}_${j}`;
+      L.push(`  if (n${j} < ${U('N')}) { C[outBase + (row0 + ${i}u) * ${U('N')} + n${j}] = ${val}; }`);
+    }
+    L.push('}');
+  }
+  const aType = v.aVec4 ? 'vec4<f32>' : 'f32';
+  const bType = v.bVec4 ? 'vec4<f32>' : 'f32';
+  const nBuf = v.bias ? 4 : 3;
+  return `@group(0) @binding(0) var<storage, read> A: array<${aType}>;
+@group(0) @binding(1) var<storage, read> B: array<${bType}>;
+${v.bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
+@group(0) @binding(${nBuf - 1}) var<storage, read_write> C: array<f32>;
+${u.declare(nBuf)}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  ${L.join('\n  ')}
+}`;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}

@@ -1,0 +1,151 @@
+import { record } from '../autograd/graph.ts';
+import { shapeError, TensorError } from '../errors.ts';
+import { launchMatmul, type MatmulPlan, planMatmul } from '../kernels/matmul-run.ts';
+import { matmulConfig, type TuneResult, tuneMatmulPlan } from '../kernels/matmul-tune.ts';
+import { broadcastShapes } from '../shape.ts';
+import { assertTensor, Tensor } from '../tensor.ts';
+import { sumToShape } from './reduce.ts';
+import { reshape } from './view.ts';
+
+export interface MatmulOptions {
+  /** Use the transpose of a's last two dims (read in place through strides, never copied). */
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+interface Checked {
+  plan: MatmulPlan;
+  outShape: number[];
+}
+
+/** Validates op(a)·op(b) (+ bias) and works out the output shape and kernel geometry. */
+function check(op: string, a: Tensor, b: Tensor, tA: boolean, tB: boolean, bias: Tensor | null): Checked {
+  assertTensor(op, a, 'a');
+  assertTensor(op, b, 'b');
+  for (const [name, t] of [['a', a], ['b', b], ['bias', bias]] as const) {
+    if (t && t.dtype !== 'f32') throw new TensorError(op, `${name} must be f32, got ${t.dtype} of shape [${t.shape.join(', ')}]`);
+  }
+  if (a.rank < 2 || b.rank < 2) throw shapeError(op, 'operands need at least 2 dimensions', a.shape, b.shape);
+  const ka = a.shape[a.rank - (tA ? 2 : 1)];
+  const kb = b.shape[b.rank - (tB ? 1 : 2)];
+  if (ka !== kb) {
+    const ops = `${tA ? 'aᵀ' : 'a'}·${tB ? 'bᵀ' : 'b'}`;
+    throw shapeError(op, `inner dimensions differ for ${ops}: ${ka} vs ${kb}`, a.shape, b.shape);
+  }
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  if (!batch) throw shapeError(op, 'batch dimensions do not broadcast', a.shape, b.shape);
+  const M = a.shape[a.rank - (tA ? 1 : 2)];
+  const N = b.shape[b.rank - (tB ? 2 : 1)];
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== N)) throw shapeError(op, `bias must have shape [${N}]`, a.shape, b.shape, bias.shape);
+  return { plan: planMatmul(a, b, tA, tB, batch, bias !== null), outShape: [...batch, M, N] };
+}
+
+/** The forward kernel alone: no autograd. */
+function forward(op: string, a: Tensor, b: Tensor, tA: boolean, tB: boolean, bias: Tensor | null): Tensor {
+  const { plan, outShape } = check(op, a, b, tA, tB, bias);
+  const out = Tensor.empty(outShape, 'f32', op);
+  launchMatmul(op, plan, matmulConfig(plan), a, b, out, bias);
+  return out;
+}
+
+/** Sums a batched gradient to `shape`, freeing the unreduced one. */
+function reduceTo(g: Tensor, shape: readonly number[]): Tensor {
+  const r = sumToShape(g, shape);
+  if (r !== g) g.dispose();
+  return r;
+}
+
+/**
+ * Σ over batch of op(x_b)ᵀ·g_b for a 2-D operand shared by every batch (weights): batch and rows fold into
+ * the reduction, one 2-D matmul instead of a batched product and a sum.
+ */
+function foldedWeightGrad(x: Tensor, g: Tensor, tB: boolean): Tensor {
+  const xf = reshape(x, [-1, x.shape[x.rank - 1]]);
+  const gf = reshape(g, [-1, g.shape[g.rank - 1]]);
+  const r = tB ? matmul(gf, xf, { transposeA: true }) : matmul(xf, gf, { transposeA: true });
+  xf.dispose();
+  gf.dispose();
+  return r;
+}
+
+/** dL/da for C = op(a)·op(b): dC·op(b)ᵀ, or its transpose when a was transposed; never a copied transpose. */
+function gradA(g: Tensor, a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
+  const full = tA ? matmul(b, g, { transposeA: tB, transposeB: true }) : matmul(g, b, { transposeB: !tB });
+  return reduceTo(full, a.shape);
+}
+
+function gradB(g: Tensor, a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
+  if (b.rank === 2 && g.rank > 2 && !tA && a.rank === g.rank) return foldedWeightGrad(a, g, tB);
+  const full = tB ? matmul(g, a, { transposeA: true, transposeB: tA }) : matmul(a, g, { transposeA: !tA });
+  return reduceTo(full, b.shape);
+}
+
+/**
+ * Batched matrix product with torch.matmul's batch broadcasting (including 4-D @ 2-D). Operands may be
+ * strided views (transposes, slices, expands) and are read in place.
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const tA = options.transposeA === true;
+  const tB = options.transposeB === true;
+  const y = forward('matmul', a, b, tA, tB, null);
+  record(
+    'matmul',
+    [a, b],
+    [y],
+    ([g], [sa, sb]) => [sa.requiresGrad ? gradA(g!, sa, sb, tA, tB) : null, sb.requiresGrad ? gradB(g!, sa, sb, tA, tB) : null],
+    [a, b],
+  );
+  return y;
+}
+
+/** x·Wᵀ + bias (torch.nn.functional.linear): weight is [out, in], the bias is added in the kernel's epilogue. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  assertTensor('linear', x, 'x');
+  assertTensor('linear', weight, 'weight');
+  if (bias) assertTensor('linear', bias, 'bias');
+  if (weight.rank !== 2) throw shapeError('linear', 'weight must be 2-D [out, in]', x.shape, weight.shape);
+  if (x.rank < 2) throw shapeError('linear', 'x needs at least 2 dimensions [..., in]', x.shape, weight.shape);
+  const y = forward('linear', x, weight, false, true, bias ?? null);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  record(
+    'linear',
+    inputs,
+    [y],
+    ([g], [sx, sw]) => {
+      const out: (Tensor | null)[] = [
+        sx.requiresGrad ? gradA(g!, sx, sw, false, true) : null,
+        sw.requiresGrad ? gradB(g!, sx, sw, false, true) : null,
+      ];
+      if (bias) out.push(sumToShape(g!, [g!.shape[g!.rank - 1]]));
+      return out;
+    },
+    [x, weight],
+  );
+  return y;
+}
+
+/**
+ * Times a few tile configurations for op(a)·op(b) on this adapter and remembers the fastest for the shape's
+ * class (in memory, per adapter). Later matmuls of that class use it.
+ */
+export async function autotuneMatmul(a: Tensor, b: Tensor, options: MatmulOptions & { bias?: Tensor } = {}): Promise<TuneResult> {
+  const tA = options.transposeA === true;
+  const tB = options.transposeB === true;
+  const bias = options.bias ?? null;
+  const { plan, outShape } = check('autotuneMatmul', a, b, tA, tB, bias);
+  const out = Tensor.empty(outShape, 'f32', 'autotuneMatmul');
+  try {
+    return await tuneMatmulPlan(plan, (cfg) => launchMatmul('autotuneMatmul', plan, cfg, a, b, out, bias));
+  } finally {
+    out.dispose();
+  }
+}
+
+declare module '../tensor.ts' {
+  interface Tensor {
+    matmul(b: Tensor, options?: MatmulOptions): Tensor;
+  }
+}
+Tensor.prototype.matmul = function (this: Tensor, b: Tensor, options?: MatmulOptions) {
+  return matmul(this, b, options);
+};
