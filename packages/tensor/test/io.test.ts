@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import { floatToHalf, halfToFloat, type HostTensor, IoError, type TensorRecord } from '../src/index.ts';
+import * as browserFs from '../src/io/fs-browser.ts';
 import { unpickle } from '../src/io/pickle.ts';
 import { bytesSource } from '../src/io/source.ts';
 import { entryDataOffset, readZipDirectory } from '../src/io/zip.ts';
@@ -392,6 +393,11 @@ describe('safetensors write', () => {
         if (err === other) expect(h & 1).toBe(0);
       }
     }
+    // Exact ties go to the even neighbour, for normals and subnormals.
+    expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00);
+    expect(floatToHalf(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    expect(floatToHalf(3 * 2 ** -25)).toBe(2);
+    expect(floatToHalf(5 * 2 ** -25)).toBe(2);
     expect(floatToHalf(65520)).toBe(0x7c00);
     expect(floatToHalf(65519.99)).toBe(0x7bff);
     expect(floatToHalf(2 ** -25)).toBe(0); // tie between 0 and the smallest subnormal: even
@@ -498,5 +504,27 @@ describe('compareKeys', () => {
       ok: false,
     });
     expect(T.formatKeyReport(r)).toBe('missing 1: head.weight; unexpected 1: scalar; shape mismatch 1: pos_embed [1, 5, 8] vs expected [1, 197, 8]');
+  });
+});
+
+describe('platforms', () => {
+  test('only the Node file module imports Node built-ins', async () => {
+    const srcDir = new URL('../src/io/', import.meta.url);
+    const files = (await readdir(srcDir)).filter((f) => f.endsWith('.ts'));
+    expect(files).toContain('fs-node.ts');
+    for (const f of files) {
+      const text = await readFile(new URL(f, srcDir), 'utf8');
+      const nodeImports = /from '(node:[^']+|fs|path|os)'/.test(text);
+      expect(nodeImports, f).toBe(f === 'fs-node.ts');
+    }
+  });
+
+  test('the browser entry fetches URLs and refuses path writes', async () => {
+    const bytes = await readFile(io('state_dict.safetensors'));
+    const url = `data:application/octet-stream;base64,${bytes.toString('base64')}`;
+    const src = await browserFs.openFileSource(url);
+    expectMatchesFixture((await T.readSafetensors(src)).tensors);
+    const err = await rejection(browserFs.writeFileAtomic('ckpt.safetensors', async () => {}));
+    expect(err.message).toMatch(/ckpt\.safetensors: writing files by path needs Node/);
   });
 });
