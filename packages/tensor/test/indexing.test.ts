@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import type { Tensor } from '../src/index.ts';
-import { checkCase, loadGroup } from '../../../test/support/fixtures.ts';
+import { checkCase, expectClose, loadGroup, TOL } from '../../../test/support/fixtures.ts';
 import { gradcheck, type ND, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
 import { at, build, coordsOf, flatOf, randomInts, transposeND } from './support/ndref.ts';
 
@@ -244,6 +244,25 @@ describe('out-of-range indices, determinism, integer data', () => {
     expect(await x.indexSelect(0, ints([1], [1])).array()).toEqual([[3, 4]]);
     expect(await x.scatterAdd(1, i, T.ones([2, 1])).array()).toEqual([[1, 3], [3, 5]]);
     expect(await x.indexAdd(0, ints([0, 0], [2]), T.ones([2, 2])).array()).toEqual([[3, 4], [3, 4]]);
+  });
+});
+
+describe('backward rules are differentiable (createGraph)', () => {
+  test.each([
+    ['gather', (x: Tensor, i: Tensor) => T.gather(x, 0, i)],
+    ['indexSelect', (x: Tensor, i: Tensor) => T.indexSelect(x, 0, i)],
+  ])('second derivative through %s and its scatter/index-add rule', async (_name, pick) => {
+    // f = Σ_k w_k·x[idx_k]²: f'_i = 2·x_i·W_i and f''_ii = 2·W_i, W_i = Σ of w_k over the k with idx_k = i.
+    const xv = [0.5, -1.5, 2];
+    const x = T.tensor(xv).requiresGrad_();
+    const y = pick(x, ints([0, 0, 2, 1], [4]));
+    const f = T.sum(T.mul(T.mul(y, y), T.tensor([1, 2, 3, 4])));
+    f.backward(undefined, { createGraph: true, retainGraph: true });
+    const g = x.grad!;
+    x.grad = null;
+    expectClose(await g.data(), [6 * 0.5, 8 * -1.5, 6 * 2], TOL.forward, 'first derivative');
+    T.sum(g).backward();
+    expectClose(await x.grad!.data(), [6, 8, 6], TOL.forward, 'second derivative');
   });
 });
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import type { Tensor } from '../src/index.ts';
-import { checkCase, loadGroup } from '../../../test/support/fixtures.ts';
+import { checkCase, expectClose, loadGroup, TOL } from '../../../test/support/fixtures.ts';
 import { gradcheck, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
 import { at, build, concatND, sliceND, transposeND } from './support/ndref.ts';
 
@@ -161,6 +161,30 @@ describe('flip, repeat, tile', () => {
     const x = T.tensor([[1, 2]]);
     expect(await x.repeat([2, 2]).array()).toEqual([[1, 2, 1, 2], [1, 2, 1, 2]]);
     expect(await T.tile(T.tensor([1, 2]), [2, 1, 2]).array()).toEqual([[[1, 2, 1, 2]], [[1, 2, 1, 2]]]);
+  });
+});
+
+describe('backward rules are differentiable (createGraph)', () => {
+  test('second derivative through concat, flip, pad and split', async () => {
+    // f(x) = Σ w1·concat(x, flip(x))² + Σ w2·pad(x, replicate)². The upstream gradients of the shape ops
+    // depend on x, so the second derivative runs through their backward rules: f''_ii = 2·(w1[i] + w1[5-i] + W2_i)
+    // with W2 the replicate-accumulated w2.
+    const xv = [0.5, -1.25, 2];
+    const x = T.tensor(xv).requiresGrad_();
+    const w1 = T.tensor([1, 2, 3, 4, 5, 6]);
+    const w2 = T.tensor([1, 10, 100, 1000, 10000]);
+    const [a, b] = T.split(T.concat([x, T.flip(x, 0)], 0), [2, 4]);
+    const c = T.concat([a, b]);
+    const p = T.pad(x, [1, 1], 'replicate');
+    const f = T.add(T.sum(T.mul(T.mul(c, c), w1)), T.sum(T.mul(T.mul(p, p), w2)));
+    // retainGraph too: the second pass runs through the forward nodes (PyTorch implies it from create_graph).
+    f.backward(undefined, { createGraph: true, retainGraph: true });
+    const g = x.grad!;
+    x.grad = null;
+    const h = [0, 1, 2].map((i) => 2 * ([1, 2, 3][i] + [6, 5, 4][i] + [11, 100, 11000][i]));
+    expectClose(await g.data(), h.map((v, i) => v * xv[i]), TOL.forward, 'first derivative');
+    T.sum(g).backward();
+    expectClose(await x.grad!.data(), h, TOL.forward, 'second derivative');
   });
 });
 
