@@ -164,6 +164,18 @@ describe('flip, repeat, tile', () => {
   });
 });
 
+describe('empty tensors', () => {
+  test('zero-length pieces, zero reps and constant padding of an empty dim', async () => {
+    const x = T.tensor([[1, 2], [3, 4]]);
+    const c = T.concat([x, T.zeros([2, 0]), x], 1);
+    expect(await c.array()).toEqual([[1, 2, 1, 2], [3, 4, 3, 4]]);
+    expect(T.split(x, [0, 2, 0], 1).map((t) => t.shape)).toEqual([[2, 0], [2, 2], [2, 0]]);
+    expect(T.repeat(x, [0, 3]).shape).toEqual([0, 6]);
+    expect(await T.pad(T.zeros([1, 0]), [1, 1], 'constant', 5).array()).toEqual([[5, 5]]);
+    expect(T.flip(T.zeros([0, 3]), [0, 1]).shape).toEqual([0, 3]);
+  });
+});
+
 describe('backward rules are differentiable (createGraph)', () => {
   test('second derivative through concat, flip, pad and split', async () => {
     // f(x) = Σ w1·concat(x, flip(x))² + Σ w2·pad(x, replicate)². The upstream gradients of the shape ops
