@@ -7,6 +7,7 @@ import { floatToHalf, halfToFloat, type HostTensor, IoError, type TensorRecord }
 import * as browserFs from '../src/io/fs-browser.ts';
 import { unpickle } from '../src/io/pickle.ts';
 import { bytesSource } from '../src/io/source.ts';
+import { torchHooks } from '../src/io/torch-globals.ts';
 import { entryDataOffset, readZipDirectory } from '../src/io/zip.ts';
 import { fixturesDir } from '../../../test/support/fixtures.ts';
 
@@ -216,6 +217,16 @@ describe('bad input', () => {
     expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
     expect(Object.keys(value)).toEqual(['a', '__proto__']);
     expect(value['__proto__']).toEqual(Uint8Array.of(0x78, 0x79));
+  });
+
+  test("a state_dict's _metadata attribute (BUILD on an OrderedDict) does not become an entry", () => {
+    const text = (s: string) => [...new TextEncoder().encode(s)];
+    const bytes = Uint8Array.of(
+      0x80, 2, 0x63, ...text('collections\nOrderedDict\n'), 0x29, 0x52, // OrderedDict()
+      0x28, 0x8c, 1, ...text('a'), 0x4b, 1, 0x75, // SETITEMS a=1
+      0x7d, 0x8c, 9, ...text('_metadata'), 0x7d, 0x73, 0x62, 0x2e, // BUILD {'_metadata': {}}
+    );
+    expect(unpickle(bytes, torchHooks().hooks)).toEqual({ a: 1 });
   });
 
   test('zip64 central directories are read', async () => {

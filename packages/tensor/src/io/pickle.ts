@@ -1,6 +1,6 @@
 // A pickle virtual machine for the subset torch.save emits (protocol 2, plus the protocol 3/4 opcodes that are
 // cheap). It builds plain JavaScript values and never runs code: globals resolve through `findClass`.
-import { isHostTensor, setEntry } from './host.ts';
+import { setEntry } from './host.ts';
 
 /** A global the hooks did not resolve (e.g. argparse.Namespace); kept so the rest of the file still loads. */
 export class PickleGlobal {
@@ -309,14 +309,11 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks): unknown {
         stack.push(apply(pop(), args));
         break;
       }
-      case 0x62: { // BUILD: set the state of the object below
+      case 0x62: { // BUILD: sets attributes (obj.__dict__), never dict items
         const state = pop();
         const obj = top();
+        // Only unresolved objects keep it; on a dict it is e.g. a state_dict's _metadata, which is no entry.
         if (obj instanceof PickleObject) obj.state = state;
-        else if (typeof obj === 'object' && obj !== null && !Array.isArray(obj) && !ArrayBuffer.isView(obj) && !isHostTensor(obj) && typeof state === 'object' && state !== null && !Array.isArray(state)) {
-          for (const [k, v] of Object.entries(state)) setEntry(obj as Record<string, unknown>, k, v);
-        }
-        // Other states (e.g. a tensor's empty BUILD) carry nothing we need.
         break;
       }
       case 0x51: // BINPERSID
