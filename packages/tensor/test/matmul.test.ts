@@ -1,8 +1,8 @@
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import type { Tensor } from '../src/index.ts';
-import { planMatmul } from '../src/kernels/matmul-run.ts';
-import { clearMatmulTuning, MATMUL_CANDIDATES } from '../src/kernels/matmul-tune.ts';
+import { planMatmul, setMatmulSubgroups } from '../src/kernels/matmul-run.ts';
+import { candidatesFor, clearMatmulTuning } from '../src/kernels/matmul-tune.ts';
 import { checkCase, expectClose, loadGroup } from '../../../test/support/fixtures.ts';
 import { gradcheck, type ND, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
 
@@ -11,9 +11,17 @@ beforeAll(async () => {
 });
 afterEach(() => clearMatmulTuning());
 
+/** Both kernel families: with subgroup row sharing (where the device has it) and the plain one. */
+const FAMILIES = [true, false];
+function useFamily(sg: boolean): void {
+  beforeAll(() => setMatmulSubgroups(sg));
+  afterAll(() => setMatmulSubgroups(true));
+}
+
 const group = loadGroup('ops/matmul.json');
 
-describe('matmul against PyTorch fixtures', () => {
+for (const sg of FAMILIES) describe(`matmul against PyTorch fixtures, ${sg ? 'subgroup' : 'plain'} kernel`, () => {
+  useFamily(sg);
   for (const c of group.cases) {
     test(c.name, async () => {
       await checkCase(c, (inp, p) => {
@@ -83,7 +91,8 @@ function cpuTranspose(x: ND): ND {
 
 const rng = seededUniform(2024);
 
-describe('matmul gradients by finite differences (f64 CPU reference)', () => {
+for (const sg of FAMILIES) describe(`matmul gradients by finite differences (f64 CPU reference), ${sg ? 'subgroup' : 'plain'} kernel`, () => {
+  useFamily(sg);
   const flags: [boolean, boolean][] = [
     [false, false],
     [false, true],
@@ -195,7 +204,8 @@ async function expectForward(a: ND, b: ND, tA: boolean, tB: boolean, label: stri
   }
 }
 
-describe('matmul forward at ViT-like row counts (edge guards)', () => {
+for (const sg of FAMILIES) describe(`matmul forward at ViT-like row counts (edge guards), ${sg ? 'subgroup' : 'plain'} kernel`, () => {
+  useFamily(sg);
   for (const M of [197, 785, 3140]) {
     test(`${M} rows by 36x29 and its transposed-B form`, async () => {
       const a = randomND([M, 36], rng);
@@ -233,6 +243,7 @@ describe('matmul forward at ViT-like row counts (edge guards)', () => {
     expect(planMatmul(q, k, false, true, [2], false).variant.bVec4).toBe(true);
     expect(planMatmul(T.zeros([2, 5, 6]), k6, false, true, [2], false).variant.bVec4).toBe(false);
     expect(planMatmul(q, T.zeros([8, 7]), false, false, [2], false)).toMatchObject({ M: 10, batchShape: [] });
+    expect(planMatmul(q, k, false, true, [2], false).variant.subgroup).toBe(sg && T.engine().hasFeature('subgroups'));
   });
 });
 
@@ -243,7 +254,7 @@ describe('matmul autotuning', () => {
     const ta = T.tensor(Float32Array.from(a.data), a.shape);
     const tb = T.tensor(Float32Array.from(b.data), b.shape);
     const r = await T.autotuneMatmul(ta, tb);
-    expect(r.timings.length).toBeGreaterThanOrEqual(MATMUL_CANDIDATES.length);
+    expect(r.timings.length).toBeGreaterThanOrEqual(candidatesFor(planMatmul(ta, tb, false, false, [], false)).length);
     expect(r.timings.every((t) => t.ms > 0)).toBe(true);
     expect(r.timings.map((t) => t.config)).toContainEqual(r.config);
     const out = T.matmul(ta, tb);

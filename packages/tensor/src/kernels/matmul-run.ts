@@ -39,6 +39,20 @@ function foldsIntoRows(batchShape: readonly number[], strides: readonly number[]
   return true;
 }
 
+let subgroupsAllowed = true;
+
+/** Turns the subgroup kernels off (or back on where the device has them): for tests and comparisons. */
+export function setMatmulSubgroups(on: boolean): void {
+  subgroupsAllowed = on;
+}
+
+/** subgroupBroadcast from lanes 0..7 needs the feature and subgroups of at least 8 lanes. */
+function subgroupsUsable(): boolean {
+  const e = engine();
+  const info = (e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  return subgroupsAllowed && e.hasFeature('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
+}
+
 const aligned = (...xs: number[]) => xs.every((x) => x % 4 === 0);
 
 /** Geometry of op(a)·op(b) for validated operands; `batchShape` is the broadcast batch shape. */
@@ -78,7 +92,7 @@ export function planMatmul(a: Tensor, b: Tensor, transA: boolean, transB: boolea
     sBn,
     sAb,
     sBb,
-    variant: { aVec4, bVec4, batchRank: batchShape.length, bias },
+    variant: { aVec4, bVec4, batchRank: batchShape.length, bias, subgroup: subgroupsUsable() },
   };
 }
 

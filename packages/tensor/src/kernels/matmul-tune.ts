@@ -7,6 +7,16 @@ import type { MatmulPlan } from './matmul-run.ts';
  * x 4 columns per invocation, 32 invocations, is the best of the register-resident tiles; more accumulators
  * spill). autotune() times a few candidates on the real shape and remembers the winner for its class.
  */
+/** Subgroup kernels (tm a multiple of 8): 16 rows x 2 columns per invocation measured best on lavapipe. */
+export const SUBGROUP_CANDIDATES: readonly MatmulConfig[] = [
+  { wg: 8, tm: 16, tn: 2 },
+  { wg: 8, tm: 8, tn: 2 },
+  { wg: 8, tm: 8, tn: 4 },
+  { wg: 32, tm: 8, tn: 2 },
+  { wg: 16, tm: 16, tn: 2 },
+  { wg: 8, tm: 16, tn: 1 },
+];
+
 export const MATMUL_CANDIDATES: readonly MatmulConfig[] = [
   { wg: 32, tm: 4, tn: 4 },
   { wg: 8, tm: 4, tn: 4 },
@@ -16,13 +26,17 @@ export const MATMUL_CANDIDATES: readonly MatmulConfig[] = [
   { wg: 64, tm: 2, tn: 4 },
 ];
 
+export function candidatesFor(p: MatmulPlan): readonly MatmulConfig[] {
+  return p.variant.subgroup ? SUBGROUP_CANDIDATES : MATMUL_CANDIDATES;
+}
+
 const tuned = new Map<string, Map<string, MatmulConfig>>();
 
 /** Shapes within a factor of two (per dimension) and with the same read variant share a class. */
 export function shapeClass(p: MatmulPlan): string {
   const b = (x: number) => Math.ceil(Math.log2(Math.max(x, 1)));
   const v = p.variant;
-  return `${v.aVec4 ? 'a4' : 'a1'}${v.bVec4 ? 'b4' : 'b1'}${v.bias ? '+' : ''}:${b(p.M)}x${b(p.N)}x${b(p.K)}`;
+  return `${v.subgroup ? 'sg' : ''}${v.aVec4 ? 'a4' : 'a1'}${v.bVec4 ? 'b4' : 'b1'}${v.bias ? '+' : ''}:${b(p.M)}x${b(p.N)}x${b(p.K)}`;
 }
 
 function adapterCache(): Map<string, MatmulConfig> {
@@ -34,6 +48,7 @@ function adapterCache(): Map<string, MatmulConfig> {
 
 /** Default tiles: narrow outputs get narrow workgroups, so few clamped (wasted) columns are computed. */
 export function heuristicConfig(p: MatmulPlan): MatmulConfig {
+  if (p.variant.subgroup) return { wg: 8, tm: p.M > 8 ? 16 : 8, tn: p.N > 8 ? 2 : 1 };
   const wg = p.N >= 96 ? 32 : 8;
   const tn = Math.max(1, Math.min(4, Math.ceil(p.N / wg)));
   const tm = tn >= 2 ? Math.min(8, Math.floor(16 / tn)) : 4;
@@ -54,7 +69,7 @@ export function clearMatmulTuning(): void {
 
 export interface TuneResult {
   config: MatmulConfig;
-  /** Median milliseconds per candidate, in MATMUL_CANDIDATES order (plus the heuristic when it is not listed). */
+  /** Median milliseconds per candidate, in candidatesFor() order (plus the heuristic when it is not listed). */
   timings: { config: MatmulConfig; ms: number }[];
 }
 
@@ -64,7 +79,7 @@ export interface TuneResult {
  */
 export async function tuneMatmulPlan(p: MatmulPlan, run: (cfg: MatmulConfig) => void, reps = 2): Promise<TuneResult> {
   const e = engine();
-  const list = [...MATMUL_CANDIDATES];
+  const list = [...candidatesFor(p)];
   const h = heuristicConfig(p);
   if (!list.some((c) => c.wg === h.wg && c.tm === h.tm && c.tn === h.tn)) list.push(h);
   const timings: TuneResult['timings'] = [];
