@@ -1,0 +1,76 @@
+// f32 matmul at 1024³ and ViT-B shapes, ours next to TF.js WebGPU on the same device.
+import { autotuneMatmul, engine, init, matmul, randn, type Tensor } from '@seco/tensor';
+import { tfjsPeer } from '../tfjs.ts';
+import { medianMs, round } from '../timing.ts';
+import type { BenchCase } from '../types.ts';
+import { cachedFmaCeiling } from './fma.ts';
+
+interface Shape {
+  name: string;
+  batch: number;
+  M: number;
+  K: number;
+  N: number;
+  /** B given as [N, K] and used transposed (attention q·kᵀ). */
+  transposeB?: boolean;
+}
+
+const SHAPES: Shape[] = [
+  { name: 'square', batch: 1, M: 1024, K: 1024, N: 1024 },
+  { name: 'vit-b qkv (224)', batch: 1, M: 197, K: 768, N: 2304 },
+  { name: 'vit-b mlp fc1 (224)', batch: 1, M: 197, K: 768, N: 3072 },
+  { name: 'vit-b mlp fc2 (224)', batch: 1, M: 197, K: 3072, N: 768 },
+  { name: 'vit-b mlp fc1 (448)', batch: 1, M: 785, K: 768, N: 3072 },
+  { name: 'vit-b mlp fc2 (448)', batch: 1, M: 785, K: 3072, N: 768 },
+  { name: 'vit-b attention q·kᵀ, 12 heads', batch: 12, M: 197, K: 64, N: 197, transposeB: true },
+];
+
+/** Fewer repetitions for big problems keep the suite within a few minutes on a CPU adapter. */
+const repsFor = (flop: number) => (flop > 3e9 ? 3 : flop > 5e8 ? 5 : 9);
+
+export default async function run(): Promise<BenchCase[]> {
+  await init();
+  const e = engine();
+  const ceiling = await cachedFmaCeiling();
+  const { tf, sync } = await tfjsPeer();
+  const cases: BenchCase[] = [];
+  for (const s of SHAPES) {
+    const flop = 2 * s.batch * s.M * s.N * s.K;
+    const reps = repsFor(flop);
+    const lead = s.batch > 1 ? [s.batch] : [];
+    const bShape = s.transposeB ? [...lead, s.N, s.K] : [...lead, s.K, s.N];
+    const a: Tensor = randn([...lead, s.M, s.K]);
+    const b: Tensor = randn(bShape);
+    const opts = { transposeB: s.transposeB === true };
+    const tuned = await autotuneMatmul(a, b, opts);
+    const ours = await medianMs(async () => {
+      matmul(a, b, opts).dispose();
+      await e.sync();
+    }, reps);
+    a.dispose();
+    b.dispose();
+
+    const ta = tf.randomNormal([...lead, s.M, s.K]);
+    const tb = tf.randomNormal(bShape);
+    const peer = await medianMs(async () => {
+      tf.matMul(ta, tb, false, s.transposeB === true).dispose();
+      await sync();
+    }, reps);
+    ta.dispose();
+    tb.dispose();
+
+    const gflops = flop / ours / 1e6;
+    const c = tuned.config;
+    cases.push({
+      name: s.name,
+      shape: `${s.batch > 1 ? `${s.batch}x` : ''}${s.M}x${s.K}x${s.N}${s.transposeB ? ' (Bᵀ)' : ''}`,
+      ms: round(ours),
+      gflops: round(gflops),
+      peer_ms: round(peer),
+      ratio: round(peer / ours),
+      adapter: e.adapterDescription,
+      notes: `${round((100 * gflops) / ceiling, 0)}% of FMA ceiling; tile wg${c.wg} ${c.tm}x${c.tn}; ${reps} reps`,
+    });
+  }
+  return cases;
+}
