@@ -18,6 +18,7 @@ export * from './ops/shape.ts';
 export * from './ops/indexing.ts';
 export * from './ops/resize.ts';
 export * from './ops/pool.ts';
+export * from './ops/normalize.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';
 export * from './io/index.ts';
