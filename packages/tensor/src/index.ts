@@ -19,6 +19,7 @@ export * from './ops/indexing.ts';
 export * from './ops/resize.ts';
 export * from './ops/pool.ts';
 export * from './ops/normalize.ts';
+export * from './ops/loss.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';
 export * from './io/index.ts';
