@@ -20,6 +20,7 @@ export * from './ops/resize.ts';
 export * from './ops/pool.ts';
 export * from './ops/normalize.ts';
 export * from './ops/loss.ts';
+export * from './ops/dropout.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';
 export * from './io/index.ts';
