@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeIndexPng } from '../src/codecs/png.ts';
 import { readNpy } from '../src/io/npy.ts';
 import { unpickle } from '../src/io/pickle.ts';
-import { labelIdx, labelsFromMask, multiHot, readClsLabelsNpy, readLabelsJson } from '../src/labels/image-labels.ts';
+import { labelIdx, labelsFromMask, multiHot } from '../src/labels/image-labels.ts';
+import { readClsLabelsNpy, readLabelsJson } from '../src/labels/label-files.ts';
 import { tempDir, vocFull, vocRoot, vocSample } from './helpers.ts';
 
 const tmp = tempDir();

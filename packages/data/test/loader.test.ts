@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeIndexPng } from '../src/codecs/png.ts';
 import { openVoc } from '../src/datasets/voc.ts';
-import { readClsLabelsNpy } from '../src/labels/image-labels.ts';
+import { readClsLabelsNpy } from '../src/labels/label-files.ts';
 import { type Batch, createLoader, type LoaderOptions } from '../src/loader/loader.ts';
 import { tempDir, vocFull, vocRoot, vocSample } from './helpers.ts';
 

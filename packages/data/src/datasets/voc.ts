@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DataError } from '../errors.ts';
-import { readClsLabelsNpy, readLabelsJson, type ImageLabels } from '../labels/image-labels.ts';
+import type { ImageLabels } from '../labels/image-labels.ts';
+import { readClsLabelsNpy, readLabelsJson } from '../labels/label-files.ts';
 import { indexFolder, readList, requireDir } from './files.ts';
 import { type Dataset, defaultWarn, type OnBadSample, type SampleRef, type Warn } from './types.ts';
 
