@@ -1,13 +1,13 @@
 import { TensorError } from '../errors.ts';
 import { formatShape, shapesEqual } from '../shape.ts';
 import { assertTensor, type Tensor } from '../tensor.ts';
-import { assertDense, defineKernel, denseInput, launch } from './fused.ts';
+import { defineKernel, denseInput, launch } from './fused.ts';
 
 const COPY = defineKernel(
   'copy_into',
   [
-    { name: 'src', access: 'read' },
-    { name: 'dst', access: 'read_write' },
+    { name: 'src', access: 'read', type: 'u32' },
+    { name: 'dst', access: 'read_write', type: 'u32' },
   ],
   [
     { name: 'sOff', kind: 'u32' },
@@ -17,7 +17,7 @@ const COPY = defineKernel(
 );
 
 /**
- * dst ← src in place (dst keeps its storage, so optimizers and views holding it see the new values).
+ * dst ← src in place, bit for bit (dst keeps its storage, so optimizers and views holding it see the new values).
  * No autograd: this is how checkpoints and EMA initialisation write parameters.
  */
 export function copyInto(dst: Tensor, src: Tensor): void {
@@ -26,8 +26,8 @@ export function copyInto(dst: Tensor, src: Tensor): void {
   if (!shapesEqual(dst.shape, src.shape)) {
     throw new TensorError('copyInto', `shape ${formatShape(src.shape)} does not match the destination ${formatShape(dst.shape)}`);
   }
-  assertDense('copyInto', dst, 'destination');
-  if (src.dtype !== 'f32') throw new TensorError('copyInto', `source must be f32, got ${src.dtype}`);
+  if (!dst.isContiguous) throw new TensorError('copyInto', `destination ${formatShape(dst.shape)} must be contiguous`);
+  if (src.dtype !== dst.dtype) throw new TensorError('copyInto', `source is ${src.dtype}, destination ${dst.dtype}`);
   if (src.buffer === dst.buffer && src.offset === dst.offset && src.isContiguous) return;
   const s = denseInput(src);
   try {

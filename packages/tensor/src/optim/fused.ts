@@ -14,8 +14,8 @@ import { contiguous } from '../ops/view.ts';
 export interface BufferSpec {
   name: string;
   access: 'read' | 'read_write';
-  /** `atomic` declares array<atomic<u32>> (flags written by many threads). */
-  type?: 'f32' | 'atomic';
+  /** `atomic` declares array<atomic<u32>> (flags written by many threads); `u32` moves raw bits of any dtype. */
+  type?: 'f32' | 'u32' | 'atomic';
 }
 
 export interface FieldSpec {
@@ -38,7 +38,7 @@ export function defineKernel(label: string, buffers: readonly BufferSpec[], fiel
   const layout = new UniformLayout().field('n');
   for (const f of fields) layout.field(f.name);
   const decls = buffers.map(
-    (b, k) => `@group(0) @binding(${k}) var<storage, ${b.access}> ${b.name}: array<${b.type === 'atomic' ? 'atomic<u32>' : 'f32'}>;`,
+    (b, k) => `@group(0) @binding(${k}) var<storage, ${b.access}> ${b.name}: array<${b.type === 'atomic' ? 'atomic<u32>' : (b.type ?? 'f32')}>;`,
   );
   const lets = fields.map((f) => (f.kind === 'f32' ? `let ${f.name} = bitcast<f32>(${layout.at(f.name)});` : `let ${f.name} = ${layout.at(f.name)};`));
   const code = `${decls.join('\n')}
