@@ -25,3 +25,4 @@ export { memoryStats } from './stats.ts';
 import './methods.ts';
 export * from './io/index.ts';
 export * from './optim/index.ts';
+export * as nn from './nn/index.ts';
