@@ -323,3 +323,30 @@ describe('training', () => {
     expect(all.every((t) => t.disposed)).toBe(true);
   });
 });
+
+describe('memory', () => {
+  test('building, training, loading and disposing a model leaves no live tensors', async () => {
+    T.setLeakTracking(true);
+    try {
+      const gen = new T.Generator(30);
+      const model = new nn.Sequential(new nn.Linear(4, 8, { generator: gen }), new nn.GELU(), new nn.Dropout(0.1, gen), new nn.LayerNorm(8), new nn.Linear(8, 1, { generator: gen }));
+      const copy = new nn.Sequential(new nn.Linear(4, 8), new nn.GELU(), new nn.Dropout(0.1), new nn.LayerNorm(8), new nn.Linear(8, 1));
+      const { x, y } = makeData(16, gen);
+      const opt = new T.AdamW(model.parameters(), { lr: 1e-3 });
+      for (let s = 0; s < 2; s++) {
+        T.scope(() => mse(model.forward(x), y).backward());
+        opt.step();
+        opt.zeroGrad();
+      }
+      copy.loadStateDict(model.stateDict());
+      opt.dispose();
+      model.dispose();
+      copy.dispose();
+      x.dispose();
+      y.dispose();
+      expect(T.liveTensors().map((l) => `${l.op} [${l.shape}]\n${l.stack}`)).toEqual([]);
+    } finally {
+      T.setLeakTracking(false);
+    }
+  });
+});

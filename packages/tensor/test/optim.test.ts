@@ -361,6 +361,30 @@ describe('SGD against a CPU reference', () => {
     });
   }
 
+  test('a strided (transposed) gradient updates as its dense copy', async () => {
+    const g = T.keep(T.randn([3, 40], 0, 1, new T.Generator(8)));
+    const a = T.keep(T.zeros([40, 3]).requiresGrad_());
+    const b = T.keep(T.zeros([40, 3]).requiresGrad_());
+    const oa = new T.AdamW([a], { lr: 0.1 });
+    const ob = new T.AdamW([b], { lr: 0.1 });
+    try {
+      a.grad = T.keep(T.scope(() => T.transpose(g)));
+      expect(a.grad.isContiguous).toBe(false);
+      b.grad = T.keep(T.scope(() => T.contiguous(T.transpose(g))));
+      oa.step();
+      ob.step();
+      const got = Array.from(await a.data());
+      expect(got).toEqual(Array.from(await b.data()));
+      expect(got.some((v) => v !== 0)).toBe(true);
+    } finally {
+      for (const o of [oa, ob]) {
+        o.zeroGrad();
+        o.dispose();
+      }
+      for (const t of [g, a, b]) t.dispose();
+    }
+  });
+
   test('an SGD state round trip resumes the momentum exactly', async () => {
     const gen = new T.Generator(3);
     const mk = () => T.keep(T.randn([33], 0, 1, new T.Generator(11)).requiresGrad_());
@@ -464,6 +488,39 @@ describe('schedules', () => {
       opt.dispose();
       w.dispose();
       u.dispose();
+    }
+  });
+});
+
+describe('memory', () => {
+  test('steps, state round trips, EMA and the finite check leave no live tensors once disposed', async () => {
+    T.setLeakTracking(true);
+    try {
+      const w = T.keep(T.randn([40, 3]).requiresGrad_());
+      const t = T.keep(T.zeros([40, 3]));
+      const x = T.keep(T.randn([5, 40]));
+      const opt = new T.AdamW([w], { lr: 0.01 }, { checkFinite: true });
+      const sgd = new T.SGD([t], { lr: 0.1, momentum: 0.9 });
+      for (let s = 0; s < 3; s++) {
+        // A transposed gradient takes the dense-copy path.
+        T.scope(() => T.sum(T.matmul(x, w)).backward());
+        await opt.checkGrads();
+        opt.step();
+        opt.zeroGrad();
+        t.grad = T.keep(T.scope(() => T.transpose(T.ones([3, 40]))));
+        sgd.step();
+        sgd.zeroGrad();
+        T.ema([t], [w], 0.9);
+      }
+      const sd = opt.stateDict();
+      opt.loadStateDict(sd);
+      for (const v of Object.values(sd.tensors)) v.dispose();
+      opt.dispose();
+      sgd.dispose();
+      for (const v of [w, t, x]) v.dispose();
+      expect(T.liveTensors().map((l) => `${l.op} [${l.shape}]\n${l.stack}`)).toEqual([]);
+    } finally {
+      T.setLeakTracking(false);
     }
   });
 });
