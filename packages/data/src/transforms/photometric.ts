@@ -28,11 +28,13 @@ export function grayscale(img: RgbImage): void {
   for (let i = 0; i < d.length; i += 3) d[i] = d[i + 1] = d[i + 2] = luma(d[i], d[i + 1], d[i + 2]);
 }
 
-/** Image.blend(degenerate, img, alpha) with PIL's truncation and clipping. */
+/** Image.blend(degenerate, img, alpha): PIL computes in C float (fround here), truncates, clips. */
 function blendInto(d: Uint8Array, degenerate: (i: number) => number, alpha: number): void {
+  const f = Math.fround;
+  const al = f(alpha);
   for (let i = 0; i < d.length; i++) {
     const a = degenerate(i);
-    const t = a + alpha * (d[i] - a);
+    const t = f(a + f(al * (d[i] - a)));
     d[i] = t <= 0 ? 0 : t >= 255 ? 255 : t | 0;
   }
 }
@@ -56,28 +58,32 @@ export function adjustSaturation(img: RgbImage, f: number): void {
   blendInto(d, (i) => gray[(i / 3) | 0], f);
 }
 
-/** torchvision adjust_hue on PIL: shift PIL's 8-bit HSV hue by uint8(f * 255) with wrap-around. */
-export function adjustHue(img: RgbImage, f: number): void {
-  const shift = ((Math.trunc(f * 255) % 256) + 256) % 256;
+/**
+ * torchvision adjust_hue on PIL: shift PIL's 8-bit HSV hue by uint8(f * 255) with wrap-around. PIL's
+ * rgb2hsv/hsv2rgb keep intermediates in C floats; Math.fround at each float store reproduces its rounding.
+ */
+export function adjustHue(img: RgbImage, factor: number): void {
+  const f32 = Math.fround;
+  const shift = ((Math.trunc(factor * 255) % 256) + 256) % 256;
   const d = img.data;
   for (let i = 0; i < d.length; i += 3) {
     const r = d[i], g = d[i + 1], b = d[i + 2];
     const maxc = Math.max(r, g, b), minc = Math.min(r, g, b);
     if (maxc === minc) continue; // s = 0: hue is irrelevant, PIL returns (v, v, v) which is the input
     const cr = maxc - minc;
-    const s8 = Math.min(255, ((cr / maxc) * 255) | 0);
-    const rc = (maxc - r) / cr, gc = (maxc - g) / cr, bc = (maxc - b) / cr;
-    let h = r === maxc ? bc - gc : g === maxc ? 2 + rc - bc : 4 + gc - rc;
-    h = (h / 6 + 1) % 1;
+    const s = f32(cr / maxc);
+    const rc = f32((maxc - r) / cr), gc = f32((maxc - g) / cr), bc = f32((maxc - b) / cr);
+    let h = f32(r === maxc ? bc - gc : g === maxc ? 2 + rc - bc : 4 + gc - rc); // C: double sums, stored as float
+    h = f32((h / 6 + 1) % 1);
+    const s8 = Math.min(255, (s * 255) | 0);
     const h8 = (Math.min(255, Math.max(0, (h * 255) | 0)) + shift) & 255;
     const v = maxc;
     if (s8 === 0) {
       d[i] = d[i + 1] = d[i + 2] = v;
       continue;
     }
-    const hh = (h8 * 6) / 255;
-    const k = Math.floor(hh);
-    const fr = hh - k, fs = s8 / 255;
+    const k = Math.floor((h8 * 6) / 255);
+    const fr = f32((h8 * 6) / 255 - k), fs = f32(s8 / 255);
     // Arguments are >= 0, so (x + 0.5) | 0 is C's round(); Math.round is several times slower here.
     const p = clamp8((v * (1 - fs) + 0.5) | 0);
     const q = clamp8((v * (1 - fs * fr) + 0.5) | 0);
