@@ -66,5 +66,5 @@ async function decodeCase(): Promise<BenchCase> {
 }
 
 export default async function run(): Promise<BenchCase[]> {
-  return [await decodeCase(), await loaderCase(0, 6), await loaderCase(1, 10), await loaderCase(2, 20)];
+  return [await decodeCase(), await loaderCase(0, 12), await loaderCase(1, 15), await loaderCase(2, 30)];
 }

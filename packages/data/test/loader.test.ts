@@ -93,7 +93,7 @@ describe('loader', () => {
 
   const withBad = { map: new Map([...readClsLabelsNpy(npy.npy, 20), ['bad_0001', [14]]]) };
 
-  function badTree(name: string, bad: 'jpeg' | 'mask-values' | 'cmyk-ok'): { root: string; list: string } {
+  function badTree(name: string, bad: 'jpeg' | 'mask-values' | 'mask-size'): { root: string; list: string } {
     const root = join(tmp.dir, name);
     mkdirSync(join(root, 'JPEGImages'), { recursive: true });
     mkdirSync(join(root, 'SegmentationClassAug'), { recursive: true });
@@ -108,9 +108,10 @@ describe('loader', () => {
       copyFileSync(join(vocRoot, 'SegmentationClassAug', '2007_000032.png'), join(root, 'SegmentationClassAug', 'bad_0001.png'));
     } else {
       symlinkSync(join(vocRoot, 'JPEGImages', '2007_000032.jpg'), join(root, 'JPEGImages', 'bad_0001.jpg'));
-      const data = new Uint8Array(500 * 281).fill(3);
-      data[1234] = 42;
-      writeFileSync(join(root, 'SegmentationClassAug', 'bad_0001.png'), encodeIndexPng({ width: 500, height: 281, data }));
+      const [w, h] = bad === 'mask-size' ? [400, 281] : [500, 281];
+      const data = new Uint8Array(w * h).fill(3);
+      if (bad === 'mask-values') data[1234] = 42;
+      writeFileSync(join(root, 'SegmentationClassAug', 'bad_0001.png'), encodeIndexPng({ width: w, height: h, data }));
     }
     writeFileSync(join(root, 'list.txt'), ids.join('\n'));
     return { root, list: join(root, 'list.txt') };
@@ -129,6 +130,14 @@ describe('loader', () => {
     const ds = openVoc({ root, list, labels: 'from-masks', warn: () => {} });
     const loader = createLoader({ dataset: ds, batchSize: 5, seed: 0, aug: small, workers: 1 });
     await expect(loader.next()).rejects.toThrow(/SegmentationClassAug\/bad_0001\.png: mask value 42 at \(x 234, y 2\) is outside 0\.\.20 and 255/);
+    await loader.close();
+  });
+
+  it('names a mask whose size differs from its image', async () => {
+    const { root, list } = badTree('masksize', 'mask-size');
+    const ds = openVoc({ root, list, labels: withBad });
+    const loader = createLoader({ dataset: ds, mode: 'eval', batchSize: 5, seed: 0, evalSize: 32, workers: 1 });
+    await expect(loader.next()).rejects.toThrow(/SegmentationClassAug\/bad_0001\.png: mask is 400x281 but its image is 500x281/);
     await loader.close();
   });
 
