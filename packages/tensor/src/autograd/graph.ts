@@ -1,4 +1,5 @@
 import { TensorError } from '../errors.ts';
+import { scope } from '../memory.ts';
 import { hooks, type Tensor } from '../tensor.ts';
 
 /**
@@ -195,7 +196,8 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
       if (node.freed) {
         throw new TensorError('backward', `the graph through ${node.op} was already freed; pass { retainGraph: true } to the first backward()`);
       }
-      const inGrads = node.backward(grads, node.saved);
+      // A scope per rule frees the rule's intermediates (a reshape before an expand, say) at once.
+      const inGrads = scope(() => node.backward(grads, node.saved));
       // A rule may pass a gradient through unchanged, or route one tensor to two inputs: give each
       // destination its own handle so that freeing one never frees another.
       const handedOut = new Set<Tensor>(grads.filter((g): g is Tensor => g !== null));
@@ -222,7 +224,7 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
         }
       });
       for (const g of grads) g?.dispose();
-      if (!options.retainGraph) node.free();
+      if (!(options.retainGraph ?? options.createGraph)) node.free();
     }
   };
   if (options.createGraph) enableGrad(run);

@@ -151,7 +151,7 @@ export class Engine {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     // writeBuffer needs a multiple of 4 bytes.
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
-    this.device.queue.writeBuffer(buffer, byteOffset, padded);
+    this.device.queue.writeBuffer(buffer, byteOffset, padded as Uint8Array<ArrayBuffer>);
   }
 
   /** Reads `bytes` bytes of a buffer back to the host. The only place the engine waits on the GPU. */
