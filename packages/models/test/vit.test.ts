@@ -1,0 +1,147 @@
+import { add, copy, init, keep, mul, noGrad, requireGrad, sum, type Tensor } from '@seco/tensor';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { readStateDict, VisionTransformer, type ViTConfig } from '../src/vit.ts';
+import { expectClose, expectTensor, type FixtureCase, fixturesDir, loadGroup, maxAbs, toTensor } from '../../../test/support/fixtures.ts';
+
+const group = loadGroup('vit/vit.json');
+const meta = group.meta.model as { embed_dim: number; depth: number; num_heads: number; patch_size: number; weights_file: string; aux_layer: number };
+const MODEL = { rtol: 1e-3, atol: 1e-4 };
+const weightsFile = `${fixturesDir}vit/${meta.weights_file}`;
+let vit: VisionTransformer;
+
+beforeAll(async () => {
+  await init();
+  vit = await VisionTransformer.fromPretrained(weightsFile, { config: { numHeads: meta.num_heads, auxLayer: meta.aux_layer } });
+});
+
+function run(c: FixtureCase) {
+  const inter: Record<string, Tensor> = {};
+  const x = toTensor(c.inputs.image);
+  const f = vit.forwardFeatures(x, (name, t) => (inter[name] = keep(noGrad(() => copy(t)))));
+  return { x, f, inter };
+}
+
+describe('ViT against SeCo forward_features (vit.json)', () => {
+  test('the weights load strictly and the shape is read off them', () => {
+    const c = vit.config;
+    expect([c.embedDim, c.depth, c.numHeads, c.patchSize, c.imgSize, c.numClasses]).toEqual([meta.embed_dim, meta.depth, meta.num_heads, meta.patch_size, 224, 1000]);
+    expect(vit.posEmbed.requiresGrad).toBe(false);
+    expect(vit.clsToken.requiresGrad).toBe(true);
+  });
+
+  for (const c of group.cases) {
+    test(`${c.name}: cls, patch and aux tokens and the intermediates`, async () => {
+      const { x, f, inter } = run(c);
+      try {
+        expect(f.grid).toEqual((c.params as { patch_grid_hw: number[] }).patch_grid_hw);
+        await expectTensor(f.cls, c.outputs.cls, MODEL, `${c.name} cls`);
+        await expectTensor(f.patchTokens, c.outputs.patch_tokens, MODEL, `${c.name} patch_tokens`);
+        await expectTensor(f.auxTokens, c.outputs.aux_tokens, MODEL, `${c.name} aux_tokens`);
+        for (const [k, want] of Object.entries(c.intermediates ?? {})) {
+          if (!inter[k]) continue; // attention probabilities are not exposed (the fused kernel never forms them)
+          await expectTensor(inter[k], want, MODEL, `${c.name} ${k}`);
+        }
+        expect(Object.keys(inter).length).toBe(2 + meta.depth);
+      } finally {
+        for (const t of [x, f.cls, f.patchTokens, f.auxTokens, ...Object.values(inter)]) t.dispose();
+      }
+    });
+  }
+
+  test('crop64: gradients of Σ sum(out · grad_weight) for the image and every parameter', async () => {
+    const c = group.cases.find((k) => k.name === 'crop64')!;
+    const all = await readStateDict(`${fixturesDir}vit/${c.all_param_grads_file as string}`);
+    requireGrad(vit.posEmbed, true); // frozen in SeCo; unfrozen here only to check the bicubic backward
+    const x = toTensor(c.inputs.image).requiresGrad_();
+    vit.zeroGrad();
+    try {
+      const f = vit.forwardFeatures(x);
+      const outs: Record<string, Tensor> = { cls: f.cls, patch_tokens: f.patchTokens, aux_tokens: f.auxTokens };
+      const weights = Object.entries(c.grad_weight!).map(([k, w]) => [k, toTensor(w)] as const);
+      const terms = weights.map(([k, w]) => sum(mul(outs[k], w)));
+      const loss = terms.reduce((a, b) => add(a, b));
+      loss.backward();
+      for (const t of [...Object.values(outs), ...weights.map(([, w]) => w), ...terms, loss]) t.dispose();
+
+      const params = Object.fromEntries(vit.namedParameters());
+      const tol = (g: ArrayLike<number>) => ({ rtol: 1e-3, atol: 1e-3 * Array.from(g).reduce((m, v) => Math.max(m, Math.abs(v)), 0) });
+      for (const [k, want] of Object.entries(c.grads!)) {
+        const got = k === 'image' ? x.grad : params[k]?.grad;
+        expect(got, `grad ${k}`).toBeTruthy();
+        await expectTensor(got!, want, { rtol: 1e-3, atol: 1e-3 * maxAbs(want) }, `grad ${k}`);
+      }
+      for (const [k, want] of Object.entries(all)) {
+        const got = params[k]?.grad;
+        expect(got, `grad ${k}`).toBeTruthy();
+        expect(got!.shape).toEqual(want.shape);
+        expectClose(await got!.data(), want.data, tol(want.data), `all-params grad ${k}`);
+      }
+      // head.* is unused: it gets no gradient, and the file has none.
+      expect(params['head.weight'].grad).toBeNull();
+      expect(Object.keys(all).length).toBe(vit.namedParameters().length - 2);
+    } finally {
+      requireGrad(vit.posEmbed, false);
+      vit.zeroGrad();
+      x.grad?.dispose();
+      x.dispose();
+    }
+  });
+});
+
+describe('ViT bad input', () => {
+  test('weights of another architecture name the keys', async () => {
+    const sd = await readStateDict(weightsFile);
+    const { ['blocks.2.mlp.fc2.bias']: _dropped, ...rest } = sd;
+    const extra = { ...rest, 'blocks.0.attn.q_norm.weight': sd['norm.weight'] };
+    expect(() => VisionTransformer.fromStateDict(extra, { numHeads: 4, depth: 3 })).toThrow(/missing 1: blocks\.2\.mlp\.fc2\.bias.*unexpected 1: blocks\.0\.attn\.q_norm\.weight/);
+    expect(() => VisionTransformer.fromStateDict(sd, { numHeads: 4, embedDim: 48 })).toThrow(/shape mismatch.*patch_embed\.proj\.weight \[64, 3, 16, 16\] vs expected \[48, 3, 16, 16\]/);
+  });
+
+  test('a class-count mismatch names head.weight and head.bias', () => {
+    return readStateDict(weightsFile).then((sd) => {
+      expect(() => VisionTransformer.fromStateDict(sd, { numHeads: 4, numClasses: 21 } as Partial<ViTConfig>)).toThrow(/head\.weight \[1000, 64\] vs expected \[21, 64\].*head\.bias/);
+    });
+  });
+
+  test('a prefix that matches nothing says what the file has', async () => {
+    await expect(VisionTransformer.fromPretrained(weightsFile, { prefix: 'encoder.' })).rejects.toThrow(/no weights under the prefix 'encoder\.' \(the file has blocks\.0\./);
+  });
+
+  test('images of the wrong rank, channels or smaller than a patch are refused', () => {
+    for (const shape of [[3, 32, 32], [1, 4, 32, 32], [1, 3, 8, 64]]) {
+      const x = toTensor({ shape, dtype: 'float32', data: new Array(shape.reduce((a, b) => a * b)).fill(0) });
+      expect(() => vit.forwardFeatures(x)).toThrow(/ViT/);
+      x.dispose();
+    }
+  });
+
+  test('a size that is not a multiple of the patch drops the remainder as PyTorch, warns once, or is refused', async () => {
+    const base = group.cases.find((k) => k.name === 'crop64')!;
+    // 64×64 plus 5 extra rows and 9 extra columns of noise must give the crop64 outputs exactly.
+    const [B, C, H, W] = base.inputs.image.shape;
+    const src = base.inputs.image.data as number[];
+    const data: number[] = [];
+    for (let b = 0; b < B; b++) for (let ch = 0; ch < C; ch++) for (let y = 0; y < H + 5; y++) for (let xx = 0; xx < W + 9; xx++) {
+      data.push(y < H && xx < W ? src[((b * C + ch) * H + y) * W + xx] : Math.sin(y * 31 + xx));
+    }
+    const x = toTensor({ shape: [B, C, H + 5, W + 9], dtype: 'float32', data });
+    const warn = console.warn;
+    const seen: string[] = [];
+    console.warn = (m: string) => void seen.push(m);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const f = noGrad(() => vit.forwardFeatures(x));
+        await expectTensor(f.patchTokens, base.outputs.patch_tokens, MODEL, 'patch tokens with a remainder');
+        for (const t of [f.cls, f.patchTokens, f.auxTokens]) t.dispose();
+      }
+      expect(seen.length).toBe(1);
+      expect(seen[0]).toMatch(/69×73 .*last 5 rows and 9 columns/);
+      vit.remainder = 'error';
+      expect(() => vit.forwardFeatures(x)).toThrow(/not a multiple of the 16-pixel patch/);
+    } finally {
+      vit.remainder = 'warn';
+      console.warn = warn;
+      x.dispose();
+    }
+  });
+});
