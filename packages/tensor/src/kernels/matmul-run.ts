@@ -16,6 +16,8 @@ export interface MatmulPlan {
   sAb: number[];
   sBb: number[];
   variant: MatmulVariant;
+  /** Values of the B hook's uniform fields. */
+  hookUniforms?: Record<string, number | readonly number[]>;
 }
 
 /** Strides of a tensor's batch dims broadcast to `batchShape` (0 where the dim is 1 or missing). */
@@ -47,7 +49,7 @@ export function setMatmulSubgroups(on: boolean): void {
 }
 
 /** subgroupBroadcast from lanes 0..7 needs the feature and subgroups of at least 8 lanes. */
-function subgroupsUsable(): boolean {
+export function subgroupsUsable(): boolean {
   const e = engine();
   const info = (e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
   return subgroupsAllowed && e.hasFeature('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
@@ -102,7 +104,7 @@ export function launchMatmul(label: string, p: MatmulPlan, cfg: MatmulConfig, a:
   if (p.M === 0 || p.N === 0 || batch === 0) return;
   const e = engine();
   const code = matmulCode(cfg, p.variant);
-  const u = matmulLayout(p.variant.batchRank);
+  const u = matmulLayout(p.variant.batchRank, p.variant.bHook);
   const gx = Math.ceil(p.N / (cfg.wg * cfg.tn));
   const gy = Math.ceil(p.M / cfg.tm);
   const max = e.maxWorkgroupsPerDim;
@@ -127,6 +129,7 @@ export function launchMatmul(label: string, p: MatmulPlan, cfg: MatmulConfig, a:
         batchShape: p.batchShape.length ? p.batchShape : [1],
         sAb: p.sAb.length ? p.sAb : [0],
         sBb: p.sBb.length ? p.sBb : [0],
+        ...p.hookUniforms,
       });
       e.dispatch({ label, code, buffers, uniforms, workgroups: [gx, Math.min(max, gy - y0), Math.min(max, batch - z0)] });
     }

@@ -36,11 +36,33 @@ export interface MatmulVariant {
   bias: boolean;
   /** Share A rows through subgroupBroadcast (needs the subgroups feature, subgroup size >= 8, tm % 8 == 0). */
   subgroup: boolean;
+  /** The bias is per output row (conv channels as M), not per column. */
+  biasRows?: boolean;
+  /** B's elements are computed by this hook instead of strided loads (implicit GEMM); needs bVec4 false. */
+  bHook?: OperandHook;
 }
 
-export function matmulLayout(batchRank: number): UniformLayout {
+/**
+ * Computes B[k, n] from indices instead of reading a stored matrix: implicit GEMM, where B is an im2col matrix
+ * that never exists. The kernel walks k in order, so the hook keeps its own k state and advances it one step at
+ * a time (incremental index arithmetic, no divisions in the inner loop).
+ */
+export interface OperandHook {
+  /** Reserves the hook's uniform fields. */
+  fields(u: UniformLayout): void;
+  /** Per-column setup for column slot j; `col` is the (clamped) column, `base` B's batch offset (u32 exprs). */
+  column(u: UniformLayout, j: number, col: string, base: string): string[];
+  /** Declares and zeroes the k state (k = 0). */
+  init(u: UniformLayout): string[];
+  /** Moves the k state to k + 1. */
+  advance(u: UniformLayout): string[];
+  /** Lines declaring `let <dst>` = B[k, column j] at the current k state. */
+  read(u: UniformLayout, j: number, dst: string): string[];
+}
+
+export function matmulLayout(batchRank: number, hook?: OperandHook): UniformLayout {
   const r = Math.max(batchRank, 1);
-  return new UniformLayout()
+  const u = new UniformLayout()
     .field('M')
     .field('N')
     .field('K')
@@ -57,11 +79,15 @@ export function matmulLayout(batchRank: number): UniformLayout {
     .field('batchShape', r)
     .field('sAb', r)
     .field('sBb', r);
+  hook?.fields(u);
+  return u;
 }
 
 export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {
   const { wg, tm, tn } = cfg;
-  const u = matmulLayout(v.batchRank);
+  const hook = v.bHook;
+  if (hook && v.bVec4) throw new Error('matmul: a B hook needs scalar B reads');
+  const u = matmulLayout(v.batchRank, hook);
   const U = (name: string, i = 0) => u.at(name, i);
   const rows = range(tm);
   const cols = range(tn);
@@ -88,16 +114,23 @@ export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {
     for (const i of rows) L.push(`let ra${i} = offA + min(row0 + ${i}u, ${U('M')} - 1u) * ${U('sAm')};`);
   }
   L.push(`let col0 = wid.x * ${wg * tn}u + lid.x;`);
-  for (const j of cols) L.push(`let cb${j} = offB + min(col0 + ${j * wg}u, ${U('N')} - 1u) * ${U('sBn')};`);
+  for (const j of cols) {
+    const col = `min(col0 + ${j * wg}u, ${U('N')} - 1u)`;
+    if (hook) L.push(...hook.column(u, j, col, 'offB'));
+    else L.push(`let cb${j} = offB + ${col} * ${U('sBn')};`);
+  }
+  if (hook) L.push(...hook.init(u));
   for (const i of rows) for (const j of cols) L.push(`var c${i}_${j} = 0.0;`);
 
   const readA = (i: number, kk: number) => (v.aVec4 ? `a${i}[${kk}]` : `A[ra${i} + (k + ${kk}u) * ${U('sAk')}]`);
   const readB = (j: number, kk: number) => (v.bVec4 ? `b${j}[${kk}]` : `B[cb${j} + (k + ${kk}u) * ${U('sBk')}]`);
+  // A hook reads at its own k state, stepped after each k's loads.
+  const loadsB = (kk: number) => (hook ? [...cols.flatMap((j) => hook.read(u, j, `b${j}_${kk}`)), ...hook.advance(u)] : cols.map((j) => `let b${j}_${kk} = ${readB(j, kk)};`));
   const fmas = (i: number, a: (kk: number) => string, ks: number[]) =>
     ks.flatMap((kk) => cols.map((j) => `  c${i}_${j} = fma(${a(kk)}, b${j}_${kk}, c${i}_${j});`));
   const step = (ks: number[], indent: string) => {
     const s: string[] = [];
-    for (const kk of ks) for (const j of cols) s.push(`let b${j}_${kk} = ${readB(j, kk)};`);
+    for (const kk of ks) s.push(...loadsB(kk));
     for (const i of rows) {
       if (v.subgroup) s.push(`{ let a = subgroupBroadcast(al${i >> 3}, ${i & 7}u);`, ...fmas(i, (kk) => (ks.length === 1 ? 'a' : `a[${kk}]`), ks));
       else s.push(`{`, ...ks.map((kk) => `  let x${kk} = ${readA(i, kk)};`), ...fmas(i, (kk) => `x${kk}`, ks));
@@ -131,12 +164,13 @@ export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {
   L.push(`let outBase = batch * ${U('M')} * ${U('N')};`);
   for (const j of cols) {
     L.push(`let n${j} = col0 + ${j * wg}u;`);
-    if (v.bias) L.push(`let bias${j} = bias[${U('offBias')} + min(n${j}, ${U('N')} - 1u) * ${U('sBias')}];`);
+    if (v.bias && !v.biasRows) L.push(`let bias${j} = bias[${U('offBias')} + min(n${j}, ${U('N')} - 1u) * ${U('sBias')}];`);
   }
   for (const i of rows) {
     L.push(`if (row0 + ${i}u < ${U('M')}) {`);
+    if (v.bias && v.biasRows) L.push(`  let biasR = bias[${U('offBias')} + (row0 + ${i}u) * ${U('sBias')}];`);
     for (const j of cols) {
-      const val = v.bias ? `c${i}_${j} + bias${j}` : `c${i}_${j}`;
+      const val = v.bias ? `c${i}_${j} + ${v.biasRows ? 'biasR' : `bias${j}`}` : `c${i}_${j}`;
       L.push(`  if (n${j} < ${U('N')}) { C[outBase + (row0 + ${i}u) * ${U('N')} + n${j}] = ${val}; }`);
     }
     L.push('}');
