@@ -5,3 +5,4 @@ export { GELU } from './activation.ts';
 export { Dropout } from './dropout.ts';
 export { Identity, ModuleList, Sequential, type TensorModule } from './containers.ts';
 export { biasUniform, fanIn, kaimingUniform } from './init.ts';
+export { Conv2d, type Conv2dModuleOptions } from './conv.ts';
