@@ -1,0 +1,259 @@
+import {
+  compareKeys,
+  copyInto,
+  formatKeyReport,
+  detach,
+  ema,
+  type Generator,
+  matmul,
+  mul,
+  nn,
+  noGrad,
+  normalize,
+  type ParamGroupSpec,
+  type AdamWHyper,
+  randn,
+  reshape,
+  scope,
+  secoParamGroups,
+  SECO_EMA_MOMENTUM,
+  slice,
+  type Tensor,
+  tensor,
+  TensorError,
+  transpose,
+  zeros,
+} from '@seco/tensor';
+import { ASPP, ASPP_RATES } from './heads/aspp.ts';
+import { Classifier1x1 } from './heads/classifier.ts';
+import { DINOHead } from './heads/dino-head.ts';
+import { VisionTransformer, type ViTConfig } from './vit.ts';
+
+export interface SecoNetworkConfig {
+  /** Classes including background, as SeCo's num_classes (VOC 21, COCO 81): classifiers get numClasses − 1. */
+  numClasses: number;
+  backbone?: Partial<ViTConfig>;
+  /** --ctc-dim: the projection (and queue, prototype) width; 768. */
+  projDim?: number;
+  projHidden?: number;
+  /** --moco_queue: 4608. */
+  queueSize?: number;
+  /** init_momentum for both EMAs: 0.999. */
+  momentum?: number;
+  asppRates?: readonly number[];
+  generator?: Generator;
+}
+
+export interface SecoOutputs {
+  /** (B, C−1) classifier(GMP(x4)). */
+  cls: Tensor;
+  /** (B, C−1) aux_classifier(GMP(xAux)). */
+  clsAux: Tensor;
+  /** (B, C, h, w) ASPP(x4). */
+  seg: Tensor;
+  /** (B, D, h, w) final-LN patch tokens as a map (SeCo's _x4). */
+  x4: Tensor;
+  /** (B, D, h, w) aux tokens as a map (_x_aux). */
+  xAux: Tensor;
+  /** (B, D) final-LN cls token. */
+  clsToken: Tensor;
+}
+
+/** (B, N, D) tokens → (B, D, h, w), SeCo's to_2D. */
+export function tokensToMap(t: Tensor, h: number, w: number): Tensor {
+  const [B, , D] = t.shape;
+  return reshape(transpose(t, 1, 2), [B, D, h, w]);
+}
+
+/**
+ * SeCo's `network` (model/model_seco.py, spec §2.5/§3.5) with its state_dict names: encoder, encoder_k (momentum
+ * copy, frozen), proj_head, proj_head_t (teacher copy, frozen), decoder (ASPP), classifier, aux_classifier, and
+ * buffers prototypes, queue, queue_label_flag, queue_ptr. Single device: the all-gathers are identities and the
+ * DDP batch shuffles are dropped (no BatchNorm anywhere).
+ */
+export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
+  readonly numClasses: number;
+  readonly momentum: number;
+  readonly queueSize: number;
+  readonly encoder: VisionTransformer;
+  readonly encoderK: VisionTransformer;
+  readonly projHead: DINOHead;
+  readonly projHeadT: DINOHead;
+  readonly decoder: ASPP;
+  readonly classifier: Classifier1x1;
+  readonly auxClassifier: Classifier1x1;
+  /** Host copy of queue_ptr (the buffer mirrors it for checkpoints). */
+  private ptr = 0;
+
+  constructor(config: SecoNetworkConfig) {
+    super();
+    const g = config.generator;
+    if (!Number.isInteger(config.numClasses) || config.numClasses < 2) throw new TensorError('SecoNetwork', `numClasses (with background) must be >= 2, got ${config.numClasses}`);
+    this.numClasses = config.numClasses;
+    this.momentum = config.momentum ?? SECO_EMA_MOMENTUM;
+    this.queueSize = config.queueSize ?? 4608;
+    const projDim = config.projDim ?? 768;
+    this.encoder = this.registerModule('encoder', new VisionTransformer(config.backbone, g));
+    this.encoderK = this.registerModule('encoder_k', new VisionTransformer(config.backbone, g));
+    const D = this.encoder.embedDim;
+    const head = () => new DINOHead(D, { hiddenDim: config.projHidden ?? 2048, bottleneckDim: projDim, generator: g });
+    this.projHead = this.registerModule('proj_head', head());
+    this.projHeadT = this.registerModule('proj_head_t', head());
+    this.syncTeachers();
+    this.decoder = this.registerModule('decoder', new ASPP(D, this.numClasses, config.asppRates ?? ASPP_RATES, g));
+    this.classifier = this.registerModule('classifier', new Classifier1x1(D, this.numClasses - 1, g));
+    this.auxClassifier = this.registerModule('aux_classifier', new Classifier1x1(D, this.numClasses - 1, g));
+    this.registerBuffer('prototypes', randn([this.numClasses - 1, projDim], 0, 1, g));
+    // The quirk kept on purpose: F.normalize(randn(Q, dim), dim=0) normalises columns, not rows.
+    this.registerBuffer('queue', scope(() => normalize(randn([this.queueSize, projDim], 0, 1, g), { dim: 0 })));
+    this.registerBuffer('queue_label_flag', zeros([this.queueSize, 1], 'i32'));
+    this.registerBuffer('queue_ptr', zeros([1], 'i32'));
+  }
+
+  get prototypes(): Tensor {
+    return this.buffer('prototypes');
+  }
+  get queue(): Tensor {
+    return this.buffer('queue');
+  }
+  get queueLabelFlag(): Tensor {
+    return this.buffer('queue_label_flag');
+  }
+  get queuePtr(): number {
+    return this.ptr;
+  }
+
+  private buffer(name: string): Tensor {
+    return this.namedBuffers().find(([n]) => n === name)![1];
+  }
+
+  /** encoder_k ← encoder and proj_head_t ← proj_head, both frozen (SeCo's init copies). */
+  syncTeachers(): void {
+    this.encoderK.loadStateDict(this.encoder.stateDict());
+    this.encoderK.requiresGrad_(false);
+    this.projHeadT.loadStateDict(this.projHead.stateDict());
+    this.projHeadT.requiresGrad_(false);
+  }
+
+  /** Step 1 of §3.5: tokens → maps, cls / cls_aux from GMP, seg from ASPP. */
+  forward(x: Tensor): SecoOutputs {
+    const f = this.encoder.forwardFeatures(x);
+    const [h, w] = f.grid;
+    return scope(() => {
+      const x4 = tokensToMap(f.patchTokens, h, w);
+      const xAux = tokensToMap(f.auxTokens, h, w);
+      f.patchTokens.dispose();
+      f.auxTokens.dispose();
+      return { cls: this.classifier.forward(x4), clsAux: this.auxClassifier.forward(xAux), seg: this.decoder.forward(x4), x4, xAux, clsToken: f.cls };
+    });
+  }
+
+  /** SeCo's cam_only path: conv1x1 of the token maps with the classifier weights, no ReLU, no grad. */
+  camOnly(x: Tensor): { cam: Tensor; camAux: Tensor } {
+    return noGrad(() => {
+      const f = this.encoder.forwardFeatures(x);
+      const [h, w] = f.grid;
+      return scope(() => {
+        f.cls.dispose();
+        return { cam: this.classifier.cam(tokensToMap(f.patchTokens, h, w)), camAux: this.auxClassifier.cam(tokensToMap(f.auxTokens, h, w)) };
+      });
+    });
+  }
+
+  /** _momentum_update_key_encoder: encoder_k ← m·encoder_k + (1−m)·encoder, every parameter (pos_embed and head too). */
+  momentumUpdateEncoder(m = this.momentum): void {
+    ema(Object.fromEntries(this.encoderK.namedParameters()), Object.fromEntries(this.encoder.namedParameters()), m);
+  }
+
+  /** _EMA_update_encoder_teacher: proj_head_t ← m·proj_head_t + (1−m)·proj_head. */
+  emaUpdateProjHead(m = this.momentum): void {
+    ema(Object.fromEntries(this.projHeadT.namedParameters()), Object.fromEntries(this.projHead.namedParameters()), m);
+  }
+
+  /**
+   * update_prototype (§3.5.2): for each (feat, label) in order with label ≠ −1,
+   * proto[label−1] = m·proto[label−1] + (1−m)·feat; then every prototype is L2-normalised. The sequential loop
+   * is folded into one product: row r becomes m^k·proto[r] + Σ_j (1−m)·m^(k−1−j)·feat_j over its k feats in
+   * order. Returns a detached copy. Labels are host numbers: −1, or a class id 1..C−1.
+   */
+  updatePrototype(feats: Tensor, labels: ArrayLike<number>, protoM: number): Tensor {
+    const C = this.numClasses - 1;
+    const N = feats.shape[0];
+    if (feats.rank !== 2 || labels.length !== N || feats.shape[1] !== this.prototypes.shape[1]) {
+      throw new TensorError('updatePrototype', `needs feats (N, ${this.prototypes.shape[1]}) and N labels, got [${feats.shape.join(', ')}] and ${labels.length}`);
+    }
+    const scale = new Float64Array(C).fill(1);
+    const coef = new Float64Array(C * N);
+    for (let i = 0; i < N; i++) {
+      const l = labels[i];
+      if (l === -1) continue;
+      // SeCo would index proto[-1] for label 0 (Python wraps); 0 is never a foreground id, so it is refused.
+      if (!Number.isInteger(l) || l < 1 || l > C) throw new TensorError('updatePrototype', `label ${l} at ${i} is neither -1 nor a class id in 1..${C}`);
+      const r = l - 1;
+      scale[r] *= protoM;
+      for (let j = 0; j < N; j++) coef[r * N + j] *= protoM;
+      coef[r * N + i] += 1 - protoM;
+    }
+    return noGrad(() =>
+      scope(() => {
+        const mixed = mul(this.prototypes, tensor(Float32Array.from(scale), [C, 1]));
+        const next = normalize(mixed.add(matmul(tensor(Float32Array.from(coef), [C, N]), detach(feats))), { dim: 1 });
+        copyInto(this.prototypes, next);
+        return next;
+      }),
+    );
+  }
+
+  /** _dequeue_and_enqueue: queue[ptr:ptr+K] = keys, flags likewise, ptr = (ptr + K) mod Q; K must divide Q. */
+  enqueue(keys: Tensor, flags: ArrayLike<number>): void {
+    const K = keys.shape[0];
+    const Q = this.queueSize;
+    if (keys.rank !== 2 || keys.shape[1] !== this.queue.shape[1] || flags.length !== K) {
+      throw new TensorError('enqueue', `needs keys (K, ${this.queue.shape[1]}) and K flags, got [${keys.shape.join(', ')}] and ${flags.length}`);
+    }
+    if (K === 0 || Q % K !== 0) throw new TensorError('enqueue', `queue size ${Q} is not divisible by ${K} keys (SeCo asserts this)`);
+    const p = this.ptr;
+    noGrad(() =>
+      scope(() => {
+        copyInto(slice(this.queue, [[p, p + K]]), detach(keys));
+        copyInto(slice(this.queueLabelFlag, [[p, p + K]]), tensor(Int32Array.from(flags), [K, 1], 'i32'));
+        this.ptr = (p + K) % Q;
+        copyInto(this.buffer('queue_ptr'), tensor([this.ptr], [1], 'i32'));
+      }),
+    );
+  }
+
+  /** SeCo's get_param_groups with the train script's lrs: encoder (no "norm"), encoder norms, heads, decoder. */
+  paramGroups(lr = 6e-5, weightDecay = 0.01): ParamGroupSpec<AdamWHyper>[] {
+    return secoParamGroups(
+      {
+        encoder: this.encoder.namedParameters(),
+        heads: [this.classifier.weight, this.auxClassifier.weight, ...this.projHead.parameters()],
+        decoder: this.decoder.parameters(),
+      },
+      lr,
+      weightDecay,
+    );
+  }
+
+  /**
+   * Loads a SeCo state dict. encoder, classifier, aux_classifier and decoder must all be present (an inference
+   * checkpoint has only these); the training state (encoder_k, proj heads, buffers) loads when present, and an
+   * absent encoder_k / proj_head_t is re-copied from its student. Unexpected or mis-shaped keys throw, naming
+   * them, before anything is loaded.
+   */
+  async loadWeights(record: nn.StateRecord): Promise<void> {
+    const entries = record instanceof Map ? [...record] : Object.entries(record as Record<string, nn.StateValue>);
+    const shapes = Object.fromEntries(entries.map(([k, v]) => [k, { shape: v.shape }]));
+    const report = compareKeys(shapes, Object.entries(this.stateDict()).map(([k, t]) => [k, t.shape] as const));
+    const optional = /^(encoder_k\.|proj_head\.|proj_head_t\.|prototypes$|queue$|queue_label_flag$|queue_ptr$)/;
+    const absent = report.missing;
+    report.missing = absent.filter((k) => !optional.test(k));
+    report.ok = !report.missing.length && !report.unexpected.length && !report.mismatched.length;
+    if (!report.ok) throw new TensorError('SecoNetwork.loadWeights', `not a SeCo network of this shape: ${formatKeyReport(report)}`);
+    this.loadStateDict(record, { strict: false });
+    if (absent.some((k) => k.startsWith('encoder_k.'))) this.encoderK.loadStateDict(this.encoder.stateDict());
+    if (absent.some((k) => k.startsWith('proj_head_t.'))) this.projHeadT.loadStateDict(this.projHead.stateDict());
+    if (!absent.includes('queue_ptr')) this.ptr = (await this.buffer('queue_ptr').data())[0];
+  }
+}
