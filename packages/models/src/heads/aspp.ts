@@ -1,5 +1,4 @@
 import { add, copyInto, type Generator, nn, randn, scope, type Tensor, zeros } from '@seco/tensor';
-import { Conv2d } from './conv.ts';
 
 export const ASPP_RATES = [6, 12, 18, 24] as const;
 
@@ -8,12 +7,12 @@ export const ASPP_RATES = [6, 12, 18, 24] as const;
  * Init as SeCo: weights N(0, 0.01), biases 0.
  */
 export class ASPP extends nn.Module {
-  readonly branches: Conv2d[];
+  readonly branches: nn.Conv2d[];
 
   constructor(inPlanes: number, outPlanes: number, rates: readonly number[] = ASPP_RATES, gen?: Generator) {
     super();
     this.branches = rates.map((r, i) => {
-      const c = this.registerModule(`c${i}`, new Conv2d(inPlanes, outPlanes, 3, { padding: r, dilation: r, generator: gen }));
+      const c = this.registerModule(`c${i}`, new nn.Conv2d(inPlanes, outPlanes, 3, { padding: r, dilation: r, generator: gen }));
       scope(() => {
         copyInto(c.weight, randn(c.weight.shape, 0, 0.01, gen));
         copyInto(c.bias!, zeros(c.bias!.shape));
