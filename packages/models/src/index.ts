@@ -5,3 +5,26 @@ export * from './losses/index.ts';
 export { VisionTransformer, VIT_B16, inferConfig, readStateDict, type ViTConfig, type ViTFeatures, type ViTTrace, type RemainderPolicy, type FromPretrainedOptions } from './vit.ts';
 export { ASPP, ASPP_RATES, Classifier1x1, DINOHead, type DINOHeadOptions } from './heads.ts';
 export { SecoNetwork, tokensToMap, type SecoNetworkConfig, type SecoOutputs } from './network.ts';
+export {
+  camToLabel,
+  camToRoiMask,
+  getValidCam,
+  labelToAffMask,
+  imgBoxMask,
+  multiScaleCam,
+  refineCamsWithBkg,
+  denormalizeImage,
+  VOC_CAM_THRESHOLDS,
+  COCO_CAM_THRESHOLDS,
+  type CamModel,
+  type CamThresholds,
+  type CamToLabelOptions,
+  type CamToLabelBoxOptions,
+  type ImgBox,
+  type RefineOptions,
+  type DenormalizeOptions,
+} from './cam.ts';
+export { par, parPositionTerm, PAR_DEFAULTS, type ParOptions } from './par.ts';
+export { type Refiner } from './refine.ts';
+export { assignCscTags, cscTagPlan, planCscTags, cropWindows, CSC_TAG_DEFAULTS, type CscTagOptions, type CscTagPlan } from './tags.ts';
+export { Mt19937, torchRandperm, torchRandpermPrefix } from './torch_randperm.ts';

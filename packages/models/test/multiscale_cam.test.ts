@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { avgPool2d, init, matmul, permute, scope, type Tensor, tensor } from '@seco/tensor';
 import { type CamModel, multiScaleCam } from '../src/cam.ts';
-import { expectClose, TOL } from '../../../test/support/fixtures.ts';
+import { SecoNetwork } from '../src/network.ts';
+import { readStateDict } from '../src/vit.ts';
+import { expectClose, expectTensor, fixturesDir, loadGroup, TOL, toTensor } from '../../../test/support/fixtures.ts';
 
 beforeAll(async () => {
   await init();
@@ -105,5 +107,28 @@ describe('multiScaleCam (multi_scale_cam2) with a stand-in model', () => {
     const bad: CamModel = { camOnly: (v) => ({ cam: v.slice([[0, 1]]), camAux: v }) };
     expect(() => multiScaleCam(bad, x)).toThrow(/multiScaleCam.*2·B=4.*\[1, 3, 16, 16\]/);
     x.dispose();
+  });
+});
+
+describe('multiScaleCam with SecoNetwork (cam_model.json multi_scale_cam2)', () => {
+  test('cam and cam_aux of the tiny SeCo network at the whole-model tolerance', async () => {
+    const group = loadGroup('seco/cam_model.json');
+    const c = group.cases.find((k) => k.name === 'multi_scale_cam2')!;
+    const meta = group.meta.model as { embed_dim: number; depth: number; num_heads: number; num_fg_classes: number; aux_layer: number };
+    const net = new SecoNetwork({
+      numClasses: meta.num_fg_classes + 1,
+      backbone: { embedDim: meta.embed_dim, depth: meta.depth, numHeads: meta.num_heads, auxLayer: meta.aux_layer },
+      projDim: meta.embed_dim,
+      projHidden: 32,
+      queueSize: 24,
+    });
+    await net.loadWeights(await readStateDict(`${fixturesDir}seco/${group.meta.weights_file as string}`));
+    const x = toTensor(c.inputs.image);
+    const out = multiScaleCam(net, x, (c.params as { scales: number[] }).scales);
+    const MODEL = { rtol: 1e-3, atol: 1e-4 };
+    await expectTensor(out.cam, c.outputs.cam, MODEL, 'cam');
+    await expectTensor(out.camAux, c.outputs.cam_aux, MODEL, 'cam_aux');
+    for (const t of [x, out.cam, out.camAux]) t.dispose();
+    net.dispose();
   });
 });

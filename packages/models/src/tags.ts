@@ -1,0 +1,139 @@
+// assign_csc_tags (SeCo utils/camutils.py): local windows around uncertain pixels and their class tags.
+// The tag logic runs on the host: the ROI mask is small integer data, read back once per training step.
+// The crops themselves are GPU slices of the image tensor.
+import { concat, scope, type Tensor, tensor, TensorError } from '@seco/tensor';
+import { shapeError } from './shape_check.ts';
+import { torchRandpermPrefix } from './torch_randperm.ts';
+
+export interface CscTagOptions {
+  /** Windows per image (SeCo: ncrops − 2 = 10). */
+  cropNum?: number;
+  /** Window side (SeCo: 64). */
+  cropSize?: number;
+  /** A window is background when Σ roi_un / cropSize² ≤ threshold (a sum of class ids, §8 #2). */
+  threshold?: number;
+}
+
+export const CSC_TAG_DEFAULTS = { cropNum: 10, cropSize: 64, threshold: 0.2 } as const;
+
+export interface CscTagPlan {
+  batch: number;
+  cropNum: number;
+  cropSize: number;
+  /** Top-left [h0, w0] of every window, (B, cropNum, 2) row-major. */
+  corners: Int32Array;
+  /** Tags (B, cropNum + 2): two global views, then the windows. 0 background, c ≥ 1 one class, −1 ambiguous. */
+  flags: Int32Array;
+}
+
+/** Distinct nonzero values of `roi` over rows [r0, r0+hh) and columns [c0, c0+ww) of an h×w plane at `base`. */
+function classesIn(roi: Int32Array, base: number, w: number, r0: number, c0: number, hh: number, ww: number): Set<number> {
+  const s = new Set<number>();
+  for (let r = r0; r < r0 + hh; r++) for (let c = c0; c < c0 + ww; c++) if (roi[base + r * w + c] !== 0) s.add(roi[base + r * w + c]);
+  return s;
+}
+
+/**
+ * The reference per image i, with m = ⌊cropSize/2⌋:
+ *  - roi_ = roi with 255 → 0; roi = roi_ with −1 → 0; roi_un = roi + [roi_ == −1];
+ *  - candidates: interior (r, c) ∈ [m, H−m) × [m, W−m) (in interior coordinates, row-major) where roi_ < 0, or
+ *    every interior position when fewer than cropNum; torch.manual_seed(0); randperm(#candidates)[:cropNum];
+ *    a candidate (r, c) is the window's top-left, so the window is centred on the uncertain pixel;
+ *  - global flags: −1 for ≥ 2 confident classes; c for one (and then the uncertain pixels of roi become c);
+ *    left at 1 for none (§8 #4);
+ *  - window flags: 0 if Σ roi_un / cropSize² ≤ threshold (float32, as torch), else the single nonzero class
+ *    of roi in the window, else −1.
+ */
+export function planCscTags(roiMask: ArrayLike<number>, shape: readonly number[], options: CscTagOptions = {}): CscTagPlan {
+  const { cropNum, cropSize, threshold } = { ...CSC_TAG_DEFAULTS, ...options };
+  if (shape.length !== 3 || roiMask.length !== shape[0] * shape[1] * shape[2]) {
+    throw new TensorError('assignCscTags', `roi mask of ${roiMask.length} values does not match shape [${shape.join(', ')}] (B, H, W)`);
+  }
+  const [b, h, w] = shape;
+  const m = Math.floor(cropSize / 2);
+  const ih = h - 2 * m;
+  const iw = w - 2 * m;
+  if (!Number.isInteger(cropNum) || cropNum < 1 || !Number.isInteger(cropSize) || cropSize < 1 || ih * iw < cropNum || ih <= 0 || iw <= 0) {
+    throw new TensorError('assignCscTags', `cannot place ${cropNum} windows of ${cropSize}×${cropSize} in a ${h}×${w} roi mask`);
+  }
+  const hw = h * w;
+  const roiU = new Int32Array(b * hw); // roi_: 255 removed, −1 kept
+  const roi = new Int32Array(b * hw); // −1 removed too
+  const roiUn = new Int32Array(b * hw);
+  for (let i = 0; i < roiU.length; i++) {
+    const v = roiMask[i] === 255 ? 0 : roiMask[i];
+    roiU[i] = v;
+    roi[i] = v === -1 ? 0 : v;
+    roiUn[i] = roi[i] + (v === -1 ? 1 : 0);
+  }
+  const corners = new Int32Array(b * cropNum * 2);
+  const flags = new Int32Array(b * (cropNum + 2)).fill(1);
+  const area = Math.fround(cropSize * cropSize);
+  const thre = Math.fround(threshold);
+  for (let i = 0; i < b; i++) {
+    const base = i * hw;
+    let cand: number[] = [];
+    for (let r = 0; r < ih; r++) for (let c = 0; c < iw; c++) if (roiU[base + (r + m) * w + c + m] < 0) cand.push(r * iw + c);
+    if (cand.length < cropNum) cand = Array.from({ length: ih * iw }, (_, k) => k);
+    const global = classesIn(roi, base, w, 0, 0, h, w);
+    const f = i * (cropNum + 2);
+    if (global.size >= 2) flags[f] = flags[f + 1] = -1;
+    else if (global.size === 1) {
+      const cls = [...global][0];
+      flags[f] = flags[f + 1] = cls;
+      for (let p = base; p < base + hw; p++) if (roiU[p] === -1) roi[p] = cls;
+    }
+    const pick = torchRandpermPrefix(cand.length, cropNum, 0);
+    for (let k = 0; k < cropNum; k++) {
+      const h0 = Math.floor(cand[pick[k]] / iw);
+      const w0 = cand[pick[k]] % iw;
+      corners[(i * cropNum + k) * 2] = h0;
+      corners[(i * cropNum + k) * 2 + 1] = w0;
+      let un = 0;
+      for (let r = h0; r < h0 + cropSize; r++) for (let c = w0; c < w0 + cropSize; c++) un += roiUn[base + r * w + c];
+      if (Math.fround(Math.fround(un) / area) <= thre) flags[f + 2 + k] = 0;
+      else {
+        const inWin = classesIn(roi, base, w, h0, w0, cropSize, cropSize);
+        flags[f + 2 + k] = inWin.size === 1 ? [...inWin][0] : -1;
+      }
+    }
+  }
+  return { batch: b, cropNum, cropSize, corners, flags };
+}
+
+/** The windows as cropNum tensors (B, C, cropSize, cropSize), sliced on the GPU from images (B, C, H, W). */
+export function cropWindows(images: Tensor, plan: CscTagPlan): Tensor[] {
+  const { batch, cropNum, cropSize: s, corners } = plan;
+  if (images.rank !== 4 || images.shape[0] !== batch) throw shapeError('cropWindows', `needs images (${batch}, C, H, W)`, images.shape);
+  let hMax = 0;
+  let wMax = 0;
+  for (let k = 0; k < corners.length; k += 2) {
+    hMax = Math.max(hMax, corners[k] + s);
+    wMax = Math.max(wMax, corners[k + 1] + s);
+  }
+  if (hMax > images.shape[2] || wMax > images.shape[3]) throw shapeError('cropWindows', `windows reach ${hMax}×${wMax}, past the images`, images.shape);
+  return Array.from({ length: cropNum }, (_, k) =>
+    scope(() => {
+      const at = (i: number) => corners.subarray((i * cropNum + k) * 2, (i * cropNum + k) * 2 + 2);
+      const parts = Array.from({ length: batch }, (_, i) => images.slice([[i, i + 1], null, [at(i)[0], at(i)[0] + s], [at(i)[1], at(i)[1] + s]]));
+      return concat(parts, 0);
+    }),
+  );
+}
+
+/**
+ * assign_csc_tags(images, roi_mask): reads the (B, H, W) ROI mask back (one readback), plans the windows and
+ * tags, and slices the crops. SeCo calls it twice per step with the same mask (the strong view and the raw
+ * image) and gets identical windows because of manual_seed(0); do that with one planCscTags/cscTagPlan and two
+ * cropWindows calls. flags is (B, cropNum + 2) i32.
+ */
+export async function assignCscTags(images: Tensor, roiMask: Tensor, options: CscTagOptions = {}): Promise<{ crops: Tensor[]; flags: Tensor; plan: CscTagPlan }> {
+  const plan = await cscTagPlan(roiMask, options);
+  return { crops: cropWindows(images, plan), flags: tensor(plan.flags, [plan.batch, plan.cropNum + 2], 'i32'), plan };
+}
+
+/** planCscTags on a GPU roi mask (B, H, W): one readback. */
+export async function cscTagPlan(roiMask: Tensor, options: CscTagOptions = {}): Promise<CscTagPlan> {
+  if (roiMask.rank !== 3) throw shapeError('assignCscTags', 'needs a roi mask (B, H, W)', roiMask.shape);
+  return planCscTags(await roiMask.data(), roiMask.shape, options);
+}
