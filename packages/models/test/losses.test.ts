@@ -295,3 +295,47 @@ describe('bad input names the loss and the shapes', () => {
     expect(withInputs([[2, 4], [2, 5]], (x, y) => clsLoss(x, y))).toThrow(/clsLoss: logits and labels must have the same shape.*\[2, 4\].*\[2, 5\]/);
   });
 });
+
+test('a step through every loss leaves no tensor or buffer behind', async () => {
+  const rng = seededUniform(3);
+  const rand = (shape: number[]) => T.tensor(Float32Array.from(randomND(shape, rng).data), shape);
+  const q = rand([6, 8]).requiresGrad_();
+  const fmap = rand([2, 8, 2, 3]).requiresGrad_();
+  const seg = rand([2, 3, 2, 3]).requiresGrad_();
+  const fixed = [
+    rand([20, 8]),
+    T.tensor([1, 0, 2, -1, 1, 2], [6, 1], 'i32'),
+    T.tensor(Array.from({ length: 20 }, (_, i) => (i % 4) - 1), [20, 1], 'i32'),
+    rand([3, 8]),
+    T.tensor(Array.from({ length: 72 }, (_, i) => [0, 1, 255][i % 3]), [2, 6, 6], 'i32'),
+    T.tensor(Array.from({ length: 2 * 4 * 5 }, (_, i) => [0, 1, 2, 255][i % 4]), [2, 4, 5], 'i32'),
+  ];
+  const [queue, flags, flagsAll, protos, aff, label] = fixed;
+  const step = () => {
+    const lil = lilLoss(q, queue, flags, flagsAll);
+    const lig = ligLoss(q, protos, lil.flagsRevised);
+    const parts = [lil.loss, lig, ptcLoss(fmap, aff), segLoss(seg, label)];
+    // The partial sums are the test's own: a scope frees them.
+    const total = T.scope(() => T.add(T.add(parts[0], parts[1]), T.add(parts[2], parts[3])));
+    total.backward();
+    for (const t of [lil.flagsRevised, ...parts, total]) t.dispose();
+    for (const t of [q, fmap, seg]) {
+      t.grad?.dispose();
+      t.grad = null;
+    }
+  };
+  T.setLeakTracking(true);
+  try {
+    step();
+    await T.engine().sync();
+    const before = T.memoryStats();
+    step();
+    await T.engine().sync();
+    const after = T.memoryStats();
+    expect(after.liveTensors, JSON.stringify(T.liveTensors().slice(-5))).toBe(before.liveTensors);
+    expect(after.liveBuffers).toBe(before.liveBuffers);
+  } finally {
+    T.setLeakTracking(false);
+    for (const t of [q, fmap, seg, ...fixed]) t.dispose();
+  }
+});
