@@ -33,9 +33,14 @@ export interface ParOptions {
   w1?: number;
   /** Weight of the (constant) position term added to the colour softmax; the sum is not renormalised. */
   w2?: number;
+  /**
+   * Neighbours are gathered in chunks whose (B, K, chunk, h, w) intermediate stays under this many bytes
+   * (at least one neighbour per chunk). Only speed and memory change, not the result beyond float summation order.
+   */
+  chunkBytes?: number;
 }
 
-export const PAR_DEFAULTS = { dilations: [1, 2, 4, 8, 12, 24], iterations: 10, w1: 0.3, w2: 0.01 } as const;
+export const PAR_DEFAULTS = { dilations: [1, 2, 4, 8, 12, 24], iterations: 10, w1: 0.3, w2: 0.01, chunkBytes: 64 * 2 ** 20 } as const;
 
 /** The 8 neighbours of a 3×3 kernel in PAR.get_kernel's order (row, column), scaled by each dilation. */
 const OFFSETS: readonly (readonly [number, number])[] = [
@@ -48,7 +53,6 @@ const OFFSETS: readonly (readonly [number, number])[] = [
   [1, 0],
   [1, 1],
 ];
-const GROUP = OFFSETS.length;
 
 /**
  * Flat source pixel of every neighbour, (8·|dilations|, h, w) i32. Clamping the coordinates is exactly
@@ -86,32 +90,52 @@ export function parPositionTerm(dilations: readonly number[], w1: number, w2: nu
   return Float32Array.from(e, (v) => (w2 * v) / z);
 }
 
+/** Neighbour ranges [start, count) with at most `size` neighbours each. */
+function chunks(n: number, size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s += size) out.push([s, Math.min(size, n - s)]);
+  return out;
+}
+
+/** How many neighbours of a (B, K, h, w) tensor fit in one gathered intermediate of `budget` bytes (≥ 1). */
+function chunkSize(x: Tensor, n: number, budget: number): number {
+  return Math.max(1, Math.min(n, Math.floor(budget / (4 * x.size))));
+}
+
 /**
  * Per-pixel neighbour weights A (B, n, h, w): softmax_n(mean_c −(|I(p+o_n) − I(p)| / (σ_I(p)+1e-8) / w1)²)
- * plus the position term. σ_I is the unbiased std over the n neighbour values (centre excluded), per channel.
- * Neighbours are gathered one dilation (8 offsets) at a time so the peak intermediate is 8× the image, not 48×.
+ * plus the position term. σ_I is the unbiased std over the n neighbour values (centre excluded), per channel,
+ * from a mean pass and a squared-deviation pass over neighbour chunks.
  */
-function affinity(img: Tensor, idx: Tensor, groups: number, w1: number, pos: Float32Array): Tensor {
-  const n = groups * GROUP;
-  const chunk = (g: number) => gatherNeighbours(img, narrow(idx, 0, g * GROUP, GROUP));
+function affinity(img: Tensor, idx: Tensor, w1: number, pos: Float32Array, budget: number): Tensor {
+  const n = idx.shape[0];
+  const parts = chunks(n, chunkSize(img, n, budget));
+  const gather = ([s, c]: [number, number]) => gatherNeighbours(img, narrow(idx, 0, s, c));
   const centre = img.unsqueeze(2);
   let total: Tensor | null = null;
-  for (let g = 0; g < groups; g++) total = scope(() => (total ? add(total, sum(chunk(g), 2, true)) : sum(chunk(g), 2, true)));
+  for (const r of parts) total = scope(() => (total ? add(total, sum(gather(r), 2, true)) : sum(gather(r), 2, true)));
   const avg = div(total!, n);
   let sq: Tensor | null = null;
-  for (let g = 0; g < groups; g++) {
+  for (const r of parts) {
     sq = scope(() => {
-      const s = sum(square(sub(chunk(g), avg)), 2, true);
+      const s = sum(square(sub(gather(r), avg)), 2, true);
       return sq ? add(sq, s) : s;
     });
   }
   const denom = add(sqrt(div(sq!, n - 1)), 1e-8);
-  const parts: Tensor[] = [];
-  for (let g = 0; g < groups; g++) {
-    parts.push(scope(() => neg(mean(square(div(div(abs(sub(chunk(g), centre)), denom), w1)), 1))));
-  }
-  const colour = softmax(concat(parts, 1), 1);
+  const logits = parts.map((r) => scope(() => neg(mean(square(div(div(abs(sub(gather(r), centre)), denom), w1)), 1))));
+  const colour = softmax(logits.length === 1 ? logits[0] : concat(logits, 1), 1);
   return add(colour, tensor(pos, [1, n, 1, 1]));
+}
+
+/** One propagation round: Σ_n A_n(p)·M(c, p+o_n), a chunk of neighbours at a time. */
+function propagate(m: Tensor, idx: Tensor, aff: Tensor, budget: number): Tensor {
+  let acc: Tensor | null = null;
+  for (const [s, c] of chunks(idx.shape[0], chunkSize(m, idx.shape[0], budget))) {
+    const part = sum(mul(gatherNeighbours(m, narrow(idx, 0, s, c)), narrow(aff, 1, s, c).unsqueeze(1)), 2);
+    acc = acc ? add(acc, part) : part;
+  }
+  return acc!;
 }
 
 /**
@@ -132,23 +156,16 @@ export function par(image: Tensor, masks: Tensor, options: ParOptions = {}): Ten
     throw new TensorError('par', `dilations must be positive integers, got [${dilations.join(', ')}]`);
   }
   if (!Number.isInteger(iterations) || iterations < 0) throw new TensorError('par', `iterations must be a non-negative integer, got ${iterations}`);
+  const budget = options.chunkBytes ?? PAR_DEFAULTS.chunkBytes;
   const [, , h, w] = image.shape;
   return noGrad(() =>
     scope(() => {
       const idx = neighbourIndex(h, w, dilations);
-      const aff = affinity(image, idx, dilations.length, w1, parPositionTerm(dilations, w1, w2));
+      const aff = affinity(image, idx, w1, parPositionTerm(dilations, w1, w2), budget);
       let m = masks.shape[2] === h && masks.shape[3] === w ? masks : interpolate(masks, { size: [h, w], mode: 'bilinear', alignCorners: true });
       for (let it = 0; it < iterations; it++) {
         const prev = m;
-        m = scope(() => {
-          let acc: Tensor | null = null;
-          for (let g = 0; g < dilations.length; g++) {
-            const a = narrow(aff, 1, g * GROUP, GROUP).unsqueeze(1);
-            const s = sum(mul(gatherNeighbours(prev, narrow(idx, 0, g * GROUP, GROUP)), a), 2);
-            acc = acc ? add(acc, s) : s;
-          }
-          return acc!;
-        });
+        m = scope(() => propagate(prev, idx, aff, budget));
         if (prev !== masks) prev.dispose();
       }
       // The input itself is returned for 0 iterations at its own size; hand back a copy the caller owns.

@@ -10,11 +10,14 @@ beforeAll(async () => {
 });
 
 describe('PAR', () => {
-  test('par.out from par.img and par.masks (SeCo model/PAR.py, 6 dilations, 10 iterations)', async () => {
-    const out = scope(() => par(toTensor(fx['par.img']), toTensor(fx['par.masks'])));
-    await expectTensor(out, fx['par.out'], TOL.forward, 'par.out');
-    out.dispose();
-  });
+  // 1 B: one neighbour per gather; 5 masks of 4·40·36 floats: 5 neighbours per chunk (ragged last chunk); default: all 48.
+  for (const [what, chunkBytes] of [['all 48 neighbours at once', undefined], ['5 neighbours per chunk', 5 * 4 * 4 * 40 * 36], ['one neighbour per chunk', 1]] as const) {
+    test(`par.out from par.img and par.masks (SeCo model/PAR.py, 6 dilations, 10 iterations), ${what}`, async () => {
+      const out = scope(() => par(toTensor(fx['par.img']), toTensor(fx['par.masks']), { chunkBytes }));
+      await expectTensor(out, fx['par.out'], TOL.forward, 'par.out');
+      out.dispose();
+    });
+  }
 
   test('weights are not renormalised: a constant mask grows by 1.01 per iteration', async () => {
     const img = scope(() => toTensor(fx['par.img']));

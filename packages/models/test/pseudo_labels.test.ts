@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { init, scope, type Tensor } from '@seco/tensor';
+import { init, liveTensors, scope, setLeakTracking, type Tensor } from '@seco/tensor';
 import { camToLabel, camToRoiMask, getValidCam, refineCamsWithBkg } from '../src/cam.ts';
 import { par } from '../src/par.ts';
+import { assignCscTags } from '../src/tags.ts';
 import { expectTensor, type FixtureCase, type FixtureTensor, loadGroup, TOL, toTensor } from '../../../test/support/fixtures.ts';
 
 const group = loadGroup('seco/pseudo_labels.json');
@@ -65,4 +66,26 @@ describe('pseudo-label pipeline against SeCo utils/camutils.py', () => {
       await expectExact(label, c.outputs.refined_label, 'refined_label');
     });
   }
+
+  test('the whole step (labels, refinement, roi mask, tags, crops) leaves only what it returns', async () => {
+    const c = group.cases[0];
+    const s = settings(c);
+    setLeakTracking(true);
+    try {
+      const before = liveTensors().length;
+      const cams = toTensor(c.inputs.cams);
+      const cls = toTensor(c.inputs.cls_label);
+      const imgs = toTensor(c.inputs.imgs01);
+      const { validCam, label } = camToLabel(cams, cls, { ...s.thresholds, imgBox: s.imgBox });
+      const refined = refineCamsWithBkg(par, imgs, validCam, cls, { imgBox: s.imgBox });
+      const roi = camToRoiMask(cams, cls, { ...s.thresholds, imgBox: s.imgBox });
+      const { crops, flags } = await assignCscTags(imgs, roi, { cropNum: 4, cropSize: 16 });
+      const made = [cams, cls, imgs, validCam, label, refined, roi, flags, ...crops];
+      expect(liveTensors().length - before).toBe(made.length);
+      for (const t of made) t.dispose();
+      expect(liveTensors().length).toBe(before);
+    } finally {
+      setLeakTracking(false);
+    }
+  });
 });
