@@ -1,0 +1,130 @@
+// Built-in configs. voc and coco hold SeCo's settings (SECO_SPEC §2.6, §3.7, §3.8, §5); demo is a tiny ViT on the
+// synthetic co-occurrence set, with SeCo's schedule scaled to a few hundred iterations.
+import type { SecoConfig } from './schema.ts';
+
+const voc: SecoConfig = {
+  data: {
+    dataset: 'voc',
+    root: 'data/VOCdevkit/VOC2012',
+    mask_root: null,
+    train_list: 'data/voc/train_aug.txt',
+    val_list: 'data/voc/val.txt',
+    labels: 'data/voc/cls_labels_onehot.npy',
+    num_classes: 20,
+    workers: 2,
+  },
+  model: {
+    // ViT-B/16 (§2.1), DINOHead 768 -> 2048 -> 2048 -> 768 (§2.4)
+    patch_size: 16,
+    embed_dim: 768,
+    depth: 12,
+    num_heads: 12,
+    mlp_ratio: 4,
+    aux_layer: -3,
+    proj_hidden_dim: 2048,
+    proj_out_dim: 768,
+    pretrained: 'pretrained/jx_vit_base_p16_224-80ecf9dd.pth',
+  },
+  train: {
+    max_iters: 20000,
+    batch_size: 4,
+    crop_size: 448,
+    local_crop_size: 64,
+    ncrops: 12,
+    lr: 6e-5,
+    head_lr_mult: 10,
+    weight_decay: 0.01,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    warmup_iters: 1500,
+    warmup_ratio: 1e-6,
+    poly_power: 0.9,
+    seed: 0,
+  },
+  loss: {
+    weights: { cls: 1, cls_aux: 1, ptc: 0.3, lil: 0.5, lig: 0.5, seg: 0.12, reg: 0.05 },
+    // train_voc.py: `n_iter <= 1000` cls+aux+ptc, `<= 2000` + lig + lil, then + seg + reg
+    start: { cls: 0, cls_aux: 0, ptc: 0, lil: 1001, lig: 1001, seg: 2001, reg: 2001 },
+    energy: { weight: 1e-7, sigma_rgb: 15, sigma_xy: 100, scale_factor: 0.5 },
+  },
+  cam: { scales: [1.0, 0.5, 0.75, 1.5], bkg_thre: 0.5, high_thre: 0.7, low_thre: 0.25 },
+  seco: {
+    momentum: 0.999,
+    proto_m: 0.9,
+    queue_size: 4608,
+    update_prototype: 600,
+    cam2mask: 10000,
+    seg_mask_source: 0,
+    tag_threshold: 0.2,
+    temp_lil: 0.08,
+    temp_lig: 0.1,
+  },
+  eval: { interval: 2000, scales: [1.0, 1.25, 1.5], flip: true, crf: true, size: 448 },
+  log: { interval: 200, checkpoint_interval: 2000, keep_checkpoints: 3 },
+};
+
+const coco: SecoConfig = {
+  ...voc,
+  data: {
+    dataset: 'coco',
+    root: 'data/coco/JPEGImages',
+    mask_root: 'data/coco/SegmentationClass',
+    // The official run used train / val_part; the script defaults train_aug / val are VOC's (§3.8, §8 #11).
+    train_list: 'data/coco/train.txt',
+    val_list: 'data/coco/val_part.txt',
+    labels: 'data/coco/cls_labels.json',
+    num_classes: 80,
+    workers: 2,
+  },
+  // SeCo ran 2 GPUs x 4 images; one device with 8 sees the same global batch (96 keys per step, 4608 / 96 = 48).
+  // warm-up, eval and log intervals are not listed among the COCO differences (§3.8), so they stay VOC's.
+  train: { ...voc.train, max_iters: 80000, batch_size: 8 },
+  loss: {
+    weights: { cls: 1, cls_aux: 1, ptc: 0.2, lil: 0.3, lig: 0.5, seg: 0.12, reg: 0.05 },
+    // train_coco.py: `<= 8000` cls+aux only (PTC 0), `<= 12000` + ptc, `<= 16000` + lig + lil, then + seg + reg
+    start: { cls: 0, cls_aux: 0, ptc: 8001, lil: 12001, lig: 12001, seg: 16001, reg: 16001 },
+    energy: voc.loss.energy,
+  },
+  cam: { scales: [1.0, 0.5, 0.75, 1.25, 1.5], bkg_thre: 0.45, high_thre: 0.65, low_thre: 0.25 },
+  seco: { ...voc.seco, proto_m: 0.99, update_prototype: 6000, cam2mask: 50000, seg_mask_source: 12000 },
+};
+
+// 96 px synthetic images: crops of 96 (6x6 tokens) and local crops of 32 (2x2 tokens). The schedule keeps
+// VOC's proportions of max_iters: contrast at 5%, seg at 10%, prototypes at 3%, ROI switch at 50%.
+const demo: SecoConfig = {
+  ...voc,
+  data: {
+    dataset: 'synthetic',
+    root: 'runs/demo/synthetic',
+    mask_root: null,
+    train_list: 'runs/demo/synthetic/train.txt',
+    val_list: 'runs/demo/synthetic/val.txt',
+    labels: 'runs/demo/synthetic/cls_labels.json',
+    num_classes: 5,
+    workers: 1,
+  },
+  model: {
+    patch_size: 16,
+    embed_dim: 96,
+    depth: 4,
+    num_heads: 4,
+    mlp_ratio: 4,
+    aux_layer: -2,
+    proj_hidden_dim: 256,
+    proj_out_dim: 96,
+    pretrained: null,
+  },
+  train: { ...voc.train, max_iters: 400, crop_size: 96, local_crop_size: 32, lr: 5e-4, warmup_iters: 30 },
+  loss: { ...voc.loss, start: { cls: 0, cls_aux: 0, ptc: 0, lil: 21, lig: 21, seg: 41, reg: 41 } },
+  cam: { ...voc.cam, scales: [1.0, 0.5, 1.5] },
+  seco: { ...voc.seco, queue_size: 480, update_prototype: 12, cam2mask: 200 },
+  eval: { interval: 100, scales: [1.0, 1.5], flip: true, crf: false, size: 96 },
+  log: { interval: 10, checkpoint_interval: 100, keep_checkpoints: 2 },
+};
+
+export const PRESETS = { voc, coco, demo } as const satisfies Record<string, SecoConfig>;
+export type PresetName = keyof typeof PRESETS;
+
+export function isPreset(name: string): name is PresetName {
+  return Object.hasOwn(PRESETS, name);
+}

@@ -1,0 +1,129 @@
+// The one schema of a run's config. Names follow SeCo's train-script arguments (SECO_SPEC §3.7/§3.8) where one
+// exists; the TypeScript type SecoConfig is derived from it, so a key added here is typed everywhere.
+import { bool, ConfigError, type Infer, list, nullable, num, obj, oneOf, str } from './validate.ts';
+
+const unit = () => num({ min: 0, max: 1 });
+const iter = () => num({ int: true, min: 0 });
+const weight = () => num({ min: 0 });
+const positive = () => num({ gt: 0 });
+const count = () => num({ int: true, min: 1 });
+
+/** Loss terms in the order they are logged. */
+export const LOSS_TERMS = ['cls', 'cls_aux', 'ptc', 'lil', 'lig', 'seg', 'reg'] as const;
+export type LossTerm = (typeof LOSS_TERMS)[number];
+const perTerm = <T>(f: () => import('./validate.ts').Field<T>) =>
+  obj({ cls: f(), cls_aux: f(), ptc: f(), lil: f(), lig: f(), seg: f(), reg: f() });
+
+export const configSchema = obj({
+  data: obj({
+    dataset: oneOf(['voc', 'coco', 'synthetic'] as const),
+    /** VOC: the VOC2012 folder; COCO: the image root; synthetic: the generated folder. Relative to the cwd. */
+    root: str(),
+    /** COCO only: the VOC-style mask root (null for VOC and synthetic, whose masks sit under root). */
+    mask_root: nullable(str()),
+    train_list: str(),
+    val_list: str(),
+    /** cls_labels_onehot.npy or a JSON { id: [class indices] }; null derives them (synthetic: cls_labels.json). */
+    labels: nullable(str()),
+    /** Foreground classes (20 VOC, 80 COCO); background is added as class 0. */
+    num_classes: count(),
+    workers: num({ int: true, min: 0 }),
+  }),
+  model: obj({
+    patch_size: count(),
+    embed_dim: count(),
+    depth: count(),
+    num_heads: count(),
+    mlp_ratio: positive(),
+    /** Block whose output feeds the aux classifier, negative from the end (SeCo: -3, block 9 of 12). */
+    aux_layer: num({ int: true }),
+    proj_hidden_dim: count(),
+    proj_out_dim: count(),
+    /** timm ViT weights (.pth / .safetensors) to start from; null trains from a random init. */
+    pretrained: nullable(str()),
+  }),
+  train: obj({
+    max_iters: count(),
+    batch_size: count(),
+    crop_size: count(),
+    local_crop_size: count(),
+    /** 2 global views + local crops per image (SeCo: 12, so 10 local crops). */
+    ncrops: num({ int: true, min: 3 }),
+    /** Backbone lr; heads and decoder get lr × head_lr_mult (SeCo: 6e-5 and 10). */
+    lr: positive(),
+    head_lr_mult: positive(),
+    weight_decay: weight(),
+    betas: list(num({ min: 0, max: 1 }), { length: 2 }),
+    eps: positive(),
+    warmup_iters: iter(),
+    /** lr multiplier at step 0 (SeCo's --warmup_lr 1e-6 is this ratio). */
+    warmup_ratio: unit(),
+    poly_power: positive(),
+    seed: num({ int: true, min: 0 }),
+  }),
+  loss: obj({
+    weights: perTerm(weight),
+    /** First 0-based iteration at which a term counts; the reference's `n_iter <= 1000` means a start of 1001. */
+    start: perTerm(iter),
+    /** DenseEnergyLoss (rloss) inner settings; the reg weight above multiplies its output. */
+    energy: obj({ weight: positive(), sigma_rgb: positive(), sigma_xy: positive(), scale_factor: positive() }),
+  }),
+  cam: obj({
+    scales: list(positive(), { minLength: 1 }),
+    bkg_thre: unit(),
+    high_thre: unit(),
+    low_thre: unit(),
+  }),
+  seco: obj({
+    momentum: unit(),
+    proto_m: unit(),
+    queue_size: count(),
+    update_prototype: iter(),
+    /** ROI masks come from the aux CAM before this iteration, from the final CAM after. */
+    cam2mask: iter(),
+    /** Seg pseudo labels come from the aux CAM before this iteration (COCO 12000; VOC always final: 0). */
+    seg_mask_source: iter(),
+    tag_threshold: unit(),
+    temp_lil: positive(),
+    temp_lig: positive(),
+  }),
+  eval: obj({
+    /** In-training validation every N iterations (0: never). */
+    interval: iter(),
+    /** Final inference scales (each also flipped when flip is true). */
+    scales: list(positive(), { minLength: 1 }),
+    flip: bool(),
+    crf: bool(),
+    /** Validation images are resized to size × size, as SeCo's validation does. */
+    size: count(),
+  }),
+  log: obj({
+    interval: count(),
+    checkpoint_interval: iter(),
+    keep_checkpoints: count(),
+  }),
+});
+
+export type SecoConfig = Infer<typeof configSchema>;
+
+/** Relations a single field cannot check. Each message names the keys involved. */
+export function checkConsistency(c: SecoConfig): void {
+  const fail = (msg: string): never => {
+    throw new ConfigError(`config: ${msg}`);
+  };
+  const { cam, train, model, seco } = c;
+  if (!(cam.low_thre <= cam.bkg_thre && cam.bkg_thre <= cam.high_thre)) {
+    fail(`cam.low_thre (${cam.low_thre}) <= cam.bkg_thre (${cam.bkg_thre}) <= cam.high_thre (${cam.high_thre}) must hold`);
+  }
+  if (model.embed_dim % model.num_heads !== 0) fail(`model.embed_dim (${model.embed_dim}) must be divisible by model.num_heads (${model.num_heads})`);
+  for (const k of ['crop_size', 'local_crop_size'] as const) {
+    if (train[k] % model.patch_size !== 0) fail(`train.${k} (${train[k]}) must be a multiple of model.patch_size (${model.patch_size})`);
+  }
+  if (train.local_crop_size > train.crop_size) fail(`train.local_crop_size (${train.local_crop_size}) exceeds train.crop_size (${train.crop_size})`);
+  if (model.aux_layer >= model.depth || model.aux_layer < -model.depth) fail(`model.aux_layer (${model.aux_layer}) is not a block of a depth-${model.depth} ViT`);
+  // SeCo asserts this: each step enqueues batch × ncrops keys and the pointer wraps exactly.
+  const keys = train.batch_size * train.ncrops;
+  if (seco.queue_size % keys !== 0) fail(`seco.queue_size (${seco.queue_size}) must be divisible by train.batch_size × train.ncrops (${keys})`);
+  if (train.warmup_iters >= train.max_iters) fail(`train.warmup_iters (${train.warmup_iters}) must be below train.max_iters (${train.max_iters})`);
+  if (c.data.dataset === 'coco' && c.data.mask_root === null) fail('data.mask_root is required for data.dataset "coco"');
+}
