@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import { setMatmulSubgroups } from '../src/kernels/matmul-run.ts';
+import { clearMatmulTuning } from '../src/kernels/matmul-tune.ts';
 import { setConvPatchPath } from '../src/ops/conv.ts';
 import { checkCase, expectClose, loadGroup } from '../../../test/support/fixtures.ts';
 import { gradcheck, type ND, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
@@ -195,6 +196,27 @@ describe('conv2d behaviour', () => {
       for (const t of [x, w, b]) t.grad!.dispose();
     });
     expect(T.liveTensors().length).toBe(before);
+  });
+
+  test('autotuneConv2d times candidates, stores the winner, and conv2d with it still matches the CPU conv', async () => {
+    const rng = seededUniform(9);
+    const xs = randomND([1, 6, 13, 11], rng);
+    const ws = randomND([7, 6, 3, 3], rng);
+    const opts = { padding: 12, dilation: 12 };
+    const [x, w] = [xs, ws].map((v) => T.tensor(Float32Array.from(v.data), v.shape));
+    try {
+      const r = await T.autotuneConv2d(x, w, null, opts);
+      expect(r.timings.length).toBeGreaterThan(1);
+      expect(r.timings.map((t) => t.config)).toContainEqual(r.config);
+      const y = T.conv2d(x, w, null, opts);
+      const ref = cpuConv(xs, ws, null, { stride: [1, 1], padding: [12, 12], dilation: [12, 12] });
+      expectClose(await y.data(), ref.data, { rtol: 1e-4, atol: 1e-5 }, 'tuned conv');
+      y.dispose();
+    } finally {
+      clearMatmulTuning();
+      x.dispose();
+      w.dispose();
+    }
   });
 
   test('bad input names the op and the shapes', () => {

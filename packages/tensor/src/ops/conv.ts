@@ -1,8 +1,8 @@
 import { noGrad, record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
 import { type ConvGeometry, forwardPlan, inputGradPlan, runPlan, weightGradPlan } from '../kernels/conv-run.ts';
-import { launchMatmul, planMatmul } from '../kernels/matmul-run.ts';
-import { matmulConfig } from '../kernels/matmul-tune.ts';
+import { launchMatmul, type MatmulPlan, planMatmul } from '../kernels/matmul-run.ts';
+import { matmulConfig, type TuneResult, tuneMatmulPlan } from '../kernels/matmul-tune.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { matmul } from './matmul.ts';
 import { sum } from './reduce.ts';
@@ -78,12 +78,24 @@ function patchOperand(g: ConvGeometry, x: Tensor): { b: Tensor; transposed: bool
   return { b, transposed: true };
 }
 
-function patchForward(g: ConvGeometry, x: Tensor, w2: Tensor, bias: Tensor | null): Tensor {
+/** The weight as the GEMM's A: [O, C·KH·KW] (a view when the weight is contiguous). */
+const weightMatrix = (g: ConvGeometry, w: Tensor) => reshape(w, [g.O, g.C * g.KH * g.KW]);
+
+/** The forward GEMM, ready to launch: plan and operands (the caller disposes `a` and `b`). */
+function forwardGemm(g: ConvGeometry, x: Tensor, weight: Tensor, bias: Tensor | null, patch: boolean): { plan: MatmulPlan; a: Tensor; b: Tensor } {
+  const a = weightMatrix(g, weight);
+  if (!patch) return { plan: forwardPlan(g, x, a, bias !== null), a, b: x.view(x.shape, x.strides, x.offset, 'conv2d') };
   const { b, transposed } = patchOperand(g, x);
-  const plan = planMatmul(w2, b, false, transposed, [g.N], bias !== null);
+  const plan = planMatmul(a, b, false, transposed, [g.N], bias !== null);
   plan.variant.biasRows = true;
+  return { plan, a, b };
+}
+
+function forward(g: ConvGeometry, x: Tensor, weight: Tensor, bias: Tensor | null, patch: boolean): Tensor {
+  const { plan, a, b } = forwardGemm(g, x, weight, bias, patch);
   const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'f32', 'conv2d');
-  launchMatmul('conv2d', plan, matmulConfig(plan), w2, b, out, bias);
+  launchMatmul('conv2d', plan, matmulConfig(plan), a, b, out, bias);
+  a.dispose();
   b.dispose();
   return out;
 }
@@ -114,9 +126,6 @@ function patchGrads(g: ConvGeometry, gout: Tensor, x: Tensor, w: Tensor, wantX: 
   return [dx, dw];
 }
 
-/** The weight as the GEMM's A: [O, C·KH·KW] (a view when the weight is contiguous). */
-const weightMatrix = (g: ConvGeometry, w: Tensor) => reshape(w, [g.O, g.C * g.KH * g.KW]);
-
 function implicitGrads(g: ConvGeometry, gout: Tensor, x: Tensor, w: Tensor, wantX: boolean, wantW: boolean): [Tensor | null, Tensor | null] {
   let dw: Tensor | null = null;
   if (wantW) {
@@ -143,12 +152,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   const b = bias ?? null;
   const g = convGeometry('conv2d', x, weight, b, options);
   const patch = patchPathAllowed && isPatchConv(g);
-  const y = noGrad(() => {
-    const w2 = weightMatrix(g, weight);
-    const out = patch ? patchForward(g, x, w2, b) : runPlan('conv2d', forwardPlan(g, x, w2, b !== null), w2, x, b, [g.N, g.O, g.OH, g.OW]);
-    w2.dispose();
-    return out;
-  });
+  const y = noGrad(() => forward(g, x, weight, b, patch));
   const inputs = b ? [x, weight, b] : [x, weight];
   record(
     'conv2d',
@@ -161,4 +165,20 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
     [x, weight],
   );
   return y;
+}
+
+/**
+ * Times the matmul core's tile candidates on this conv's forward GEMM and remembers the fastest for its shape
+ * class (as autotuneMatmul); later conv2d calls of that class use it.
+ */
+export async function autotuneConv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Promise<TuneResult> {
+  const b = bias ?? null;
+  const g = convGeometry('autotuneConv2d', x, weight, b, options);
+  const gemm = noGrad(() => forwardGemm(g, x, weight, b, patchPathAllowed && isPatchConv(g)));
+  const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'f32', 'autotuneConv2d');
+  try {
+    return await tuneMatmulPlan(gemm.plan, (cfg) => launchMatmul('autotuneConv2d', gemm.plan, cfg, gemm.a, gemm.b, out, b));
+  } finally {
+    for (const t of [out, gemm.a, gemm.b]) t.dispose();
+  }
 }
