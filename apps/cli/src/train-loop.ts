@@ -1,0 +1,102 @@
+// The training loop, independent of SeCo's internals: it asks a Trainer for one step at a time with that
+// iteration's schedule, and owns logging, progress, periodic validation, checkpoints and the loss picture.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CheckpointManager } from './checkpoint/manager.ts';
+import type { TrainState } from './checkpoint/train-state.ts';
+import type { SecoConfig } from './config/schema.ts';
+import { plotLosses, type Series } from './run/loss-plot.ts';
+import type { Progress } from './run/progress.ts';
+import type { LogRecord, RunDir } from './run/run-dir.ts';
+import { type SchedulePoint, schedulePoint, totalLoss } from './schedule.ts';
+
+export interface Trainer {
+  readonly state: TrainState;
+  /**
+   * Runs iteration `iteration` (0-based) with its weights and lrs. Returns the unweighted loss terms when
+   * `read` is true, else null: reading scalars back from the GPU waits for the step, so it is done only to log.
+   */
+  step(iteration: number, point: SchedulePoint, read: boolean): Promise<Record<string, number> | null>;
+  /** In-training validation, e.g. { cam_miou, seg_miou }. */
+  validate?(iteration: number): Promise<Record<string, number>>;
+}
+
+export interface TrainLoopOptions {
+  config: SecoConfig;
+  run: RunDir;
+  trainer: Trainer;
+  checkpoints: CheckpointManager;
+  progress: Progress;
+  /** Iterations already done (from a resumed checkpoint). */
+  startStep: number;
+  now?: () => number;
+}
+
+export interface TrainLoopResult {
+  /** Iterations done when the loop ended. */
+  step: number;
+  lastCheckpoint: string | null;
+}
+
+export async function runTraining(o: TrainLoopOptions): Promise<TrainLoopResult> {
+  const { config, run, trainer, checkpoints, progress } = o;
+  const now = o.now ?? (() => performance.now() / 1000);
+  const max = config.train.max_iters;
+  const t0 = now();
+  let lastLogT = t0;
+  let lastLogIt = o.startStep;
+  let lastCheckpoint: string | null = null;
+  let savedAt = o.startStep;
+  const save = async (step: number) => {
+    lastCheckpoint = await checkpoints.save(step, trainer.state, config as never);
+    savedAt = step;
+  };
+  let it = o.startStep;
+  try {
+    for (; it < max; it++) {
+      const point = schedulePoint(config, it);
+      const done = it + 1;
+      const read = done % config.log.interval === 0 || done === max;
+      const losses = await trainer.step(it, point, read);
+      if (read) {
+        if (!losses) throw new Error(`trainer returned no losses at iteration ${it} although they were asked for`);
+        const t = now();
+        const itPerSec = (done - lastLogIt) / Math.max(t - lastLogT, 1e-9);
+        [lastLogT, lastLogIt] = [t, done];
+        const record: LogRecord = {
+          iteration: it,
+          losses,
+          total: totalLoss(losses, point.weights),
+          lr: point.lr.backbone,
+          it_per_sec: itPerSec,
+          time: new Date().toISOString(),
+          elapsed_s: t - t0,
+        };
+        await run.appendLog(record);
+        progress.update({ iteration: it, losses, lr: point.lr.backbone, itPerSec });
+      }
+      const ci = config.log.checkpoint_interval;
+      if (ci > 0 && done % ci === 0) await save(done);
+      const vi = config.eval.interval;
+      if (trainer.validate && vi > 0 && done % vi === 0) {
+        const scores = await trainer.validate(it);
+        progress.note(`validation at iteration ${done}: ${Object.entries(scores).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
+        await writeFile(join(run.dir, 'val.jsonl'), `${JSON.stringify({ iteration: it, ...scores })}\n`, { flag: 'a' });
+      }
+    }
+    if (savedAt !== max) await save(max);
+  } finally {
+    progress.finish();
+    await writeLossPlot(run).catch((e) => progress.note(`could not draw ${run.lossPlot}: ${(e as Error).message}`));
+  }
+  return { step: it, lastCheckpoint };
+}
+
+/** loss.png from log.jsonl: one line per loss term and one for the weighted total. */
+export async function writeLossPlot(run: RunDir): Promise<void> {
+  const log = await run.readLog();
+  const names = [...new Set(log.flatMap((r) => Object.keys(r.losses)))];
+  const series: Series[] = names.map((n) => ({ name: n, points: log.map((r) => [r.iteration + 1, r.losses[n] ?? NaN]) }));
+  series.push({ name: 'total', points: log.map((r) => [r.iteration + 1, r.total]) });
+  await writeFile(run.lossPlot, plotLosses(series, { title: 'training loss' }).toPng());
+}
