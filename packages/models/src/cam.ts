@@ -68,7 +68,8 @@ function labelFromCam(op: string, cam: Tensor, clsLabel: Tensor, o: Partial<CamT
 }
 
 /**
- * cam_to_label. Without imgBox: the validation form, a (B, H, W) i32 label with v ≤ bkgThre as background.
+ * cam_to_label (thresholds default to VOC_CAM_THRESHOLDS). Without imgBox: the validation form, a (B, H, W) i32
+ * label with v ≤ bkgThre as background.
  * With imgBox: { validCam (B, C, H, W), label } where label has class ids above highThre, ignoreIndex in
  * (lowThre, highThre], 0 at or below lowThre, and ignoreIndex outside the box.
  */

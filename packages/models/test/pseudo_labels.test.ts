@@ -50,6 +50,21 @@ describe('pseudo-label pipeline against SeCo utils/camutils.py', () => {
       out.valid.dispose();
     });
 
+    test(`${c.name}: ignoreMid false keeps the bkgThre labels inside the box (label_no_box there, 255 outside)`, async () => {
+      const out = scope(() => camToLabel(toTensor(c.inputs.cams), toTensor(c.inputs.cls_label), { ...s.thresholds, imgBox: s.imgBox, ignoreMid: false }));
+      const [b, h, w] = c.outputs.label_no_box.shape;
+      const noBox = c.outputs.label_no_box.data as number[];
+      const want = noBox.map((v, p) => {
+        const [i, r, col] = [Math.floor(p / (h * w)), Math.floor(p / w) % h, p % w];
+        const [r0, r1, c0, c1] = s.imgBox.slice(4 * i, 4 * i + 4);
+        return r >= r0 && r < r1 && col >= c0 && col < c1 ? v : s.thresholds.ignoreIndex;
+      });
+      expect(want.length).toBe(b * h * w);
+      expect(Array.from(await out.label.data())).toEqual(want);
+      out.label.dispose();
+      out.validCam.dispose();
+    });
+
     test(`${c.name}: refined_label (PAR at 1/${s.downScale}, high and low background)`, async () => {
       const label = scope(() => {
         const cams = toTensor(c.inputs.cams);
