@@ -1,0 +1,61 @@
+// seco train: config → run folder → (resume) → the generic loop around the SeCo trainer from the model bridge.
+import { init } from '@seco/tensor';
+import type { FlagValues } from '../args.ts';
+import { CheckpointManager } from '../checkpoint/manager.ts';
+import { loadConfig } from '../config/load.ts';
+import type { SecoConfig } from '../config/schema.ts';
+import { createTrainer, requireModels } from '../model-bridge.ts';
+import { Progress } from '../run/progress.ts';
+import { RunDir } from '../run/run-dir.ts';
+import { runTraining, type Trainer } from '../train-loop.ts';
+import { type CommandIO, warner } from './io.ts';
+
+/** Key paths whose values differ between two configs (for the resume warning). */
+export function configDiff(a: unknown, b: unknown, path = ''): string[] {
+  if (typeof a === 'object' && a && typeof b === 'object' && b && !Array.isArray(a) && !Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) => configDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+}
+
+export interface TrainSetup {
+  config: SecoConfig;
+  out: string;
+  resume: boolean;
+  /** Builds the trainer; the default is the SeCo one from the model bridge. */
+  makeTrainer?: (config: SecoConfig) => Promise<Trainer>;
+}
+
+export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
+  const warn = warner(io);
+  const makeTrainer = s.makeTrainer ?? (async (c: SecoConfig) => (await requireModels('train'), await init(), createTrainer(c)));
+  const run = RunDir.open(s.out, { resume: s.resume });
+  const trainer = await makeTrainer(s.config);
+  const checkpoints = new CheckpointManager(run.checkpointDir, { keep: s.config.log.keep_checkpoints, warn });
+  let start = 0;
+  if (s.resume) {
+    const r = await checkpoints.resume(trainer.state);
+    if (r) {
+      const diff = configDiff(r.config, s.config);
+      if (diff.length) warn(`the config differs from the one saved in ${r.path} at: ${diff.slice(0, 8).join(', ')}${diff.length > 8 ? ', ...' : ''}`);
+      start = r.step;
+      await run.truncateLog(start);
+      io.stdout.write(`resuming from ${r.path} (iteration ${start})\n`);
+    } else {
+      warn(`--resume: no checkpoint in ${run.checkpointDir}, starting from iteration 0`);
+    }
+  }
+  await run.writeConfig(s.config);
+  const progress = new Progress(io.stdout, s.config.train.max_iters);
+  const result = await runTraining({ config: s.config, run, trainer, checkpoints, progress, startStep: start });
+  io.stdout.write(`done: ${result.step} iterations; checkpoint ${result.lastCheckpoint ?? '(none)'}; log ${run.logFile}; curves ${run.lossPlot}\n`);
+  return 0;
+}
+
+export async function trainCommand(flags: FlagValues, io: CommandIO): Promise<number> {
+  const { config } = loadConfig(flags.config as string, (flags.set as string[] | undefined) ?? []);
+  // Fail before touching --out when the models package cannot train yet.
+  await requireModels('train');
+  return train({ config, out: flags.out as string, resume: flags.resume === true }, io);
+}
