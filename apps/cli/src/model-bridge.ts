@@ -200,9 +200,13 @@ function makeSegModel(net: NetworkLike, config: SecoConfig, mod: ModelsModule): 
   };
 }
 
-/** The SeCo training step behind the generic loop. Fails until @seco/models exports it (see NEEDS.train). */
+/**
+ * The SeCo training step behind the generic loop. Until @seco/models exports it (NEEDS.train), this fails naming
+ * the export; once it does, this is where the network, optimizer, loader and composeTrainState get built.
+ */
 export async function createTrainer(config: SecoConfig): Promise<Trainer> {
   await requireModels('train');
-  void config;
-  throw new ModelUnavailableError('seco train: @seco/models now exports secoTrainStep; connect it in createTrainer (apps/cli/src/model-bridge.ts)');
+  throw new ModelUnavailableError(
+    `seco train: @seco/models exports ${NEEDS.train.join(', ')}, but createTrainer in apps/cli/src/model-bridge.ts does not build a ${config.model.depth}-block SeCo trainer from it yet`,
+  );
 }
