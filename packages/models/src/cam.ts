@@ -1,7 +1,6 @@
 // CAM → label maps (SeCo utils/camutils.py): cam_to_label, cam_to_roi_mask, label_to_aff_mask, get_valid_cam.
-import { add, arange, cast, eq, le, logicalOr, max, mul, reshape, scope, type Tensor, TensorError, where } from '@seco/tensor';
+import { add, arange, cast, eq, le, logicalOr, max, mul, reshape, scope, shapeError, type Tensor, TensorError, where } from '@seco/tensor';
 import { type ImgBox, imgBoxMask } from './img_box.ts';
-import { shapeError } from './shape_check.ts';
 
 export { type ImgBox, imgBoxMask } from './img_box.ts';
 

@@ -1,6 +1,5 @@
 // SeCo's img_box: the valid-image region of a padded crop, as a pixel mask.
-import { arange, cast, ge, logicalAnd, lt, reshape, scope, Tensor, tensor, TensorError } from '@seco/tensor';
-import { shapeError } from './shape_check.ts';
+import { arange, cast, ge, logicalAnd, lt, reshape, scope, shapeError, tensor, Tensor, TensorError } from '@seco/tensor';
 
 /**
  * Valid-image region per image as [row0, row1, col0, col1] with exclusive ends (the dataset's img_box):

@@ -1,6 +1,5 @@
 // multi_scale_cam2 (SeCo utils/camutils.py): flip + multi-scale CAMs, min-max normalised per channel.
-import { add, amax, concat, div, flip, interpolate, maximum, narrow, noGrad, relu, scope, type Tensor, TensorError } from '@seco/tensor';
-import { shapeError } from './shape_check.ts';
+import { add, amax, concat, div, flip, interpolate, maximum, narrow, noGrad, relu, scope, shapeError, type Tensor, TensorError } from '@seco/tensor';
 
 /** Anything with SeCo's `cam_only=True` forward: class maps of the last layer and of the auxiliary block. */
 export interface CamModel {

@@ -1,30 +1,5 @@
 // PAR, pixel-adaptive refinement (SeCo/ToCo model/PAR.py), composed from tensor ops.
-import {
-  abs,
-  add,
-  arange,
-  clamp,
-  concat,
-  div,
-  indexSelect,
-  interpolate,
-  mean,
-  mul,
-  narrow,
-  neg,
-  noGrad,
-  reshape,
-  scope,
-  softmax,
-  sqrt,
-  square,
-  sub,
-  sum,
-  type Tensor,
-  tensor,
-  TensorError,
-} from '@seco/tensor';
-import { shapeError } from './shape_check.ts';
+import { abs, add, arange, clamp, concat, div, indexSelect, interpolate, mean, mul, narrow, neg, noGrad, reshape, scope, shapeError, softmax, sqrt, square, sub, sum, type Tensor, tensor, TensorError } from '@seco/tensor';
 
 export interface ParOptions {
   dilations?: readonly number[];

@@ -1,8 +1,7 @@
 // assign_csc_tags (SeCo utils/camutils.py): local windows around uncertain pixels and their class tags.
 // The tag logic runs on the host: the ROI mask is small integer data, read back once per training step.
 // The crops themselves are GPU slices of the image tensor.
-import { concat, scope, type Tensor, tensor, TensorError } from '@seco/tensor';
-import { shapeError } from './shape_check.ts';
+import { concat, scope, shapeError, tensor, type Tensor, TensorError } from '@seco/tensor';
 import { torchRandpermPrefix } from './torch_randperm.ts';
 
 export interface CscTagOptions {

@@ -1,4 +1,4 @@
-import { add, detach, interpolate, mul, noGrad, reshape, scalar, scope, softmax, sub, sum, type Tensor, tensor } from '@seco/tensor';
+import { interpolate, mul, noGrad, record, reshape, scalar, scope, softmax, type Tensor, tensor } from '@seco/tensor';
 import type { BilateralFilterKind } from './bilateral.ts';
 import { expectFloat, expectRank, fail } from './check.ts';
 import { energyHost, type EnergyHostResult } from './energy_host.ts';
@@ -120,16 +120,13 @@ export async function energyLossWithParts(
   return { loss, parts };
 }
 
-/**
- * A scalar with the value `value` whose gradient with respect to `x` is the constant `grad`: rloss' custom
- * backward from public ops (the engine's `record` is internal). t − detach(t) is exactly 0 forward, as both
- * read the same sum, and passes ∂t/∂x = grad backward.
- */
+/** A scalar with the value `value` whose gradient with respect to `x` is the constant `grad`: rloss' custom backward. */
 function withGradient(value: number, x: Tensor, grad: Float32Array): Tensor {
-  return scope(() => {
-    const t = sum(mul(x, tensor(grad, x.shape)));
-    return add(sub(t, detach(t)), scalar(value));
-  });
+  const out = scalar(value);
+  const g = tensor(grad, x.shape);
+  record('energyLoss', [x], [out], ([up], [gs]) => [mul(gs, up!)], [g]);
+  g.dispose();
+  return out;
 }
 
 async function readBoxes(op: string, imgBox: ImageBoxes, B: number, H: number, W: number): Promise<number[][]> {
