@@ -1,0 +1,55 @@
+// maintain_reservoir (§3.5.3): student views through the projection head, both EMAs, teacher keys, enqueue,
+// and the contrast set [out_q, out_k, queue] with its flags.
+import { concat, detach, indexSelect, noGrad, reshape, scope, type Tensor, tensor } from '@seco/tensor';
+import type { SecoNetwork } from '../network.ts';
+import { type CscTagPlan, cropWindows } from '../tags.ts';
+
+export interface Reservoir {
+  /** (12B, D) student projections [g0, g1, l0..l9] per image, with grad; null when not asked for. */
+  outQ: Tensor | null;
+  /** (12B + 12B + Q, D) queue_feats_all (the current keys appear twice: enqueue runs first, as SeCo). */
+  feats: Tensor;
+  /** (12B) tags of outQ and (12B + 12B + Q) of feats, i32. */
+  flags: Tensor;
+  flagsAll: Tensor;
+}
+
+/** Row order image-major [raw_i, w_i, crop0_i .. crop(n−1)_i] over rows [raw (B); w (B); crop-major crops (nB)]. */
+function imageMajor(B: number, n: number): Tensor {
+  const idx: number[] = [];
+  for (let i = 0; i < B; i++) {
+    idx.push(i, B + i);
+    for (let k = 0; k < n; k++) idx.push(2 * B + k * B + i);
+  }
+  return tensor(idx, [idx.length], 'i32');
+}
+
+/**
+ * clsRaw is the step-1 cls token of the raw image (SeCo encodes it again as global view 0; same value, so it is
+ * reused). With `queries` false the student crops are not encoded (LIL and LIG weigh 0): the EMAs, the keys and
+ * the enqueue still run every iteration as SeCo's do.
+ */
+export function maintainReservoir(net: SecoNetwork, clsRaw: Tensor, images: Tensor, strong: Tensor, global2: Tensor, plan: CscTagPlan, queries: boolean): Reservoir {
+  const B = plan.batch;
+  const n = plan.cropNum;
+  return scope(() => {
+    const order = imageMajor(B, n);
+    const g = concat([clsRaw, net.encoder.forwardFeatures(global2).cls], 0);
+    let outQ: Tensor | null = null;
+    if (queries) {
+      const lq = net.encoder.forwardFeatures(concat(cropWindows(images, plan), 0)).cls;
+      outQ = net.projHead.forward(indexSelect(concat([g, lq], 0), 0, order));
+    }
+    net.momentumUpdateEncoder();
+    const outK = noGrad(() => {
+      const lk = net.encoderK.forwardFeatures(concat(cropWindows(strong, plan), 0)).cls;
+      net.emaUpdateProjHead();
+      return net.projHeadT.forward(indexSelect(concat([detach(g), lk], 0), 0, order));
+    });
+    net.enqueue(outK, plan.flags);
+    const flags = tensor(plan.flags, [plan.flags.length], 'i32');
+    const feats = concat([outQ ? detach(outQ) : outK, outK, net.queue], 0);
+    const flagsAll = concat([flags, flags, reshape(net.queueLabelFlag, [net.queueSize])], 0);
+    return { outQ, feats, flags, flagsAll };
+  });
+}

@@ -1,0 +1,108 @@
+// One SeCo training iteration (SECO_SPEC §3) on the GPU: pseudo labels, tags, student forward, reservoir, the
+// seven losses, backward and the optimizer step. Nothing outlives the call but the updated network state.
+import { add, type AdamW, detach, mul, scope, type Tensor, tensor, zeros } from '@seco/tensor';
+import { clsLoss } from '../losses/cls.ts';
+import { energyLoss } from '../losses/energy.ts';
+import { ligLoss } from '../losses/lig.ts';
+import { lilLoss } from '../losses/lil.ts';
+import { ptcLoss } from '../losses/ptc.ts';
+import { segLoss, upsampleLogits } from '../losses/seg.ts';
+import type { SecoNetwork } from '../network.ts';
+import { cscTagPlan } from '../tags.ts';
+import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './options.ts';
+import { pseudoLabels } from './pseudo.ts';
+import { maintainReservoir } from './reservoir.ts';
+
+export interface SecoTrainContext {
+  net: SecoNetwork;
+  /** AdamW over net.paramGroups(): groups 0–1 take lr.backbone, the rest lr.heads. */
+  optimizer: AdamW;
+  options: SecoStepOptions;
+}
+
+export type SecoLosses = Record<SecoLossTerm, number>;
+
+/** 0-based foreground channels present anywhere in the batch: PAR refines only those (same labels, less work). */
+function presentClasses(cls: Float32Array, C: number): number[] {
+  const out: number[] = [];
+  for (let c = 0; c < C; c++) for (let i = c; i < cls.length; i += C) if (cls[i] !== 0) { out.push(c); break; }
+  return out;
+}
+
+/**
+ * Runs iteration `point` on `batch` and updates the network, its buffers and the optimizer. Returns the
+ * unweighted loss terms when `read` (one readback that waits for the step), else null.
+ *
+ * Terms whose weight is 0 this iteration are not computed, for speed, and read as 0: PAR, seg and the energy
+ * loss while seg and reg weigh 0; the student crops and LIL/LIG while both contrast weights are 0. SeCo computes
+ * them anyway, but a 0-weighted term changes no gradient; everything with side effects (prototype update, both
+ * EMAs, the teacher keys, enqueue) runs every iteration as in SeCo.
+ */
+export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, point: SecoStepPoint, read: boolean): Promise<SecoLosses | null> {
+  const { net, optimizer, options: o } = ctx;
+  const B = batch.size;
+  const S = batch.cropSize;
+  const C = net.numClasses - 1;
+  const w = point.weights;
+  const withSeg = w.seg !== 0 || w.reg !== 0;
+  const withContrast = w.lil !== 0 || w.lig !== 0;
+  const owned: Tensor[] = [];
+  const own = <T extends Tensor | null>(t: T): T => (t && owned.push(t), t);
+  try {
+    const img = [B, 3, S, S];
+    const images = own(tensor(batch.images, img));
+    const strong = own(tensor(batch.strong, img));
+    const global2 = own(tensor(batch.global2, img));
+    const clsLabel = own(tensor(batch.clsLabels, [B, C]));
+    const imgBox = own(tensor(batch.imgBox, [B, 4], 'i32'));
+    const p = net.encoder.config.patchSize;
+    const grid: [number, number] = [Math.floor(S / p), Math.floor(S / p)];
+    const pl = pseudoLabels(net, images, clsLabel, imgBox, grid, presentClasses(batch.clsLabels, C), point, o, withSeg);
+    own(pl.roi);
+    own(pl.aff);
+    own(pl.segLabel);
+    // The one readback the design needs: tags are planned on the host (manual_seed(0) windows, §3.4).
+    const plan = await cscTagPlan(pl.roi, { cropNum: o.cropNum, cropSize: o.localCropSize, threshold: o.tagThreshold });
+
+    const fwd = scope(() => {
+      const out = net.forward(images);
+      const terms: Partial<Record<SecoLossTerm, Tensor>> = {};
+      terms.cls = clsLoss(out.cls, clsLabel);
+      terms.cls_aux = clsLoss(out.clsAux, clsLabel);
+      terms.ptc = ptcLoss(out.x4, pl.aff);
+      const protos = point.updatePrototypes ? net.updatePrototype(out.clsToken, batch.labelIdx, o.protoM) : detach(net.prototypes);
+      const res = maintainReservoir(net, out.clsToken, images, strong, global2, plan, withContrast);
+      if (res.outQ) {
+        const lil = lilLoss(res.outQ, res.feats, res.flags, res.flagsAll, { temperature: o.tempLil });
+        terms.lil = lil.loss;
+        terms.lig = ligLoss(res.outQ, protos, lil.flagsRevised, { temperature: o.tempLig });
+      }
+      const seg448 = withSeg ? upsampleLogits(out.seg, [S, S]) : null;
+      if (seg448) terms.seg = segLoss(seg448, pl.segLabel!);
+      let partial: Tensor = zeros([]);
+      for (const t of SECO_LOSS_TERMS) if (w[t] !== 0 && terms[t]) partial = add(partial, mul(terms[t]!, w[t]));
+      return { terms, seg448: w.reg !== 0 ? seg448 : null, partial };
+    });
+    for (const t of Object.values(fwd.terms)) own(t);
+    own(fwd.partial);
+    own(fwd.seg448);
+    // The energy loss reads the half-size softmax back once and filters it on the host (rloss' lattice).
+    if (fwd.seg448) fwd.terms.reg = own(await energyLoss(images, fwd.seg448, pl.segLabel!, imgBox, o.energy));
+
+    scope(() => {
+      const total = fwd.terms.reg ? add(fwd.partial, mul(fwd.terms.reg, w.reg)) : fwd.partial;
+      total.backward();
+    });
+    optimizer.groups.forEach((g, i) => (g.lr = i < 2 ? point.lr.backbone : point.lr.heads));
+    optimizer.step();
+    optimizer.zeroGrad();
+
+    if (!read) return null;
+    const out = {} as SecoLosses;
+    const values = await Promise.all(SECO_LOSS_TERMS.map((t) => (fwd.terms[t] ? fwd.terms[t]!.item() : 0)));
+    SECO_LOSS_TERMS.forEach((t, i) => (out[t] = values[i]));
+    return out;
+  } finally {
+    for (const t of owned) if (!t.disposed) t.dispose();
+  }
+}
