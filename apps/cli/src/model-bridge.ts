@@ -200,13 +200,9 @@ function makeSegModel(net: NetworkLike, config: SecoConfig, mod: ModelsModule): 
   };
 }
 
-/**
- * The SeCo training step behind the generic loop. Until @seco/models exports it (NEEDS.train), this fails naming
- * the export; once it does, this is where the network, optimizer, loader and composeTrainState get built.
- */
+/** The SeCo trainer (apps/cli/src/trainer): network, optimizer, loader and TrainState built from the config. */
 export async function createTrainer(config: SecoConfig): Promise<Trainer> {
   await requireModels('train');
-  throw new ModelUnavailableError(
-    `seco train: @seco/models exports ${NEEDS.train.join(', ')}, but createTrainer in apps/cli/src/model-bridge.ts does not build a ${config.model.depth}-block SeCo trainer from it yet`,
-  );
+  const { createSecoTrainer } = await import('./trainer/seco-trainer.ts');
+  return createSecoTrainer(config);
 }

@@ -19,6 +19,8 @@ export interface Trainer {
   step(iteration: number, point: SchedulePoint, read: boolean): Promise<Record<string, number> | null>;
   /** In-training validation, e.g. { cam_miou, seg_miou }. */
   validate?(iteration: number): Promise<Record<string, number>>;
+  /** Releases loader workers and GPU memory once training is over. */
+  close?(): Promise<void>;
 }
 
 export interface TrainLoopOptions {

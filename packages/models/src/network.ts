@@ -204,6 +204,11 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     );
   }
 
+  /** Re-reads the host queue pointer from the queue_ptr buffer, after a state dict was loaded into it (resume). */
+  async syncQueuePtr(): Promise<void> {
+    this.ptr = (await this.buffer('queue_ptr').data())[0];
+  }
+
   /** _dequeue_and_enqueue: queue[ptr:ptr+K] = keys, flags likewise, ptr = (ptr + K) mod Q; K must divide Q. */
   enqueue(keys: Tensor, flags: ArrayLike<number>): void {
     const K = keys.shape[0];

@@ -48,7 +48,7 @@ export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
   }
   await run.writeConfig(s.config);
   const progress = new Progress(io.stdout, s.config.train.max_iters);
-  const result = await runTraining({ config: s.config, run, trainer, checkpoints, progress, startStep: start });
+  const result = await runTraining({ config: s.config, run, trainer, checkpoints, progress, startStep: start }).finally(() => trainer.close?.());
   io.stdout.write(`done: ${result.step} iterations; checkpoint ${result.lastCheckpoint ?? '(none)'}; log ${run.logFile}; curves ${run.lossPlot}\n`);
   return 0;
 }

@@ -1,0 +1,87 @@
+// The SeCo Trainer behind `seco train`: network, optional pretrained encoder, PolyWarmupAdamW over SeCo's
+// parameter groups, the resumable loader, and one TrainState holding all of it.
+import { readStateDict, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
+import { defaultGenerator, Generator, PolyWarmupAdamW } from '@seco/tensor';
+import { composeTrainState, type TrainState } from '../checkpoint/train-state.ts';
+import type { SecoConfig } from '../config/schema.ts';
+import type { Trainer } from '../train-loop.ts';
+import { TrainBatches } from './batches.ts';
+import { stepOptions, stepPoint } from './step-options.ts';
+import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
+
+export interface SecoTrainer extends Trainer {
+  readonly net: SecoNetwork;
+  validateWith(o: ValidateOptions): Promise<ValidationScores>;
+  close(): Promise<void>;
+}
+
+/** timm ViT weights into the encoder, strictly (mismatches named), then the teachers re-copied from it. */
+async function loadPretrained(net: SecoNetwork, file: string): Promise<void> {
+  const sd = await readStateDict(file);
+  try {
+    net.encoder.loadStateDict(sd, { strict: true });
+  } catch (e) {
+    throw new Error(`model.pretrained ${file} does not fit the config's encoder: ${(e as Error).message}`, { cause: e });
+  }
+  net.syncTeachers();
+}
+
+export function networkFromConfig(config: SecoConfig): SecoNetwork {
+  const m = config.model;
+  return new SecoNetwork({
+    numClasses: config.data.num_classes + 1,
+    backbone: {
+      imgSize: config.train.crop_size,
+      patchSize: m.patch_size,
+      embedDim: m.embed_dim,
+      depth: m.depth,
+      numHeads: m.num_heads,
+      mlpRatio: m.mlp_ratio,
+      auxLayer: m.aux_layer,
+      numClasses: 0,
+    },
+    projDim: m.proj_out_dim,
+    projHidden: m.proj_hidden_dim,
+    queueSize: config.seco.queue_size,
+    momentum: config.seco.momentum,
+    generator: new Generator(config.train.seed),
+  });
+}
+
+export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer> {
+  const t = config.train;
+  const net = networkFromConfig(config);
+  if (config.model.pretrained) await loadPretrained(net, config.model.pretrained);
+  const optimizer = new PolyWarmupAdamW(
+    net.paramGroups(t.lr, t.weight_decay),
+    { lr: t.lr, betas: t.betas as [number, number], eps: t.eps, weightDecay: t.weight_decay },
+    { warmupIter: t.warmup_iters, maxIter: t.max_iters, warmupRatio: t.warmup_ratio, power: t.poly_power },
+  );
+  const batches = new TrainBatches(config);
+  const parts = composeTrainState({
+    modules: { model: net },
+    optimizers: { optim: optimizer },
+    generators: { default: defaultGenerator },
+    json: { loader: batches.position },
+  });
+  // The queue pointer is kept on the host too; it follows the loaded queue_ptr buffer.
+  const state: TrainState = { ...parts, load: async (r, m) => (await parts.load(r, m), await net.syncQueuePtr()) };
+  const ctx = { net, optimizer, options: stepOptions(config) };
+  return {
+    net,
+    state,
+    async step(iteration, point, read) {
+      const b = await batches.next();
+      if (!b.strong || !b.global2 || !b.imgBox) throw new Error('the training loader yielded no strong / global2 / imgBox views');
+      const batch: SecoBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
+      if (optimizer.globalStep !== iteration) throw new Error(`optimizer is at step ${optimizer.globalStep}, the loop at iteration ${iteration}`);
+      return secoTrainStep(ctx, batch, stepPoint(point), read);
+    },
+    validate: async () => ({ ...(await validateNetwork(net, config)) }),
+    validateWith: (o) => validateNetwork(net, config, o),
+    async close() {
+      await batches.close();
+      net.dispose();
+    },
+  };
+}

@@ -1,0 +1,27 @@
+// The config → @seco/models step settings (one place, so the trainer and the tests agree).
+import type { SecoStepOptions, SecoStepPoint } from '@seco/models';
+import type { SecoConfig } from '../config/schema.ts';
+import type { SchedulePoint } from '../schedule.ts';
+
+export function stepOptions(config: SecoConfig): SecoStepOptions {
+  const { cam, train, seco, loss } = config;
+  const e = loss.energy;
+  return {
+    camScales: cam.scales,
+    bkgThre: cam.bkg_thre,
+    highThre: cam.high_thre,
+    lowThre: cam.low_thre,
+    cropNum: train.ncrops - 2,
+    localCropSize: train.local_crop_size,
+    tagThreshold: seco.tag_threshold,
+    protoM: seco.proto_m,
+    tempLil: seco.temp_lil,
+    tempLig: seco.temp_lig,
+    energy: { weight: e.weight, sigmaRgb: e.sigma_rgb, sigmaXy: e.sigma_xy, scaleFactor: e.scale_factor },
+  };
+}
+
+/** The CLI's schedule point as the step reads it (same fields; the type lives in @seco/models). */
+export function stepPoint(p: SchedulePoint): SecoStepPoint {
+  return { weights: p.weights, lr: p.lr, roiSource: p.roiSource, segSource: p.segSource, updatePrototypes: p.updatePrototypes };
+}
