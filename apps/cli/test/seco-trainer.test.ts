@@ -23,7 +23,7 @@ export const TINY = [
 ];
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'seco-trainer-'));
-const quiet = () => ({ stdout: { write: () => true, isTTY: false }, stderr: { write: () => true, isTTY: false } });
+const quiet = () => ({ stdout: { write: () => true, isTTY: false } as never, stderr: { write: () => true } as never });
 
 export function tinyConfig(dataDir: string, extra: string[] = []): SecoConfig {
   return loadConfig('demo', [...syntheticPaths(dataDir), ...TINY, ...extra]).config;
