@@ -54,6 +54,9 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticMeta {
   const classes = SCENE_CLASSES.slice(0, K);
   const imgDir = join(o.outDir, 'JPEGImages');
   const maskDir = join(o.outDir, 'SegmentationClassAug');
+  // Where each context band lies (class id + 1 on background pixels): lets an evaluation measure co-occurrence leak.
+  const ctxDir = join(o.outDir, 'ContextMasks');
+  mkdirSync(ctxDir, { recursive: true });
   mkdirSync(imgDir, { recursive: true });
   mkdirSync(maskDir, { recursive: true });
   const labels: Record<string, number[]> = {};
@@ -76,12 +79,15 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticMeta {
     const top = contexts.filter((k) => classes[k].contextAt === 'top');
     const bottom = contexts.filter((k) => classes[k].contextAt === 'bottom');
     const horizon = Math.round(size * rng.uniform(0.35, 0.6));
-    top.slice(0, 1).forEach((k) => classes[k].drawContext(c, 0, horizon, rng));
+    const ctx = new Uint8Array(size * size);
+    const markRows = (k: number, y0: number, y1: number) => ctx.fill(k + 1, Math.max(0, y0) * size, Math.min(size, y1) * size);
+    top.slice(0, 1).forEach((k) => (classes[k].drawContext(c, 0, horizon, rng), markRows(k, 0, horizon)));
     // Several bottom contexts share the lower part side by side as stacked bands.
     bottom.forEach((k, i) => {
       const y0 = horizon + Math.round(((size - horizon) * i) / bottom.length);
       const y1 = horizon + Math.round(((size - horizon) * (i + 1)) / bottom.length);
       classes[k].drawContext(c, y0, y1, rng);
+      markRows(k, y0, y1);
     });
     present.forEach((k, i) => {
       const w = size * rng.uniform(0.3, 0.5), h = w * rng.uniform(0.6, 0.9);
@@ -100,6 +106,8 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticMeta {
     labels[id] = [...visible].sort((a, b) => a - b);
     writeFileSync(join(imgDir, `${id}.png`), PNG.sync.write({ width: size, height: size, data: Buffer.from(c.rgb) } as PNG, { colorType: 2, inputColorType: 2, inputHasAlpha: false }));
     writeFileSync(join(maskDir, `${id}.png`), encodeIndexPng({ width: size, height: size, data: c.mask }));
+    for (let i = 0; i < ctx.length; i++) if (c.mask[i] !== 0) ctx[i] = 0; // objects cover their context
+    writeFileSync(join(ctxDir, `${id}.png`), encodeIndexPng({ width: size, height: size, data: ctx }));
     ids.push(id);
   }
   const nVal = Math.round(count * (o.valFraction ?? 0.2));
