@@ -48,6 +48,7 @@ const voc: SecoConfig = {
     energy: { weight: 1e-7, sigma_rgb: 15, sigma_xy: 100, scale_factor: 0.5 },
   },
   cam: { scales: [1.0, 0.5, 0.75, 1.5], bkg_thre: 0.5, high_thre: 0.7, low_thre: 0.25 },
+  par: { dilations: [1, 2, 4, 8, 12, 24], iterations: 10, down_scale: 2 },
   seco: {
     momentum: 0.999,
     proto_m: 0.9,
@@ -115,10 +116,14 @@ const demo: SecoConfig = {
     pretrained: null,
   },
   train: { ...voc.train, max_iters: 400, crop_size: 96, local_crop_size: 32, lr: 5e-4, warmup_iters: 30 },
-  loss: { ...voc.loss, start: { cls: 0, cls_aux: 0, ptc: 0, lil: 21, lig: 21, seg: 41, reg: 41 } },
+  // SeCo's order of terms (cls+aux+ptc, then + lil/lig, then + seg/reg) over a few hundred iterations; PAR and
+  // the energy loss at reduced cost (PAR at 24², 4 dilations, 5 rounds; energy at 24²) to fit lavapipe's budget.
+  loss: { ...voc.loss, start: { cls: 0, cls_aux: 0, ptc: 0, lil: 60, lig: 60, seg: 150, reg: 150 }, energy: { ...voc.loss.energy, scale_factor: 0.25 } },
   cam: { ...voc.cam, scales: [1.0, 0.5, 1.5] },
-  seco: { ...voc.seco, queue_size: 480, update_prototype: 12, cam2mask: 200 },
-  eval: { interval: 100, scales: [1.0, 1.5], flip: true, crf: false, size: 96 },
+  par: { dilations: [1, 2, 4, 8], iterations: 5, down_scale: 4 },
+  seco: { ...voc.seco, queue_size: 480, update_prototype: 30, cam2mask: 200 },
+  // The demo evaluates once at the end (seco demo); in-training validation would cost a val pass each time.
+  eval: { interval: 0, scales: [1.0, 1.5], flip: true, crf: false, size: 96 },
   log: { interval: 10, checkpoint_interval: 100, keep_checkpoints: 2 },
 };
 

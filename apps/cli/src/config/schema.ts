@@ -74,6 +74,8 @@ export const configSchema = obj({
     high_thre: unit(),
     low_thre: unit(),
   }),
+  /** PAR for the seg pseudo labels (§3.3): SeCo refines at crop/down_scale with these dilations and rounds. */
+  par: obj({ dilations: list(count(), { minLength: 1 }), iterations: num({ int: true, min: 0 }), down_scale: count() }),
   seco: obj({
     momentum: unit(),
     proto_m: unit(),

@@ -17,6 +17,8 @@ export function stepOptions(config: SecoConfig): SecoStepOptions {
     protoM: seco.proto_m,
     tempLil: seco.temp_lil,
     tempLig: seco.temp_lig,
+    par: { dilations: config.par.dilations, iterations: config.par.iterations },
+    parDownScale: config.par.down_scale,
     energy: { weight: e.weight, sigmaRgb: e.sigma_rgb, sigmaXy: e.sigma_xy, scaleFactor: e.scale_factor },
   };
 }
