@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '@seco/data';
@@ -36,7 +36,8 @@ const crashing = (crashAt: number) => async (c: SecoConfig): Promise<Trainer> =>
 
 describe('SeCo trainer through seco train', () => {
   test('losses after --resume equal those of an uninterrupted run, iteration by iteration', async () => {
-    const config = tinyConfig(data);
+    // eval.interval=6: one §5 validation pass at the end (reads only; the resumed run must match anyway).
+    const config = { ...tinyConfig(data), eval: { ...tinyConfig(data).eval, interval: 6 } };
     const whole = tmp();
     expect(await train({ config, out: whole, resume: false }, quiet())).toBe(0);
     const ref = await RunDir.open(whole, { resume: true }).readLog();
@@ -45,6 +46,10 @@ describe('SeCo trainer through seco train', () => {
     for (const r of ref) for (const [k, v] of Object.entries(r.losses)) expect(Number.isFinite(v), `${k} = ${v} at ${r.iteration}`).toBe(true);
     for (const r of ref.slice(2)) for (const k of ['cls', 'cls_aux', 'ptc', 'seg', 'reg']) expect(r.losses[k], `${k} at ${r.iteration}`).not.toBe(0);
     for (const k of ['lil', 'lig']) expect(ref.slice(2).some((r) => r.losses[k] !== 0), k).toBe(true);
+
+    const val = JSON.parse(readFileSync(join(whole, 'val.jsonl'), 'utf8')) as Record<string, number>;
+    for (const k of ['cam_miou', 'aux_cam_miou', 'seg_miou']) expect(val[k], k).toBeGreaterThan(0);
+    for (const k of ['cam_miou', 'aux_cam_miou', 'seg_miou']) expect(val[k], k).toBeLessThanOrEqual(1);
 
     const cut = tmp();
     await expect(train({ config, out: cut, resume: false, makeTrainer: crashing(4) }, quiet())).rejects.toThrow('crash at 4');
