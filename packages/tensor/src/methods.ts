@@ -137,5 +137,5 @@ P.keep = function () {
   return keep(this);
 };
 
-setGradOps({ onesLike: C.onesLike, add: (a, b) => E.add(a, b) });
+setGradOps({ onesLike: C.onesLike, add: (a, b) => E.add(a, b), cast: (t, dtype) => E.cast(t, dtype) });
 setUntrack((t) => keep(t));

@@ -1,4 +1,4 @@
-import { BYTES_PER_ELEMENT, type DType } from './dtype.ts';
+import { bytesPerElement, type DType } from './dtype.ts';
 import { engine } from './runtime/engine.ts';
 
 /** A reference-counted GPU buffer. Every Tensor handle that views it holds one reference. */
@@ -16,7 +16,8 @@ export class Storage {
   }
 
   static allocate(numel: number, dtype: DType): Storage {
-    const bytes = Math.max(numel, 1) * BYTES_PER_ELEMENT;
+    // Pool buckets are multiples of 4 bytes, so an odd count of halves still gets whole words.
+    const bytes = Math.max(numel, 1) * bytesPerElement(dtype);
     return new Storage(engine().pool.acquire(bytes), numel, dtype);
   }
 
@@ -30,7 +31,7 @@ export class Storage {
   }
 
   get byteLength(): number {
-    return this.numel * BYTES_PER_ELEMENT;
+    return this.numel * bytesPerElement(this.dtype);
   }
 
   retain(): this {

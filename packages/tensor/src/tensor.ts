@@ -1,5 +1,6 @@
-import { type AnyTypedArray, BYTES_PER_ELEMENT, type DType, viewAs } from './dtype.ts';
+import { type AnyTypedArray, bytesPerElement, type DType, viewAs } from './dtype.ts';
 import { TensorError } from './errors.ts';
+import { assertF16Op, checkF16Support, unpackHalves } from './f16.ts';
 import { leakTracking, trackTensor } from './memory.ts';
 import { engine } from './runtime/engine.ts';
 import { contiguousStrides, formatShape, isContiguous, numel, type Shape } from './shape.ts';
@@ -55,8 +56,9 @@ export class Tensor {
   /** A fresh contiguous tensor of the given shape, its contents undefined. */
   static empty(shape: Shape, dtype: DType, op: string): Tensor {
     const n = numel(shape);
-    const bytes = n * BYTES_PER_ELEMENT;
+    const bytes = n * bytesPerElement(dtype);
     const e = engine();
+    if (dtype === 'f16') checkF16Support(op, e.supportsF16);
     if (bytes > e.maxBindingBytes) {
       throw new TensorError(
         op,
@@ -102,6 +104,24 @@ export class Tensor {
     return new Tensor(this.storage.retain(), shape, strides, offset, this.dtype, op);
   }
 
+  /**
+   * Points this handle at `src`'s data (same shape) instead of its own, as PyTorch's `param.data = ...`, so
+   * module.to(dtype) keeps every reference to a parameter (module fields, optimizer lists) valid. `src` keeps
+   * its own reference; the caller still disposes it.
+   */
+  setData(src: Tensor): void {
+    if (src.shape.length !== this.shape.length || src.shape.some((s, i) => s !== this.shape[i])) {
+      throw new TensorError('setData', `shape ${formatShape(src.shape)} does not match ${formatShape(this.shape)}`);
+    }
+    const next = src.storage.retain();
+    this.storage.release();
+    this._storage = next;
+    const self = this as { -readonly [K in 'dtype' | 'strides' | 'offset']: Tensor[K] };
+    self.dtype = src.dtype;
+    self.strides = src.strides;
+    self.offset = src.offset;
+  }
+
   dispose(): void {
     if (!this._storage) return;
     this._storage.release();
@@ -113,14 +133,25 @@ export class Tensor {
     }
   }
 
-  /** Reads the tensor back to the host as a typed array in row-major order. */
-  async data(): Promise<AnyTypedArray> {
+  /**
+   * Reads the tensor back to the host as a typed array in row-major order. f16 comes back widened to a
+   * Float32Array (exact), or as the raw half bits in a Uint16Array with `{ raw: true }`.
+   */
+  async data(): Promise<AnyTypedArray>;
+  async data(options: { raw: true }): Promise<AnyTypedArray | Uint16Array>;
+  async data(options: { raw?: boolean } = {}): Promise<AnyTypedArray | Uint16Array> {
     const n = this.size;
-    if (n === 0) return viewAs(this.dtype, new ArrayBuffer(0));
+    const half = this.dtype === 'f16';
+    if (n === 0) return half && options.raw ? new Uint16Array(0) : viewAs(this.dtype, new ArrayBuffer(0));
     const src = this.isContiguous ? this : hooks.contiguous!(this);
+    const width = bytesPerElement(this.dtype);
     try {
-      const bytes = await engine().read(src.buffer, src.offset * BYTES_PER_ELEMENT, n * BYTES_PER_ELEMENT);
-      return viewAs(this.dtype, bytes);
+      // Reads are whole 4-byte words: an f16 view at an odd element offset starts one half early.
+      const skip = half ? src.offset & 1 : 0;
+      const bytes = await engine().read(src.buffer, (src.offset - skip) * width, (n + skip) * width);
+      if (!half) return viewAs(this.dtype, bytes);
+      const bits = new Uint16Array(bytes, skip * 2, n);
+      return options.raw ? bits : unpackHalves(bits);
     } finally {
       if (src !== this) src.dispose();
     }
@@ -151,4 +182,5 @@ export class Tensor {
 export function assertTensor(op: string, t: unknown, name = 'input'): asserts t is Tensor {
   if (!(t instanceof Tensor)) throw new TensorError(op, `${name} must be a Tensor, got ${typeof t}`);
   t.storage; // throws a named error when disposed
+  if (t.dtype === 'f16') assertF16Op(op);
 }

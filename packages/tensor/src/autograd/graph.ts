@@ -1,3 +1,4 @@
+import { type DType, isFloat } from '../dtype.ts';
 import { TensorError } from '../errors.ts';
 import { scope } from '../memory.ts';
 import { hooks, type Tensor } from '../tensor.ts';
@@ -13,6 +14,8 @@ interface Edge {
   /** Producer of the input when it is not a leaf. */
   node: GradNode | null;
   index: number;
+  /** The input's dtype: its gradient is delivered in it (an f16 input of a mixed op gets an f16 gradient). */
+  dtype: DType;
   /** The input itself when it is a leaf that requires grad. */
   leaf: Tensor | null;
 }
@@ -35,9 +38,9 @@ export class GradNode {
       if (!t.requiresGrad) return null;
       if (t.gradNode) {
         t.gradNode.refs++;
-        return { node: t.gradNode, index: t.gradIndex, leaf: null };
+        return { node: t.gradNode, index: t.gradIndex, leaf: null, dtype: t.dtype };
       }
-      return { node: null, index: 0, leaf: t.leafSource ?? t };
+      return { node: null, index: 0, leaf: t.leafSource ?? t, dtype: t.dtype };
     });
     this.saved = saved.map((t) => {
       const s = t.view(t.shape, t.strides, t.offset, `${op}:saved`);
@@ -125,7 +128,7 @@ export function record(
   if (!needsGrad(inputs)) return;
   const node = new GradNode(op, inputs, outputs.map((o) => o.shape), backward, save);
   outputs.forEach((o, i) => {
-    if (o.dtype !== 'f32') return;
+    if (!isFloat(o.dtype)) return;
     o.requiresGrad = true;
     o.gradNode = node;
     o.gradIndex = i;
@@ -149,7 +152,7 @@ export function record(
 
 /** Marks a leaf tensor as a parameter whose gradient backward() accumulates into .grad. */
 export function requireGrad(t: Tensor, on = true): Tensor {
-  if (on && t.dtype !== 'f32') throw new TensorError('requiresGrad', `only f32 tensors can require grad, got ${t.dtype}`);
+  if (on && !isFloat(t.dtype)) throw new TensorError('requiresGrad', `only f32 tensors (or f16) can require grad, got ${t.dtype}`);
   if (!t.isLeaf) throw new TensorError('requiresGrad', 'only leaf tensors can be marked; use detach() first');
   t.requiresGrad = on;
   return t;
@@ -165,6 +168,7 @@ export interface BackwardOptions {
 export interface GradOps {
   onesLike(t: Tensor): Tensor;
   add(a: Tensor, b: Tensor): Tensor;
+  cast(t: Tensor, dtype: DType): Tensor;
 }
 let gradOps: GradOps | null = null;
 export function setGradOps(ops: GradOps): void {
@@ -208,7 +212,11 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
           if (!handedOut.has(g)) g.dispose();
           return;
         }
-        if (handedOut.has(g)) g = g.view(g.shape, g.strides, g.offset, 'grad');
+        if (g.dtype !== edge.dtype) {
+          const c = ops.cast(g, edge.dtype);
+          if (!handedOut.has(g)) g.dispose();
+          g = c;
+        } else if (handedOut.has(g)) g = g.view(g.shape, g.strides, g.offset, 'grad');
         handedOut.add(g);
         if (edge.leaf) {
           accumulateLeaf(edge.leaf, g, ops, false);

@@ -45,9 +45,11 @@ export function runMap(
   operands: readonly MapOperand[],
   outShape: Shape,
   outDtype: DType,
-  computeType: DType,
+  computeAs: DType,
   expr: string,
 ): Tensor {
+  // Halves are storage only: every expression computes in f32 and rounds once at the store.
+  const computeType = computeAs === 'f16' ? 'f32' : computeAs;
   const out = Tensor.empty(outShape, outDtype, op);
   const n = numel(outShape);
   if (n === 0) return out;
@@ -74,9 +76,11 @@ export function runMap(
         loads.push(`let x${k} = ${computeType}(in${k}[o${k}]);`);
       }
     } else {
+      // A half scalar travels as f32 bits (a uniform word cannot be bitcast to a 2-byte type).
+      const st = o.dtype === 'f16' ? 'f32' : o.dtype;
       u.field(`s${k}`);
-      values[`s${k}`] = o.dtype === 'f32' ? f32Bits(o.scalar) : o.scalar;
-      loads.push(`let x${k} = ${computeType}(bitcast<${o.dtype}>(${u.at(`s${k}`)}));`);
+      values[`s${k}`] = st === 'f32' ? f32Bits(o.scalar) : o.scalar;
+      loads.push(`let x${k} = ${computeType}(bitcast<${st}>(${u.at(`s${k}`)}));`);
     }
   });
   const code = `${PRELUDE}

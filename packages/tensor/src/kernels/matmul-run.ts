@@ -94,7 +94,7 @@ export function planMatmul(a: Tensor, b: Tensor, transA: boolean, transB: boolea
     sBn,
     sAb,
     sBb,
-    variant: { aVec4, bVec4, batchRank: batchShape.length, bias, subgroup: subgroupsUsable() },
+    variant: { aVec4, bVec4, batchRank: batchShape.length, bias, subgroup: subgroupsUsable(), half: a.dtype === 'f16' },
   };
 }
 

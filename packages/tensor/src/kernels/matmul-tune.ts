@@ -36,7 +36,7 @@ const tuned = new Map<string, Map<string, MatmulConfig>>();
 export function shapeClass(p: MatmulPlan): string {
   const b = (x: number) => Math.ceil(Math.log2(Math.max(x, 1)));
   const v = p.variant;
-  return `${v.bHook ? 'im2col' : ''}${v.subgroup ? 'sg' : ''}${v.aVec4 ? 'a4' : 'a1'}${v.bVec4 ? 'b4' : 'b1'}${v.bias ? '+' : ''}:${b(p.M)}x${b(p.N)}x${b(p.K)}`;
+  return `${v.bHook ? 'im2col' : ''}${v.half ? 'h' : ''}${v.subgroup ? 'sg' : ''}${v.aVec4 ? 'a4' : 'a1'}${v.bVec4 ? 'b4' : 'b1'}${v.bias ? '+' : ''}:${b(p.M)}x${b(p.N)}x${b(p.K)}`;
 }
 
 function adapterCache(): Map<string, MatmulConfig> {

@@ -40,6 +40,8 @@ export interface MatmulVariant {
   biasRows?: boolean;
   /** B's elements are computed by this hook instead of strided loads (implicit GEMM); needs bVec4 false. */
   bHook?: OperandHook;
+  /** A, B, bias and C are stored as f16: loads widen to f32, accumulators stay f32, the store rounds once. */
+  half?: boolean;
 }
 
 /**
@@ -122,8 +124,11 @@ export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {
   if (hook) L.push(...hook.init(u));
   for (const i of rows) for (const j of cols) L.push(`var c${i}_${j} = 0.0;`);
 
-  const readA = (i: number, kk: number) => (v.aVec4 ? `a${i}[${kk}]` : `A[ra${i} + (k + ${kk}u) * ${U('sAk')}]`);
-  const readB = (j: number, kk: number) => (v.bVec4 ? `b${j}[${kk}]` : `B[cb${j} + (k + ${kk}u) * ${U('sBk')}]`);
+  // Storage element -> f32 (a no-op for f32 storage).
+  const w = (x: string) => (v.half ? `f32(${x})` : x);
+  const w4 = (x: string) => (v.half ? `vec4<f32>(${x})` : x);
+  const readA = (i: number, kk: number) => (v.aVec4 ? `a${i}[${kk}]` : w(`A[ra${i} + (k + ${kk}u) * ${U('sAk')}]`));
+  const readB = (j: number, kk: number) => (v.bVec4 ? `b${j}[${kk}]` : w(`B[cb${j} + (k + ${kk}u) * ${U('sBk')}]`));
   // A hook reads at its own k state, stepped after each k's loads.
   const loadsB = (kk: number) => (hook ? [...cols.flatMap((j) => hook.read(u, j, `b${j}_${kk}`)), ...hook.advance(u)] : cols.map((j) => `let b${j}_${kk} = ${readB(j, kk)};`));
   const fmas = (i: number, a: (kk: number) => string, ks: number[]) =>
@@ -145,18 +150,18 @@ export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {
   if (v.subgroup) {
     for (const r of sgRows) {
       const load = v.aVec4
-        ? `A[(ra${r} + k) >> 2u]`
-        : `vec4<f32>(${[0, 1, 2, 3].map((kk) => `A[ra${r} + (k + ${kk}u) * ${U('sAk')}]`).join(', ')})`;
+        ? w4(`A[(ra${r} + k) >> 2u]`)
+        : `vec4<f32>(${[0, 1, 2, 3].map((kk) => w(`A[ra${r} + (k + ${kk}u) * ${U('sAk')}]`)).join(', ')})`;
       L.push(`  let al${r} = ${load};`);
     }
-  } else if (v.aVec4) for (const i of rows) L.push(`  let a${i} = A[(ra${i} + k) >> 2u];`);
-  if (v.bVec4) for (const j of cols) L.push(`  let b${j} = B[(cb${j} + k) >> 2u];`);
+  } else if (v.aVec4) for (const i of rows) L.push(`  let a${i} = ${w4(`A[(ra${i} + k) >> 2u]`)};`);
+  if (v.bVec4) for (const j of cols) L.push(`  let b${j} = ${w4(`B[(cb${j} + k) >> 2u]`)};`);
   L.push(step([0, 1, 2, 3], '  '));
   L.push('}');
   // Tail (K % 4 != 0; never taken by the vec4 variants, which need K % 4 == 0).
   if (!v.aVec4 && !v.bVec4) {
     L.push('for (; k < ' + U('K') + '; k++) {');
-    if (v.subgroup) for (const r of sgRows) L.push(`  let al${r} = A[ra${r} + k * ${U('sAk')}];`);
+    if (v.subgroup) for (const r of sgRows) L.push(`  let al${r} = ${w(`A[ra${r} + k * ${U('sAk')}]`)};`);
     L.push(step([0], '  '));
     L.push('}');
   }
@@ -164,24 +169,25 @@ export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {
   L.push(`let outBase = batch * ${U('M')} * ${U('N')};`);
   for (const j of cols) {
     L.push(`let n${j} = col0 + ${j * wg}u;`);
-    if (v.bias && !v.biasRows) L.push(`let bias${j} = bias[${U('offBias')} + min(n${j}, ${U('N')} - 1u) * ${U('sBias')}];`);
+    if (v.bias && !v.biasRows) L.push(`let bias${j} = ${w(`bias[${U('offBias')} + min(n${j}, ${U('N')} - 1u) * ${U('sBias')}]`)};`);
   }
   for (const i of rows) {
     L.push(`if (row0 + ${i}u < ${U('M')}) {`);
-    if (v.bias && v.biasRows) L.push(`  let biasR = bias[${U('offBias')} + (row0 + ${i}u) * ${U('sBias')}];`);
+    if (v.bias && v.biasRows) L.push(`  let biasR = ${w(`bias[${U('offBias')} + (row0 + ${i}u) * ${U('sBias')}]`)};`);
     for (const j of cols) {
       const val = v.bias ? `c${i}_${j} + ${v.biasRows ? 'biasR' : `bias${j}`}` : `c${i}_${j}`;
-      L.push(`  if (n${j} < ${U('N')}) { C[outBase + (row0 + ${i}u) * ${U('N')} + n${j}] = ${val}; }`);
+      L.push(`  if (n${j} < ${U('N')}) { C[outBase + (row0 + ${i}u) * ${U('N')} + n${j}] = ${v.half ? `f16(${val})` : val}; }`);
     }
     L.push('}');
   }
-  const aType = v.aVec4 ? 'vec4<f32>' : 'f32';
-  const bType = v.bVec4 ? 'vec4<f32>' : 'f32';
+  const E = v.half ? 'f16' : 'f32';
+  const aType = v.aVec4 ? `vec4<${E}>` : E;
+  const bType = v.bVec4 ? `vec4<${E}>` : E;
   const nBuf = v.bias ? 4 : 3;
   return `${v.subgroup ? 'enable subgroups;\n' : ''}@group(0) @binding(0) var<storage, read> A: array<${aType}>;
 @group(0) @binding(1) var<storage, read> B: array<${bType}>;
-${v.bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
-@group(0) @binding(${nBuf - 1}) var<storage, read_write> C: array<f32>;
+${v.bias ? `@group(0) @binding(2) var<storage, read> bias: array<${E}>;` : ''}
+@group(0) @binding(${nBuf - 1}) var<storage, read_write> C: array<${E}>;
 ${u.declare(nBuf)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>${v.subgroup ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {

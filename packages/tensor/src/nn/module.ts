@@ -1,4 +1,8 @@
-import { requireGrad } from '../autograd/graph.ts';
+import { noGrad, requireGrad } from '../autograd/graph.ts';
+import { isFloat } from '../dtype.ts';
+import { checkF16Support } from '../f16.ts';
+import { tensor } from '../ops/creation.ts';
+import { cast } from '../ops/elementwise.ts';
 import { TensorError } from '../errors.ts';
 import { keep } from '../memory.ts';
 import { engine } from '../runtime/engine.ts';
@@ -46,11 +50,11 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     }
   }
 
-  /** Adopts a leaf f32 tensor as a parameter: it leaves every scope and requires grad. null reserves the name. */
+  /** Adopts a leaf float tensor as a parameter: it leaves every scope and requires grad. null reserves the name. */
   protected registerParameter<T extends Tensor | null>(name: string, t: T): T {
     this.checkName('parameter', name);
     if (t) {
-      if (!t.isLeaf || t.dtype !== 'f32') throw new TensorError(this.constructor.name, `parameter ${name} must be a leaf f32 tensor`);
+      if (!t.isLeaf || !isFloat(t.dtype)) throw new TensorError(this.constructor.name, `parameter ${name} must be a leaf f32 or f16 tensor`);
       requireGrad(keep(t));
     }
     this.params.set(name, t);
@@ -142,6 +146,26 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return this;
   }
 
+  /**
+   * Converts every float parameter and buffer of this subtree to `dtype` in place (the handles stay, as
+   * PyTorch's module.half()/float()), keeping names and requiresGrad; gradients are dropped. Integer buffers
+   * are left alone. 'f16' needs the adapter's shader-f16 (engine().supportsF16).
+   */
+  to(dtype: 'f16' | 'f32'): this {
+    if (dtype === 'f16') checkF16Support(`${this.constructor.name}.to`, engine().supportsF16);
+    const done = new Set<Tensor>();
+    for (const t of [...this.parameters(), ...this.namedBuffers().map(([, b]) => b)]) {
+      if (done.has(t) || !isFloat(t.dtype) || t.dtype === dtype) continue;
+      done.add(t);
+      const c = noGrad(() => cast(t, dtype));
+      t.grad?.dispose();
+      t.grad = null;
+      t.setData(c);
+      c.dispose();
+    }
+    return this;
+  }
+
   zeroGrad(): void {
     for (const t of this.parameters()) {
       t.grad?.dispose();
@@ -201,14 +225,29 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 /** null when src fits dst; otherwise why not ('' for a plain shape difference). */
 function mismatch(dst: Tensor, src: StateValue): string | null {
   if (!shapesEqual(dst.shape, src.shape)) return '';
-  if (src instanceof Tensor && src.dtype !== dst.dtype) return `dtype ${src.dtype}, expected ${dst.dtype}`;
+  // Floats convert into floats (an f32 checkpoint into an f16 model); nothing else changes dtype on load.
+  const converts = src instanceof Tensor && isFloat(src.dtype) && isFloat(dst.dtype);
+  if (src instanceof Tensor && src.dtype !== dst.dtype && !converts) return `dtype ${src.dtype}, expected ${dst.dtype}`;
   if (!(src instanceof Tensor) && src.data.length !== numel(src.shape)) return `${src.data.length} values for the shape`;
   return null;
 }
 
 function assign(dst: Tensor, src: StateValue): void {
+  if (src instanceof Tensor && src.dtype !== dst.dtype) {
+    const c = noGrad(() => cast(src, dst.dtype));
+    copyInto(dst, c);
+    c.dispose();
+    return;
+  }
   if (src instanceof Tensor) {
     copyInto(dst, src);
+    return;
+  }
+  if (dst.dtype === 'f16') {
+    // Host numbers are rounded to halves on upload; the copy keeps dst's storage.
+    const h = tensor(src.data instanceof Float32Array ? src.data : Float32Array.from(src.data), dst.shape, 'f16');
+    copyInto(dst, h);
+    h.dispose();
     return;
   }
   const Ctor = dst.dtype === 'f32' ? Float32Array : dst.dtype === 'i32' ? Int32Array : Uint32Array;

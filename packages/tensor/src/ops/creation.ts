@@ -1,5 +1,6 @@
 import { type AnyTypedArray, type DType, dtypeOfArray } from '../dtype.ts';
 import { shapeError, TensorError } from '../errors.ts';
+import { packHalves } from '../f16.ts';
 import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, UniformLayout } from '../kernels/uniforms.ts';
 import { defaultGenerator, type Generator, THREEFRY_WGSL } from '../random.ts';
 import { engine } from '../runtime/engine.ts';
@@ -34,7 +35,8 @@ export function tensor(data: AnyTypedArray | NestedNumbers | readonly number[], 
   const dt = dtype ?? (ArrayBuffer.isView(data) ? dtypeOfArray(data as AnyTypedArray) : 'f32');
   const t = Tensor.empty(s, dt, 'tensor');
   if (flat.length > 0) {
-    const arr = dt === 'f32' ? Float32Array.from(flat) : dt === 'i32' ? Int32Array.from(flat) : Uint32Array.from(flat);
+    const arr =
+      dt === 'f16' ? packHalves(flat) : dt === 'f32' ? Float32Array.from(flat) : dt === 'i32' ? Int32Array.from(flat) : Uint32Array.from(flat);
     engine().upload(t.buffer, arr);
   }
   return t;
@@ -59,10 +61,10 @@ ${u.declare(1)}
 fn main(${ENTRY_ARGS}) {
   ${linearId(256)}
   if (gidx >= ${u.at('n')}) { return; }
-  out[gidx] = bitcast<${dtype}>(${u.at('v')});
+  out[gidx] = ${dtype === 'f16' ? `f16(bitcast<f32>(${u.at('v')}))` : `bitcast<${dtype}>(${u.at('v')})`};
 }`,
     buffers: [t.buffer],
-    uniforms: u.pack({ n, v: dtype === 'f32' ? f32Bits(value) : value }),
+    uniforms: u.pack({ n, v: dtype === 'f32' || dtype === 'f16' ? f32Bits(value) : value }),
     workgroups: ceilDiv(n, 256),
   });
   return t;
@@ -91,6 +93,8 @@ export function arange(startOrStop: number, stopOrDtype?: number | DType, stepAr
   if (n === 0) return t;
   const u = new UniformLayout().field('n').field('start').field('step');
   const T = dtype;
+  // Halves are computed in f32 and rounded once.
+  const C = T === 'f16' ? 'f32' : T;
   engine().dispatch({
     label: 'arange',
     code: `@group(0) @binding(0) var<storage, read_write> out: array<${T}>;
@@ -99,20 +103,21 @@ ${u.declare(1)}
 fn main(${ENTRY_ARGS}) {
   ${linearId(256)}
   if (gidx >= ${u.at('n')}) { return; }
-  out[gidx] = bitcast<${T}>(${u.at('start')}) + ${T}(gidx) * bitcast<${T}>(${u.at('step')});
+  out[gidx] = ${T}(bitcast<${C}>(${u.at('start')}) + ${C}(gidx) * bitcast<${C}>(${u.at('step')}));
 }`,
     buffers: [t.buffer],
     uniforms: u.pack(
-      T === 'f32' ? { n, start: f32Bits(start), step: f32Bits(stepArg) } : { n, start, step: stepArg },
+      C === 'f32' ? { n, start: f32Bits(start), step: f32Bits(stepArg) } : { n, start, step: stepArg },
     ),
     workgroups: ceilDiv(n, 256),
   });
   return t;
 }
 
-function randomKernel(op: string, shape: Shape, body: string, gen: Generator, a: number, b: number): Tensor {
+function randomKernel(op: string, shape: Shape, body: string, gen: Generator, a: number, b: number, dtype: DType): Tensor {
   checkShape(op, shape);
-  const t = Tensor.empty(shape, 'f32', op);
+  if (dtype !== 'f32' && dtype !== 'f16') throw new TensorError(op, `needs a float dtype, got ${dtype}`);
+  const t = Tensor.empty(shape, dtype, op);
   const n = numel(shape);
   const { k0, k1, stream } = gen.next();
   if (n === 0) return t;
@@ -120,16 +125,18 @@ function randomKernel(op: string, shape: Shape, body: string, gen: Generator, a:
   engine().dispatch({
     label: op,
     code: `${THREEFRY_WGSL}
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(1)}
 @compute @workgroup_size(256)
 fn main(${ENTRY_ARGS}) {
   ${linearId(256)}
   if (gidx >= ${u.at('n')}) { return; }
+  // The same f32 draw for every dtype: f16 is that draw rounded.
   let bits = threefry2x32(${u.at('k0')}, ${u.at('k1')}, gidx, ${u.at('stream')});
   let a = bitcast<f32>(${u.at('a')});
   let b = bitcast<f32>(${u.at('b')});
   ${body}
+  out[gidx] = ${dtype}(v);
 }`,
     buffers: [t.buffer],
     uniforms: u.pack({ n, k0, k1, stream, a: f32Bits(a), b: f32Bits(b) }),
@@ -139,20 +146,21 @@ fn main(${ENTRY_ARGS}) {
 }
 
 /** Uniform on [low, high) from the seeded counter-based generator. */
-export function rand(shape: Shape, low = 0, high = 1, gen: Generator = defaultGenerator): Tensor {
-  return randomKernel('rand', shape, 'out[gidx] = a + (b - a) * bits_to_unit(bits.x);', gen, low, high);
+export function rand(shape: Shape, low = 0, high = 1, gen: Generator = defaultGenerator, dtype: DType = 'f32'): Tensor {
+  return randomKernel('rand', shape, 'let v = a + (b - a) * bits_to_unit(bits.x);', gen, low, high, dtype);
 }
 
 /** Normal(mean, std) by Box-Muller on the two words of one Threefry block. */
-export function randn(shape: Shape, mean = 0, std = 1, gen: Generator = defaultGenerator): Tensor {
+export function randn(shape: Shape, mean = 0, std = 1, gen: Generator = defaultGenerator, dtype: DType = 'f32'): Tensor {
   return randomKernel(
     'randn',
     shape,
     `let u1 = (f32(bits.x >> 8u) + 1.0) * 5.9604644775390625e-8;
   let u2 = bits_to_unit(bits.y);
-  out[gidx] = a + b * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);`,
+  let v = a + b * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);`,
     gen,
     mean,
     std,
+    dtype,
   );
 }

@@ -1,5 +1,5 @@
 import { record } from '../autograd/graph.ts';
-import { type DType, isFloat, promote } from '../dtype.ts';
+import { computeType, type DType, isFloat, promote } from '../dtype.ts';
 import { shapeError, TensorError } from '../errors.ts';
 import { type MapOperand, runMap } from '../kernels/map.ts';
 import { broadcastShapes, type Shape } from '../shape.ts';
@@ -50,7 +50,8 @@ export function unary(name: UnaryName, x: Tensor): Tensor {
   assertTensor(name, x);
   const def = UNARY[name];
   const intKeep = def.keepsInt && !isFloat(x.dtype);
-  const ct: DType = intKeep ? x.dtype : 'f32';
+  // f16 in, f16 out (computed in f32); integers become f32 unless the op keeps them.
+  const ct: DType = intKeep || x.dtype === 'f16' ? x.dtype : 'f32';
   const expr = intKeep && name === 'abs' ? 'abs(x0)' : def.expr;
   const y = runMap(name, [x], x.shape, ct, ct, expr);
   if (def.grad) {
@@ -62,7 +63,7 @@ export function unary(name: UnaryName, x: Tensor): Tensor {
 }
 
 const geluDerivative = (x: Tensor): Tensor =>
-  runMap('gelu_grad', [x], x.shape, 'f32', 'f32', `0.5 * (1.0 + erf_approx(x0 * ${SQRT1_2})) + x0 * 0.3989422804014327 * exp(-0.5 * x0 * x0)`);
+  runMap('gelu_grad', [x], x.shape, x.dtype === 'f16' ? 'f16' : 'f32', 'f32', `0.5 * (1.0 + erf_approx(x0 * ${SQRT1_2})) + x0 * 0.3989422804014327 * exp(-0.5 * x0 * x0)`);
 
 export const exp = (x: Tensor) => unary('exp', x);
 export const log = (x: Tensor) => unary('log', x);
@@ -104,7 +105,7 @@ interface BinaryDef {
 /** g where `self` wins the comparison, half of g on ties (PyTorch's rule for maximum/minimum). */
 function selectGrad(op: string, cmp: '>' | '<', g: Tensor, self: TensorLike, other: TensorLike): Tensor {
   const sel = `select(select(0.0, 0.5 * x0, x1 == x2), x0, x1 ${cmp} x2)`;
-  return runMap(op, [g, operand(self, 'f32'), operand(other, 'f32')], g.shape, 'f32', 'f32', sel);
+  return runMap(op, [g, operand(self, 'f32'), operand(other, 'f32')], g.shape, g.dtype, 'f32', sel);
 }
 
 const BINARY: Record<string, BinaryDef> = {
@@ -143,9 +144,10 @@ export type BinaryName = keyof typeof BINARY;
 
 function operandDtype(x: TensorLike, other: TensorLike): DType {
   if (x instanceof Tensor) return x.dtype;
-  // A number takes the tensor's dtype unless it has a fraction (then f32), as PyTorch's scalar promotion.
+  // A number takes the tensor's dtype unless it has a fraction and the tensor is an integer (then f32),
+  // as PyTorch's scalar promotion: f16 * 0.5 stays f16.
   const t = other instanceof Tensor ? other.dtype : 'f32';
-  return Number.isInteger(x) ? t : 'f32';
+  return Number.isInteger(x) || isFloat(t) ? t : 'f32';
 }
 
 function operand(x: TensorLike, dtype: DType): MapOperand {
@@ -162,12 +164,13 @@ export function binary(name: BinaryName, a: TensorLike, b: TensorLike): Tensor {
   const shape = broadcastShapes(sa, sb);
   if (!shape) throw shapeError(name, 'operands do not broadcast', sa, sb);
   let ct = promote(operandDtype(a, b), operandDtype(b, a));
-  if (def.floatOnly) ct = 'f32';
+  if (def.floatOnly && ct !== 'f16') ct = 'f32';
   // Integer logic uses the operand's own comparison; WGSL needs a typed zero for != 0.
-  const expr = ct === 'f32' ? def.expr.replaceAll('!= 0', '!= 0.0') : ct === 'u32' ? def.expr.replaceAll('!= 0', '!= 0u') : def.expr;
+  const cc = computeType(ct);
+  const expr = cc === 'f32' ? def.expr.replaceAll('!= 0', '!= 0.0') : cc === 'u32' ? def.expr.replaceAll('!= 0', '!= 0u') : def.expr;
   const outDtype = def.outDtype ?? ct;
   const y = runMap(name, [operand(a, ct), operand(b, ct)], shape, outDtype, ct, expr);
-  if (def.grad && outDtype === 'f32') {
+  if (def.grad && isFloat(outDtype)) {
     const grad = def.grad;
     const ta = a instanceof Tensor ? a : null;
     const tb = b instanceof Tensor ? b : null;
@@ -229,12 +232,13 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   if (!shape) throw shapeError('where', 'cond, a and b do not broadcast', cond.shape, sa, sb);
   const ct = promote(operandDtype(a, b), operandDtype(b, a));
   // runMap converts every operand to the compute type, the condition too.
-  const zero = ct === 'f32' ? '0.0' : ct === 'i32' ? '0i' : '0u';
+  const cc = computeType(ct);
+  const zero = cc === 'f32' ? '0.0' : cc === 'i32' ? '0i' : '0u';
   const y = runMap('where', [cond, operand(a, ct), operand(b, ct)], shape, ct, ct, `select(x2, x1, x0 != ${zero})`);
   const ta = a instanceof Tensor ? a : null;
   const tb = b instanceof Tensor ? b : null;
   const inputs = [ta, tb].filter((t): t is Tensor => t !== null);
-  if (ct === 'f32') {
+  if (isFloat(ct)) {
     record(
       'where',
       inputs,
@@ -263,11 +267,17 @@ export function clamp(x: Tensor, min: number | null, max: number | null): Tensor
   return y === x ? copy(x) : y;
 }
 
-/** An elementwise copy into fresh contiguous storage, optionally converting dtype. Differentiable for f32. */
+/**
+ * An elementwise copy into fresh contiguous storage, optionally converting dtype. Differentiable between
+ * float dtypes (f32 <-> f16: the gradient is cast back to the input's dtype).
+ */
 export function copy(x: Tensor, dtype: DType = x.dtype): Tensor {
   assertTensor('copy', x);
   const y = runMap(dtype === x.dtype ? 'copy' : 'cast', [x], x.shape, dtype, dtype, 'x0');
-  if (dtype === 'f32' && x.dtype === 'f32') record('copy', [x], [y], ([g]) => [g]);
+  if (isFloat(dtype) && isFloat(x.dtype)) {
+    const from = x.dtype;
+    record(dtype === from ? 'copy' : 'cast', [x], [y], ([g]) => [g!.dtype === from ? g : copy(g!, from)]);
+  }
   return y;
 }
 

@@ -22,8 +22,16 @@ interface Checked {
 function check(op: string, a: Tensor, b: Tensor, tA: boolean, tB: boolean, bias: Tensor | null): Checked {
   assertTensor(op, a, 'a');
   assertTensor(op, b, 'b');
+  // One storage type for every operand (f32, or f16 with f32 accumulation); mixing is refused, not promoted,
+  // so an f16 model never silently runs an f32 product (cast the odd one out).
+  const dtype = a.dtype;
   for (const [name, t] of [['a', a], ['b', b], ['bias', bias]] as const) {
-    if (t && t.dtype !== 'f32') throw new TensorError(op, `${name} must be f32, got ${t.dtype} of shape [${t.shape.join(', ')}]`);
+    if (t && t.dtype !== 'f32' && t.dtype !== 'f16') {
+      throw new TensorError(op, `${name} must be f32, got ${t.dtype} of shape [${t.shape.join(', ')}] (or f16 where the adapter has shader-f16)`);
+    }
+    if (t && t.dtype !== dtype) {
+      throw new TensorError(op, `operands must share one dtype: a is ${dtype}, ${name} is ${t.dtype} (cast one of them)`);
+    }
   }
   if (a.rank < 2 || b.rank < 2) throw shapeError(op, 'operands need at least 2 dimensions', a.shape, b.shape);
   const ka = a.shape[a.rank - (tA ? 2 : 1)];
@@ -43,7 +51,7 @@ function check(op: string, a: Tensor, b: Tensor, tA: boolean, tB: boolean, bias:
 /** The forward kernel alone: no autograd. */
 function forward(op: string, a: Tensor, b: Tensor, tA: boolean, tB: boolean, bias: Tensor | null): Tensor {
   const { plan, outShape } = check(op, a, b, tA, tB, bias);
-  const out = Tensor.empty(outShape, 'f32', op);
+  const out = Tensor.empty(outShape, a.dtype, op);
   launchMatmul(op, plan, matmulConfig(plan), a, b, out, bias);
   return out;
 }
@@ -133,7 +141,7 @@ export async function autotuneMatmul(a: Tensor, b: Tensor, options: MatmulOption
   const tB = options.transposeB === true;
   const bias = options.bias ?? null;
   const { plan, outShape } = check('autotuneMatmul', a, b, tA, tB, bias);
-  const out = Tensor.empty(outShape, 'f32', 'autotuneMatmul');
+  const out = Tensor.empty(outShape, a.dtype, 'autotuneMatmul');
   try {
     return await tuneMatmulPlan(plan, (cfg) => launchMatmul('autotuneMatmul', plan, cfg, a, b, out, bias));
   } finally {

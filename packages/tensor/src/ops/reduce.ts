@@ -1,5 +1,6 @@
 import { record } from '../autograd/graph.ts';
-import type { DType } from '../dtype.ts';
+import { computeType, type DType } from '../dtype.ts';
+import { f32Bits } from '../kernels/uniforms.ts';
 import { shapeError } from '../errors.ts';
 import { isCpuAdapter } from '../kernels/rowwise.ts';
 import { ENTRY_ARGS, UniformLayout } from '../kernels/uniforms.ts';
@@ -81,8 +82,17 @@ function layoutFor(nOut: number, redSize: number, red: { strides: number[] }, ke
  * One reduction kernel for every kind: a thread or a workgroup per output element (see layoutFor). Ties keep
  * the first index.
  */
-function reduceKernel(op: string, kind: ReduceKind, x: Tensor, p: Plan, withIndex: boolean): { values: Tensor; indices: Tensor | null } {
+function reduceKernel(
+  op: string,
+  kind: ReduceKind,
+  x: Tensor,
+  p: Plan,
+  withIndex: boolean,
+  scale = 1,
+): { values: Tensor; indices: Tensor | null } {
   const outDtype: DType = x.dtype;
+  // f16 is read into an f32 accumulator (partials too) and rounded once at the final store, times `scale`.
+  const A = computeType(x.dtype);
   const values = Tensor.empty(p.outShape, outDtype, op);
   const indices = withIndex ? Tensor.empty(p.outShape, 'i32', op) : null;
   const nOut = numel(p.outShape);
@@ -105,21 +115,23 @@ function reduceKernel(op: string, kind: ReduceKind, x: Tensor, p: Plan, withInde
     .field('offset')
     .field('chunks')
     .field('chunkLen')
+    .field('scale')
     .field('outShape', kr)
     .field('outStr', kr)
     .field('redShape', rr)
     .field('redStr', rr);
   const T = x.dtype;
-  const init = kind === 'sum' ? `${T}(0)` : kind === 'max' ? lowest(T) : highest(T);
+  const init = kind === 'sum' ? `${A}(0)` : kind === 'max' ? lowest(A) : highest(A);
+  const store = (v: string) => (A === 'f32' ? `${outDtype}(${v} * bitcast<f32>(${u.at('scale')}))` : v);
   const combine = combiner(kind);
   const baseCode = offsetCode(u, 'base', 'o', kept.shape.length, 'outShape', 'outStr', true);
   const redCode = offsetCode(u, 'ro', 'r', red.shape.length, 'redShape', 'redStr', false);
   // With chunks, this kernel writes [nOut, chunks] partials (indices into the whole extent) for a second pass.
-  const vOut = chunks > 1 ? Tensor.empty([nOut * chunks], outDtype, op) : values;
+  const vOut = chunks > 1 ? Tensor.empty([nOut * chunks], A, op) : values;
   const iOut = chunks > 1 && withIndex ? Tensor.empty([nOut * chunks], 'i32', op) : indices;
   const bufs = [x.buffer, vOut.buffer, ...(iOut ? [iOut.buffer] : [])];
   const decl = `@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> outv: array<${outDtype}>;
+@group(0) @binding(1) var<storage, read_write> outv: array<${vOut.dtype}>;
 ${iOut ? '@group(0) @binding(2) var<storage, read_write> outi: array<i32>;' : ''}
 ${u.declare(bufs.length)}`;
   let code: string;
@@ -134,15 +146,15 @@ fn main(${ENTRY_ARGS}) {
   var idx = 0x7fffffffu;
   for (var r = 0u; r < ${u.at('redSize')}; r++) {
     ${redCode}
-    let v = x[base + ro];
+    let v = ${A}(x[base + ro]);
     ${combine('acc', 'idx', 'v', 'r')}
   }
-  outv[o] = acc;
+  outv[o] = ${chunks > 1 ? 'acc' : store('acc')};
   ${iOut ? 'outi[o] = i32(idx);' : ''}
 }`;
   } else {
     code = `${decl}
-var<workgroup> sv: array<${T}, ${WG}>;
+var<workgroup> sv: array<${A}, ${WG}>;
 var<workgroup> si: array<u32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -156,7 +168,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   var idx = 0x7fffffffu;
   for (var r = r0 + lid; r < r1; r += ${WG}u) {
     ${redCode}
-    let v = x[base + ro];
+    let v = ${A}(x[base + ro]);
     ${combine('acc', 'idx', 'v', 'r')}
   }
   sv[lid] = acc;
@@ -175,7 +187,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     workgroupBarrier();
   }
   if (lid == 0u) {
-    outv[w] = sv[0];
+    outv[w] = ${chunks > 1 ? 'sv[0]' : store('sv[0]')};
     ${iOut ? 'outi[w] = i32(si[0]);' : ''}
   }
 }`;
@@ -191,6 +203,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       offset: x.offset,
       chunks,
       chunkLen,
+      scale: f32Bits(scale),
       outShape: kept.shape,
       outStr: kept.strides,
       redShape: red.shape,
@@ -199,7 +212,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     workgroups: thread ? Math.ceil(nOut / WG) : nOut * chunks,
   });
   if (chunks > 1) {
-    combinePartials(op, kind, vOut, iOut, values, indices, nOut, chunks);
+    combinePartials(op, kind, vOut, iOut, values, indices, nOut, chunks, scale);
     vOut.dispose();
     iOut?.dispose();
   }
@@ -207,13 +220,24 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 }
 
 /** Second pass of a chunked reduction: a thread per output over its chunk partials, in chunk order. */
-function combinePartials(op: string, kind: ReduceKind, pv: Tensor, pi: Tensor | null, values: Tensor, indices: Tensor | null, nOut: number, chunks: number): void {
+function combinePartials(
+  op: string,
+  kind: ReduceKind,
+  pv: Tensor,
+  pi: Tensor | null,
+  values: Tensor,
+  indices: Tensor | null,
+  nOut: number,
+  chunks: number,
+  scale: number,
+): void {
   const T = pv.dtype;
-  const u = new UniformLayout().field('nOut').field('chunks');
+  const u = new UniformLayout().field('nOut').field('chunks').field('scale');
+  const final = T === 'f32' ? `${values.dtype}(acc * bitcast<f32>(${u.at('scale')}))` : 'acc';
   const bufs = [pv.buffer, ...(pi ? [pi.buffer] : []), values.buffer, ...(indices ? [indices.buffer] : [])];
   const code = `@group(0) @binding(0) var<storage, read> pv: array<${T}>;
 ${pi ? '@group(0) @binding(1) var<storage, read> pi: array<i32>;' : ''}
-@group(0) @binding(${pi ? 2 : 1}) var<storage, read_write> outv: array<${T}>;
+@group(0) @binding(${pi ? 2 : 1}) var<storage, read_write> outv: array<${values.dtype}>;
 ${indices ? `@group(0) @binding(${pi ? 3 : 2}) var<storage, read_write> outi: array<i32>;` : ''}
 ${u.declare(bufs.length)}
 @compute @workgroup_size(${WG})
@@ -228,10 +252,10 @@ fn main(${ENTRY_ARGS}) {
     let vi = ${pi ? 'u32(pi[c0 + c])' : 'c'};
     ${combiner(kind)('acc', 'idx', 'v', 'vi')}
   }
-  outv[o] = acc;
+  outv[o] = ${final};
   ${indices ? 'outi[o] = i32(idx);' : ''}
 }`;
-  engine().dispatch({ label: `${op}_partials`, code, buffers: bufs, uniforms: u.pack({ nOut, chunks }), workgroups: Math.ceil(nOut / WG) });
+  engine().dispatch({ label: `${op}_partials`, code, buffers: bufs, uniforms: u.pack({ nOut, chunks, scale: f32Bits(scale) }), workgroups: Math.ceil(nOut / WG) });
 }
 
 function combiner(kind: ReduceKind): (acc: string, idx: string, v: string, vi: string) => string {
@@ -273,10 +297,24 @@ export function sum(x: Tensor, axes?: Axes, keepdim = false): Tensor {
 export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor {
   assertTensor('mean', x);
   const p = plan('mean', x, axes, keepdim);
+  if (x.dtype === 'f16') return halfMean(x, p);
   const s = sum(x, axes, keepdim);
   const m = div(s, p.redSize);
   s.dispose();
   return m;
+}
+
+/** Mean of halves: the f32 sum is scaled before rounding, so a large sum of a small mean never overflows f16. */
+function halfMean(x: Tensor, p: Plan): Tensor {
+  const { values } = reduceKernel('mean', 'sum', x, p, false, 1 / p.redSize);
+  const inShape = x.shape;
+  const n = p.redSize;
+  record('mean', [x], [values], ([g]) => {
+    const r = reshape(g!, p.keepShape);
+    const e = expand(r, inShape);
+    return [div(e, n)];
+  });
+  return values;
 }
 
 function extremum(kind: 'max' | 'min', x: Tensor, axis: number | null | undefined, keepdim: boolean): { values: Tensor; indices: Tensor } {

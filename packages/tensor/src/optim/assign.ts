@@ -16,6 +16,20 @@ const COPY = defineKernel(
   'dst[dOff + i] = src[sOff + i];',
 );
 
+// Halves are 2 bytes: the u32 copy above would move two of them per element.
+const COPY_HALF = defineKernel(
+  'copy_into',
+  [
+    { name: 'src', access: 'read', type: 'f16' },
+    { name: 'dst', access: 'read_write', type: 'f16' },
+  ],
+  [
+    { name: 'sOff', kind: 'u32' },
+    { name: 'dOff', kind: 'u32' },
+  ],
+  'dst[dOff + i] = src[sOff + i];',
+);
+
 /**
  * dst ← src in place, bit for bit (dst keeps its storage, so optimizers and views holding it see the new values).
  * No autograd: this is how checkpoints and EMA initialisation write parameters.
@@ -32,7 +46,7 @@ export function copyInto(dst: Tensor, src: Tensor): void {
   const s = denseInput(src);
   try {
     if (s.t.buffer === dst.buffer) throw new TensorError('copyInto', 'source and destination overlap in one storage');
-    launch(COPY, [s.t.buffer, dst.buffer], { sOff: s.t.offset, dOff: dst.offset }, dst.size);
+    launch(dst.dtype === 'f16' ? COPY_HALF : COPY, [s.t.buffer, dst.buffer], { sOff: s.t.offset, dOff: dst.offset }, dst.size);
   } finally {
     if (s.owned) s.t.dispose();
   }

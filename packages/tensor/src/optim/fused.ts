@@ -15,7 +15,7 @@ export interface BufferSpec {
   name: string;
   access: 'read' | 'read_write';
   /** `atomic` declares array<atomic<u32>> (flags written by many threads); `u32` moves raw bits of any dtype. */
-  type?: 'f32' | 'u32' | 'atomic';
+  type?: 'f32' | 'f16' | 'u32' | 'atomic';
 }
 
 export interface FieldSpec {

@@ -105,7 +105,9 @@ export abstract class Optimizer<H extends BaseHyper> {
         if (t.disposed) throw new TensorError(type, `parameter ${name} was disposed`);
         if (!t.isLeaf) throw new TensorError(type, `parameter ${name} is not a leaf tensor; optimizers update leaves`);
         if (t.dtype !== 'f32' || !t.isContiguous) {
-          throw new TensorError(type, `parameter ${name} must be a contiguous f32 tensor (got ${t.dtype} ${formatShape(t.shape)})`);
+          // f16 training would need f32 master weights in the optimizer state; f16 models are for inference for now.
+          const hint = t.dtype === 'f16' ? '; f16 parameters are not trainable yet (train in f32, then module.to(\'f16\') for inference)' : '';
+          throw new TensorError(type, `parameter ${name} must be a contiguous f32 tensor (got ${t.dtype} ${formatShape(t.shape)})${hint}`);
         }
         const prev = seen.get(t);
         if (prev !== undefined) throw new TensorError(type, `parameter ${name} appears twice (${prev} and group ${g})`);

@@ -78,10 +78,15 @@ export class Engine {
     return this.features.has(name);
   }
 
+  /** f16 storage (tensors of dtype 'f16') is available: the device has `shader-f16`. */
+  get supportsF16(): boolean {
+    return this.features.has('shader-f16');
+  }
+
   pipeline(code: string, label: string): GPUComputePipeline {
     let p = this.pipelines.get(code);
     if (!p) {
-      const module = this.device.createShaderModule({ code, label });
+      const module = this.device.createShaderModule({ code: withF16Enable(code), label });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
       this.pipelines.set(code, p);
     }
@@ -204,6 +209,13 @@ export class Engine {
     this.device.destroy();
     this.destroyed = true;
   }
+}
+
+/** WGSL needs `enable f16;` before any use of f16; kernel builders need not know. */
+export function withF16Enable(code: string): string {
+  const live = code.replace(/\/\/.*$/gm, ''); // a comment that mentions f16 must not need the feature
+  if (!/\bf16\b/.test(live) || /^\s*enable\s+f16\s*;/m.test(live)) return code;
+  return `enable f16;\n${code}`;
 }
 
 function padTo4(bytes: Uint8Array): Uint8Array {
