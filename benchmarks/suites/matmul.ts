@@ -1,4 +1,5 @@
-// f32 matmul at 1024³ and ViT-B shapes, ours next to TF.js WebGPU on the same device.
+// f32 matmul at 1024³ and ViT-B shapes, ours next to TF.js WebGPU on the same device; f16 rows (f16 storage,
+// f32 accumulation) where the adapter has shader-f16, their peer still TF.js f32.
 import { autotuneMatmul, engine, init, matmul, randn, type Tensor } from '@seco/tensor';
 import { tfjsPeer } from '../tfjs.ts';
 import { medianMs, round } from '../timing.ts';
@@ -13,6 +14,7 @@ interface Shape {
   N: number;
   /** B given as [N, K] and used transposed (attention q·kᵀ). */
   transposeB?: boolean;
+  dtype?: 'f16';
 }
 
 const SHAPES: Shape[] = [
@@ -23,6 +25,8 @@ const SHAPES: Shape[] = [
   { name: 'vit-b mlp fc1 (448)', batch: 1, M: 785, K: 768, N: 3072 },
   { name: 'vit-b mlp fc2 (448)', batch: 1, M: 785, K: 3072, N: 768 },
   { name: 'vit-b attention q·kᵀ, 12 heads', batch: 12, M: 197, K: 64, N: 197, transposeB: true },
+  { name: 'square, f16', batch: 1, M: 1024, K: 1024, N: 1024, dtype: 'f16' },
+  { name: 'vit-b mlp fc1 (224), f16', batch: 1, M: 197, K: 768, N: 3072, dtype: 'f16' },
 ];
 
 /** Fewer repetitions for big problems keep the suite within a few minutes on a CPU adapter. */
@@ -35,12 +39,13 @@ export default async function run(): Promise<BenchCase[]> {
   const { tf, sync } = await tfjsPeer();
   const cases: BenchCase[] = [];
   for (const s of SHAPES) {
+    if (s.dtype === 'f16' && !e.supportsF16) continue;
     const flop = 2 * s.batch * s.M * s.N * s.K;
     const reps = repsFor(flop);
     const lead = s.batch > 1 ? [s.batch] : [];
     const bShape = s.transposeB ? [...lead, s.N, s.K] : [...lead, s.K, s.N];
-    const a: Tensor = randn([...lead, s.M, s.K]);
-    const b: Tensor = randn(bShape);
+    const a: Tensor = randn([...lead, s.M, s.K], 0, 1, undefined, s.dtype);
+    const b: Tensor = randn(bShape, 0, 1, undefined, s.dtype);
     const opts = { transposeB: s.transposeB === true };
     const tuned = await autotuneMatmul(a, b, opts);
     const ours = await medianMs(async () => {

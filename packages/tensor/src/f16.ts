@@ -22,7 +22,7 @@ const F16_OPS = new Set([
   'square', 'sign', 'floor', 'ceil', 'round', 'isfinite',
   'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr',
   // reductions and products
-  'sum', 'mean', 'max', 'min', 'amax', 'argmax', 'argmin', 'matmul', 'linear',
+  'sum', 'mean', 'max', 'min', 'amax', 'argmax', 'argmin', 'matmul', 'linear', 'autotuneMatmul',
 ]);
 
 export function assertF16Op(op: string): void {

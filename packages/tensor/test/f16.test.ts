@@ -225,6 +225,16 @@ for (const sg of [true, false]) {
       });
     }
 
+    test('autotuning an f16 product picks a tile and later f16 products stay correct', async () => {
+      const av = halves(37 * 64, 3, -1, 1);
+      const bv = halves(64 * 13, 4, -1, 1);
+      const a = T.tensor(av, [37, 64], 'f16');
+      const b = T.tensor(bv, [64, 13], 'f16');
+      const tuned = await T.autotuneMatmul(a, b);
+      expect(tuned.config.wg).toBeGreaterThan(0);
+      expectNear(await T.matmul(a, b).data(), refMatmul(av, bv, 37, 64, 13), 2 ** -10, 1e-4, 'tuned');
+    });
+
     test('linear with bias on a batched input, and f32 accumulation beats pure-f16 accumulation at K=1024', async () => {
       const [B, S, K, N] = [2, 37, 1024, 13];
       const xv = halves(B * S * K, 11, 0, 1);
