@@ -1,0 +1,86 @@
+import { needsGrad, record } from '../autograd/graph.ts';
+import { shapeError, TensorError } from '../errors.ts';
+import { type AttentionLaunch, attentionConfig, launchBackward, launchForward } from '../kernels/attention-run.ts';
+import { scope } from '../memory.ts';
+import { formatShape, shapesEqual } from '../shape.ts';
+import { assertTensor, Tensor } from '../tensor.ts';
+import { mul, sub } from './elementwise.ts';
+import { matmul } from './matmul.ts';
+import { sum } from './reduce.ts';
+import { softmax } from './softmax.ts';
+
+export interface AttentionOptions {
+  /** Multiplies q·kᵀ before the softmax; default head_dim^-0.5. */
+  scale?: number;
+}
+
+function check(q: Tensor, k: Tensor, v: Tensor, scale: number | undefined): AttentionLaunch {
+  const op = 'attention';
+  assertTensor(op, q, 'q');
+  assertTensor(op, k, 'k');
+  assertTensor(op, v, 'v');
+  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (t.dtype !== 'f32') throw new TensorError(op, `${name} must be f32, got ${t.dtype} of shape ${formatShape(t.shape)}`);
+    if (t.rank !== 4) throw shapeError(op, `${name} must be 4-D (batch, heads, tokens, head_dim)`, q.shape, k.shape, v.shape);
+  }
+  if (!shapesEqual(q.shape, k.shape) || !shapesEqual(q.shape, v.shape)) {
+    throw shapeError(op, 'q, k and v must have the same shape (batch, heads, tokens, head_dim)', q.shape, k.shape, v.shape);
+  }
+  const [B, H, N, d] = q.shape;
+  if (d === 0) throw shapeError(op, 'head_dim must be positive', q.shape);
+  const s = scale ?? 1 / Math.sqrt(d);
+  if (!Number.isFinite(s)) throw new TensorError(op, `scale must be finite, got ${s}`);
+  return { B, H, N, d, scale: s, cfg: attentionConfig() };
+}
+
+/**
+ * softmax(q·kᵀ · scale)·v over (batch, heads, tokens, head_dim), fused: the N×N scores exist only a block at a
+ * time in registers (online softmax), so memory is O(N·d) per head. q, k and v may be strided views (ViT's
+ * qkv reshaped and permuted) and are read in place. Saves only the output and the per-row log-sum-exp.
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const p = check(q, k, v, options.scale);
+  const out = Tensor.empty(q.shape, 'f32', 'attention');
+  const lse = Tensor.empty([p.B, p.H, p.N], 'f32', 'attention');
+  launchForward(p, q, k, v, out, lse);
+  record(
+    'attention',
+    [q, k, v],
+    [out],
+    ([g], [qs, ks, vs, os, ls]) => {
+      // Under createGraph the rule must itself be differentiable: compose it from ops.
+      const grads = needsGrad([g!, qs, ks, vs]) ? composedBackward(g!, qs, ks, vs, p.scale) : fusedBackward(p, g!, qs, ks, vs, os, ls);
+      return grads.map((t, i) => {
+        if ([qs, ks, vs][i].requiresGrad) return t;
+        t.dispose();
+        return null;
+      });
+    },
+    [q, k, v, out, lse],
+  );
+  lse.dispose();
+  return out;
+}
+
+function fusedBackward(p: AttentionLaunch, g: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor): Tensor[] {
+  // Block sizes follow the adapter at backward time (a config override between the passes is allowed).
+  const pb = { ...p, cfg: attentionConfig() };
+  const dq = Tensor.empty(q.shape, 'f32', 'attention_backward');
+  const dk = Tensor.empty(q.shape, 'f32', 'attention_backward');
+  const dv = Tensor.empty(q.shape, 'f32', 'attention_backward');
+  const dd = Tensor.empty([p.B, p.H, p.N], 'f32', 'attention_backward');
+  launchBackward(pb, { q, k, v, o, g, lse }, { dq, dk, dv, dd });
+  dd.dispose();
+  return [dq, dk, dv];
+}
+
+/** The same gradients through matmul and softmax (materialises the scores; only for higher-order grads). */
+function composedBackward(g: Tensor, q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor[] {
+  return scope(() => {
+    const P = softmax(mul(matmul(q, k, { transposeB: true }), scale), -1);
+    const dv = matmul(P, g, { transposeA: true });
+    const dP = matmul(g, v, { transposeB: true });
+    const dS = mul(P, sub(dP, sum(mul(dP, P), -1, true)));
+    return [mul(matmul(dS, k), scale), mul(matmul(dS, q, { transposeA: true }), scale), dv];
+  });
+}
