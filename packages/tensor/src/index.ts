@@ -23,6 +23,7 @@ export * from './ops/normalize.ts';
 export * from './ops/loss.ts';
 export * from './ops/dropout.ts';
 export * from './ops/attention.ts';
+export * from './ops/fused.ts';
 export { memoryStats } from './stats.ts';
 import './methods.ts';
 export * from './io/index.ts';
