@@ -1,5 +1,7 @@
 // Opening the config's dataset and reading one sample at full size for evaluation.
-import { type Dataset, decodeImage, type LabelSource, loadImage, loadMask, openCoco, openVoc } from '@seco/data';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Dataset, decodeImage, type LabelSource, loadImage, loadMask, openCoco, openVoc, readSyntheticMeta } from '@seco/data';
 import type { SecoConfig } from './config/schema.ts';
 import type { LabelMap, RgbImage } from './eval/pictures.ts';
 
@@ -16,7 +18,9 @@ export function openSplit(config: SecoConfig, split: 'train' | 'val', o: { masks
   if (d.dataset === 'coco') {
     return openCoco({ imageRoot: d.root, maskRoot: d.mask_root!, split, list, labels: labelSource(d.labels), masks: o.masks });
   }
-  return openVoc({ root: d.root, list, labels: labelSource(d.labels), masks: o.masks, numClasses: d.num_classes });
+  // The synthetic set names its classes (boat, train, ...) in meta.json.
+  const classNames = d.dataset === 'synthetic' && existsSync(join(d.root, 'meta.json')) ? readSyntheticMeta(d.root).classes : undefined;
+  return openVoc({ root: d.root, list, labels: labelSource(d.labels), masks: o.masks, numClasses: d.num_classes, classNames });
 }
 
 /** Background first, then the dataset's foreground names. */
