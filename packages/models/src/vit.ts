@@ -25,6 +25,7 @@ import { readStateDict } from './vit/weights.ts';
 
 export { VIT_B16, type ViTConfig } from './vit/config.ts';
 export { readStateDict } from './vit/weights.ts';
+export { resizePosEmbed } from './vit/pos-embed.ts';
 
 /** What SeCo's forward_features returns. */
 export interface ViTFeatures {
@@ -149,6 +150,13 @@ export class VisionTransformer extends nn.Module<[Tensor], ViTFeatures> {
 
   static fromStateDict(sd: TensorRecord, overrides: Partial<ViTConfig> = {}): VisionTransformer {
     const config = { ...inferConfig(sd), ...overrides };
+    try {
+      resolveConfig(config);
+    } catch (e) {
+      const keys = Object.keys(sd);
+      const list = keys.slice(0, 8).join(', ') + (keys.length > 8 ? ', …' : '');
+      throw new TensorError('VisionTransformer.fromPretrained', `weights do not fit a ViT (${(e as Error).message}); the record has ${list}`);
+    }
     const model = new VisionTransformer(config);
     const expected = Object.entries(model.stateDict()).map(([k, t]) => [k, t.shape] as const);
     const report = compareKeys(sd, expected);

@@ -1,4 +1,5 @@
 import { add, copy, init, keep, mul, noGrad, requireGrad, sum, type Tensor } from '@seco/tensor';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { readStateDict, VisionTransformer, type ViTConfig } from '../src/vit.ts';
 import { expectClose, expectTensor, type FixtureCase, fixturesDir, loadGroup, maxAbs, toTensor } from '../../../test/support/fixtures.ts';
@@ -95,6 +96,22 @@ describe('ViT bad input', () => {
     const extra = { ...rest, 'blocks.0.attn.q_norm.weight': sd['norm.weight'] };
     expect(() => VisionTransformer.fromStateDict(extra, { numHeads: 4, depth: 3 })).toThrow(/missing 1: blocks\.2\.mlp\.fc2\.bias.*unexpected 1: blocks\.0\.attn\.q_norm\.weight/);
     expect(() => VisionTransformer.fromStateDict(sd, { numHeads: 4, embedDim: 48 })).toThrow(/shape mismatch.*patch_embed\.proj\.weight \[64, 3, 16, 16\] vs expected \[48, 3, 16, 16\]/);
+  });
+
+  test('bytes load like the file; a .pth of something else names its keys', async () => {
+    const fromBytes = await VisionTransformer.fromPretrained(readFileSync(weightsFile), { config: { numHeads: meta.num_heads } });
+    try {
+      expect(await fromBytes.blocks.at(1).mlp.fc1.weight.data()).toEqual(await vit.blocks.at(1).mlp.fc1.weight.data());
+    } finally {
+      fromBytes.dispose();
+    }
+    // io/state_dict.pth is a torch.save'd dict of unrelated tensors: read through the .pth path, then refused.
+    const pth = `${fixturesDir}io/state_dict.pth`;
+    await expect(VisionTransformer.fromPretrained(pth, { config: { numHeads: 2, auxLayer: 0 } })).rejects.toThrow(
+      /weights do not fit a ViT.*missing \d+: .*blocks\.0\.attn\.qkv\.bias.*unexpected 3: scalar, transposed_view, sliced_view/,
+    );
+    // Without numHeads the inferred shape itself is impossible (embed 8, 12 heads): said before any key check.
+    await expect(VisionTransformer.fromPretrained(pth)).rejects.toThrow(/weights do not fit a ViT \(ViT config: embedDim 8 is not divisible by numHeads 12.*the record has patch_embed\.proj\.weight/);
   });
 
   test('a class-count mismatch names head.weight and head.bias', () => {

@@ -1,13 +1,5 @@
-import { type Generator, matmul, mul, nn, permute, reshape, scope, slice, softmax, type Tensor } from '@seco/tensor';
+import { attention, type Generator, nn, permute, reshape, scope, slice, type Tensor } from '@seco/tensor';
 import { timmLinear } from './linear.ts';
-
-/**
- * softmax(q kᵀ · scale) v over (B, heads, N, d) operands of any strides.
- * TODO(attention): switch to the fused attention(q, k, v, { scale }) once ops/attention.ts lands.
- */
-export function attend(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
-  return scope(() => matmul(softmax(mul(matmul(q, k, { transposeB: true }), scale), -1), v));
-}
 
 /** timm's Attention: qkv Linear(D, 3D) split as (B, N, 3, heads, D/heads), softmax attention, proj. */
 export class Attention extends nn.Module {
@@ -35,7 +27,8 @@ export class Attention extends nn.Module {
       // (3, B, heads, N, d) as a view: q, k and v are read in place by the matmuls.
       const qkv = permute(reshape(this.qkv.forward(x), [B, N, 3, H, D / H]), [2, 0, 3, 1, 4]);
       const [q, k, v] = [0, 1, 2].map((i) => slice(qkv, [i]));
-      const o = attend(q, k, v, this.scale);
+      // Fused kernel: the N×N scores never reach memory, so the probabilities are not available for tracing.
+      const o = attention(q, k, v, { scale: this.scale });
       return this.proj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, N, D]));
     });
   }
