@@ -259,6 +259,6 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     this.loadStateDict(record, { strict: false });
     if (absent.some((k) => k.startsWith('encoder_k.'))) this.encoderK.loadStateDict(this.encoder.stateDict());
     if (absent.some((k) => k.startsWith('proj_head_t.'))) this.projHeadT.loadStateDict(this.projHead.stateDict());
-    if (!absent.includes('queue_ptr')) this.ptr = (await this.buffer('queue_ptr').data())[0];
+    if (!absent.includes('queue_ptr')) await this.syncQueuePtr();
   }
 }

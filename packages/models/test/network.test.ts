@@ -222,6 +222,25 @@ describe('SecoNetwork state: names, teachers, buffers, EMA', () => {
     for (const p of [...net.encoderK.parameters(), ...net.projHeadT.parameters()]) expect(all.has(p)).toBe(false);
   });
 
+  test('loadWeights of a full training state restores the queue, its flags and the host pointer', async () => {
+    const a = tinyNetwork(24);
+    const b = tinyNetwork(24);
+    try {
+      const D = a.queue.shape[1];
+      const keys = tensor(Array.from({ length: 8 * D }, (_, i) => i / 100), [8, D]);
+      a.enqueue(keys, [3, 3, 3, 3, -1, -1, 1, 2]);
+      keys.dispose();
+      await b.loadWeights(a.stateDict());
+      expect(b.queuePtr).toBe(8);
+      expect(await host(b.queue)).toEqual(await host(a.queue));
+      expect(await host(b.queueLabelFlag)).toEqual(await host(a.queueLabelFlag));
+      expect(await host(b.stateDict()['encoder_k.norm.weight'])).toEqual(await host(a.stateDict()['encoder_k.norm.weight']));
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
   test('loadWeights names missing, unexpected and mis-shaped keys and loads nothing then', async () => {
     const sd = await readStateDict(`${fixturesDir}seco/${group.meta.weights_file as string}`);
     const { ['decoder.c2.weight']: _gone, ...rest } = sd;
