@@ -25,6 +25,7 @@ export * from './ops/dropout.ts';
 export * from './ops/attention.ts';
 export * from './ops/fused.ts';
 export { memoryStats } from './stats.ts';
+export { setNanCheck, firstNonFiniteOp, type NonFiniteOp } from './debug.ts';
 import './methods.ts';
 export * from './io/index.ts';
 export * from './optim/index.ts';

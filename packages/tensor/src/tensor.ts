@@ -65,7 +65,9 @@ export class Tensor {
         `tensor of shape ${formatShape(shape)} needs ${bytes} bytes, more than the device binds at once (${e.maxBindingBytes})`,
       );
     }
-    return new Tensor(Storage.allocate(n, dtype), shape, contiguousStrides(shape), 0, dtype, op);
+    const t = new Tensor(Storage.allocate(n, dtype), shape, contiguousStrides(shape), 0, dtype, op);
+    if (e.nanCheck && dtype === 'f32') e.nanCheck.expect(t.buffer, n, shape);
+    return t;
   }
 
   get storage(): Storage {

@@ -37,7 +37,17 @@ export function tensor(data: AnyTypedArray | NestedNumbers | readonly number[], 
   if (flat.length > 0) {
     const arr =
       dt === 'f16' ? packHalves(flat) : dt === 'f32' ? Float32Array.from(flat) : dt === 'i32' ? Int32Array.from(flat) : Uint32Array.from(flat);
-    engine().upload(t.buffer, arr);
+    const e = engine();
+    if (e.nanCheck) {
+      // Host data is checked here, so a NaN that arrives by upload is not blamed on the op that reads it.
+      e.nanCheck.forget(t.buffer);
+      const bad = dt === 'f32' ? (arr as Float32Array).findIndex((v) => !Number.isFinite(v)) : -1;
+      if (bad >= 0) {
+        t.dispose();
+        throw new TensorError('tensor', `host data holds ${arr[bad]} at index ${bad} (NaN check is on)`);
+      }
+    }
+    e.upload(t.buffer, arr);
   }
   return t;
 }

@@ -1,5 +1,6 @@
 import { getGPU, platformName, releaseGPU } from '#platform';
 import { BufferPool, type PoolStats } from './pool.ts';
+import { CHECK_WGSL, NAN_CHECK_WG, NanCheck, type NonFiniteOp } from './nan-check.ts';
 
 export interface EngineOptions {
   /** Dawn toggles for dawn.node, e.g. ['backend=vulkan']; ignored in browsers. */
@@ -54,6 +55,8 @@ export class Engine {
   private gpuError: string | null = null;
   private lastLabel = '';
   destroyed = false;
+  /** Non-null while NaN/Inf provenance checking is on. */
+  nanCheck: NanCheck | null = null;
 
   constructor(
     readonly device: GPUDevice,
@@ -121,7 +124,33 @@ export class Engine {
     this.pass.dispatchWorkgroups(x, y, z);
     this.lastLabel = d.label;
     this.counters.dispatches++;
+    if (this.nanCheck) {
+      for (const c of this.nanCheck.take(d.label, d.buffers)) {
+        this.dispatch({
+          label: `nan-check after ${d.label}`,
+          code: CHECK_WGSL,
+          buffers: [c.buffer, this.nanCheck.flag],
+          uniforms: new Uint32Array([c.numel, c.seq, 0, 0]),
+          workgroups: Math.ceil(c.numel / NAN_CHECK_WG),
+        });
+      }
+    }
     if (++this.pending >= this.dispatchesPerSubmit) this.flush();
+  }
+
+  /** Debug mode: remember the first op whose f32 output holds NaN or Inf (see firstNonFiniteOp). */
+  setNanCheck(on: boolean): void {
+    this.nanCheck = on ? (this.nanCheck ?? new NanCheck(this.device)) : null;
+  }
+
+  /** With setNanCheck(true): the earliest op, since the last call, that produced a non-finite value. */
+  async firstNonFiniteOp(): Promise<NonFiniteOp | null> {
+    if (!this.nanCheck) throw new Error('firstNonFiniteOp: call setNanCheck(true) first');
+    const check = this.nanCheck;
+    const [v] = new Uint32Array(await this.read(check.flag, 0, 4));
+    const found = check.decode(v);
+    check.reset(this.device);
+    return found;
   }
 
   private grid(w: Dispatch['workgroups'], label: string): [number, number, number] {
