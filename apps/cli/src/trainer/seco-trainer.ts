@@ -4,6 +4,7 @@ import { readStateDict, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco
 import { defaultGenerator, Generator, PolyWarmupAdamW } from '@seco/tensor';
 import { composeTrainState, type TrainState } from '../checkpoint/train-state.ts';
 import type { SecoConfig } from '../config/schema.ts';
+import { networkConfig } from '../model-bridge.ts';
 import type { Trainer } from '../train-loop.ts';
 import { TrainBatches } from './batches.ts';
 import { stepOptions, stepPoint } from './step-options.ts';
@@ -27,25 +28,7 @@ async function loadPretrained(net: SecoNetwork, file: string): Promise<void> {
 }
 
 export function networkFromConfig(config: SecoConfig): SecoNetwork {
-  const m = config.model;
-  return new SecoNetwork({
-    numClasses: config.data.num_classes + 1,
-    backbone: {
-      imgSize: config.train.crop_size,
-      patchSize: m.patch_size,
-      embedDim: m.embed_dim,
-      depth: m.depth,
-      numHeads: m.num_heads,
-      mlpRatio: m.mlp_ratio,
-      auxLayer: m.aux_layer,
-      numClasses: 0,
-    },
-    projDim: m.proj_out_dim,
-    projHidden: m.proj_hidden_dim,
-    queueSize: config.seco.queue_size,
-    momentum: config.seco.momentum,
-    generator: new Generator(config.train.seed),
-  });
+  return new SecoNetwork({ ...networkConfig(config), generator: new Generator(config.train.seed) } as ConstructorParameters<typeof SecoNetwork>[0]);
 }
 
 export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer> {
