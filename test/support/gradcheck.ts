@@ -140,3 +140,20 @@ export function cpuMap(xs: ND[], f: (...v: number[]) => number): ND {
   }
   return { data: out, shape };
 }
+
+/** Dense copy of x viewed through the axis permutation `perm` (the CPU twin of permute + contiguous). */
+export function cpuPermute(x: ND, perm: number[]): ND {
+  const shape = perm.map((p) => x.shape[p]);
+  const inStrides = x.shape.map((_, i) => x.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const out = new Float64Array(x.data.length);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let f = 0; f < out.length; f++) {
+    let r = f;
+    for (let k = shape.length - 1; k >= 0; k--) {
+      idx[k] = r % shape[k];
+      r = Math.floor(r / shape[k]);
+    }
+    out[f] = x.data[idx.reduce((acc, v, k) => acc + v * inStrides[perm[k]], 0)];
+  }
+  return { data: out, shape };
+}

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import { checkCase, loadGroup } from '../../../test/support/fixtures.ts';
-import { gradcheck, type ND, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
+import { cpuPermute, gradcheck, type ND, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
 
 beforeAll(async () => {
   await T.init();
@@ -66,23 +66,6 @@ function cpuReduce(x: ND, axes: number[] | null, f: (vals: number[]) => number, 
 const SUM = (v: number[]) => v.reduce((a, b) => a + b, 0);
 const MEAN = (v: number[]) => SUM(v) / v.length;
 const MAX = (v: number[]) => Math.max(...v);
-
-/** Dense copy of x viewed through a permutation. */
-function cpuPermute(x: ND, perm: number[]): ND {
-  const shape = perm.map((p) => x.shape[p]);
-  const inStrides = x.shape.map((_, i) => x.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const out = new Float64Array(x.data.length);
-  const idx = new Array<number>(shape.length).fill(0);
-  for (let f = 0; f < out.length; f++) {
-    let r = f;
-    for (let k = shape.length - 1; k >= 0; k--) {
-      idx[k] = r % shape[k];
-      r = Math.floor(r / shape[k]);
-    }
-    out[f] = x.data[idx.reduce((acc, v, k) => acc + v * inStrides[perm[k]], 0)];
-  }
-  return { data: out, shape };
-}
 
 describe('reduction gradients by finite differences (f64 CPU reference)', () => {
   const rng = seededUniform(17);

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import { checkCase, loadGroup, toTensor } from '../../../test/support/fixtures.ts';
-import { gradcheck, type ND, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
+import { cpuPermute, gradcheck, type ND, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
 
 beforeAll(async () => {
   await T.init();
@@ -63,23 +63,6 @@ function cpuSoftmax(x: ND, dim: number, log: boolean): ND {
     }
   }
   return { data: out, shape: [...shape] };
-}
-
-/** The CPU reference of x viewed through `perm`, made dense. */
-function cpuPermute(x: ND, perm: number[]): ND {
-  const shape = perm.map((p) => x.shape[p]);
-  const inStrides = x.shape.map((_, i) => x.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const out = new Float64Array(x.data.length);
-  const idx = new Array<number>(shape.length).fill(0);
-  for (let f = 0; f < out.length; f++) {
-    let r = f;
-    for (let k = shape.length - 1; k >= 0; k--) {
-      idx[k] = r % shape[k];
-      r = Math.floor(r / shape[k]);
-    }
-    out[f] = x.data[idx.reduce((acc, v, k) => acc + v * inStrides[perm[k]], 0)];
-  }
-  return { data: out, shape };
 }
 
 describe('softmax gradients by finite differences (f64 CPU reference)', () => {
