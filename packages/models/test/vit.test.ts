@@ -162,3 +162,28 @@ describe('ViT bad input', () => {
     }
   });
 });
+
+describe('ViT in f16', () => {
+  test('module.to(f16) runs the forward (patch conv, pos-embed resize, concat, attention, layerNorm) close to f32', async () => {
+    const T = await import('@seco/tensor');
+    if (!T.engine().supportsF16) return; // the adapter lacks shader-f16: f16 is refused elsewhere, tested in tensor
+    const m = new VisionTransformer({ imgSize: 32, patchSize: 16, embedDim: 32, depth: 2, numHeads: 2, numClasses: 0, auxLayer: -1 }, new T.Generator(1));
+    m.to('f16');
+    const f16 = m.stateDict();
+    const m32 = new VisionTransformer({ imgSize: 32, patchSize: 16, embedDim: 32, depth: 2, numHeads: 2, numClasses: 0, auxLayer: -1 });
+    m32.loadStateDict(f16); // the same half-rounded weights in f32: only arithmetic precision differs
+    const xv = T.rand([1, 3, 48, 32], -1, 1, new T.Generator(2)); // 3x2 grid: the pos embed is resized
+    const x16 = T.cast(xv, 'f16');
+    const x32 = T.cast(x16, 'f32');
+    const a = T.noGrad(() => m.forward(x16));
+    const b = T.noGrad(() => m32.forward(x32));
+    for (const k of ['cls', 'patchTokens', 'auxTokens'] as const) {
+      expect(a[k].dtype, k).toBe('f16');
+      const got = await a[k].data();
+      const want = await b[k].data();
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${k}[${i}]`).toBeLessThan(2e-2 + 1e-2 * Math.abs(want[i]));
+    }
+    m.dispose();
+    m32.dispose();
+  });
+});

@@ -16,13 +16,19 @@ export function checkF16Support(op: string, hasShaderF16: boolean): void {
 const F16_OPS = new Set([
   // views and copies
   'contiguous', 'reshape', 'permute', 'transpose', 'expand', 'squeeze', 'unsqueeze', 'slice', 'narrow', 'detach',
-  'copy', 'cast', 'clamp', 'where', 'copyInto',
+  'copy', 'cast', 'clamp', 'where', 'copyInto', 'concat',
   // elementwise
   'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'neg', 'relu', 'sigmoid', 'tanh', 'gelu', 'sin', 'cos', 'reciprocal',
   'square', 'sign', 'floor', 'ceil', 'round', 'isfinite',
   'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr',
   // reductions and products
   'sum', 'mean', 'max', 'min', 'amax', 'argmax', 'argmin', 'matmul', 'linear', 'autotuneMatmul',
+  // row kernels (f32 statistics)
+  'softmax', 'log_softmax', 'layer_norm',
+  // attention (unfused for f16: matmul + softmax) and convolution (the matmul core)
+  'attention', 'conv2d', 'autotuneConv2d',
+  // resampling (ViT's position-embedding resize)
+  'interpolate',
 ]);
 
 export function assertF16Op(op: string): void {

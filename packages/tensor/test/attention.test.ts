@@ -221,7 +221,7 @@ describe('attention errors name the op and the shapes', () => {
   const cases: [string, () => Tensor[], RegExp][] = [
     ['different shapes', () => [T.zeros([1, 2, 5, 8]), T.zeros([1, 2, 6, 8]), T.zeros([1, 2, 6, 8])], /attention: .*same shape.*\[1, 2, 5, 8\].*\[1, 2, 6, 8\]/],
     ['rank 3', () => [T.zeros([2, 5, 8]), T.zeros([2, 5, 8]), T.zeros([2, 5, 8])], /attention: q must be 4-D.*\[2, 5, 8\]/],
-    ['i32 input', () => [T.zeros([1, 1, 2, 4], 'i32'), T.zeros([1, 1, 2, 4]), T.zeros([1, 1, 2, 4])], /attention: q must be f32, got i32 of shape \[1, 1, 2, 4\]/],
+    ['i32 input', () => [T.zeros([1, 1, 2, 4], 'i32'), T.zeros([1, 1, 2, 4]), T.zeros([1, 1, 2, 4])], /attention: q must be f32 or f16, got i32 of shape \[1, 1, 2, 4\]/],
   ];
   for (const [name, make, re] of cases) {
     test(name, () => {

@@ -328,15 +328,136 @@ describe('f16 models', () => {
   });
 });
 
+/**
+ * Runs `f` on f16 and on f32 copies of the same half-rounded inputs, backpropagates Σ y·r (r a fixed
+ * half-rounded probe) and compares the outputs and every input gradient at f16 tolerances.
+ */
+async function compareF16(
+  what: string,
+  inputs: { shape: number[]; lo?: number; hi?: number; dtype16?: 'f16' | 'f32' }[],
+  f: (xs: Tensor[]) => Tensor,
+  tol: { rtol?: number; atol?: number; gradRtol?: number; gradAtol?: number } = {},
+): Promise<void> {
+  const { rtol = 1e-2, atol = 1e-3, gradRtol = 2e-2, gradAtol = 2e-3 } = tol;
+  const vals = inputs.map((s, i) => halves(s.shape.reduce((p, q) => p * q, 1), 1000 + 17 * i + what.length, s.lo ?? -2, s.hi ?? 2));
+  const run = (dtype: 'f16' | 'f32') =>
+    T.scope(() => {
+      const xs = inputs.map((s, i) => T.requireGrad(T.tensor(vals[i], s.shape, dtype === 'f16' ? (s.dtype16 ?? 'f16') : 'f32')));
+      const y = f(xs);
+      const r = T.tensor(halves(y.shape.reduce((p, q) => p * q, 1), 7, -1, 1), y.shape, y.dtype);
+      T.sum(T.mul(y, r)).backward();
+      return [y, ...xs.map((x) => x.grad!)];
+    });
+  const [y32, ...g32] = run('f32');
+  const [y16, ...g16] = run('f16');
+  expect(y16.dtype, what).toBe('f16');
+  expectNear(await y16.data(), await y32.data(), rtol, atol, `${what} forward`);
+  for (let i = 0; i < g32.length; i++) {
+    expect(g16[i].dtype, `${what} grad ${i}`).toBe(inputs[i].dtype16 ?? 'f16');
+    const want = await g32[i].data();
+    const scale = Math.max(1, ...[...want].map(Math.abs));
+    expectNear(await g16[i].data(), want, gradRtol, gradAtol * scale, `${what} grad ${i}`);
+  }
+}
+
+test('f16 concat (a strided copy) along an inner dim, with gradients', async () => {
+  await compareF16('concat', [{ shape: [2, 1, 13] }, { shape: [2, 37, 13] }], ([a, b]) => T.concat([a, b], 1), { rtol: 0, atol: 0, gradRtol: 0, gradAtol: 0 });
+});
+
+test('f16 interpolate (bicubic, bilinear, nearest; f32 taps), with gradients', async () => {
+  for (const mode of ['bicubic', 'bilinear', 'nearest'] as const) {
+    await compareF16(`interpolate ${mode} up`, [{ shape: [1, 7, 13, 7] }], ([x]) => T.interpolate(x, { size: [37, 13], mode }));
+    await compareF16(`interpolate ${mode} down`, [{ shape: [2, 3, 37, 13] }], ([x]) => T.interpolate(x, { size: [7, 7], mode }));
+  }
+  await compareF16('interpolate same size', [{ shape: [1, 13, 7, 7] }], ([x]) => T.interpolate(x, { size: [7, 7], mode: 'bicubic', alignCorners: false }));
+});
+
+describe('f16 softmax and logSoftmax (f32 max/sum inside)', () => {
+  for (const n of SIZES) {
+    test(`softmax and logSoftmax over [5, ${n}] (last dim) and [${n}, 7] (dim 0, strided rows), with gradients`, async () => {
+      await compareF16(`softmax ${n}`, [{ shape: [5, n] }], ([x]) => T.softmax(x, -1));
+      await compareF16(`logSoftmax ${n}`, [{ shape: [5, n] }], ([x]) => T.logSoftmax(x, -1));
+      await compareF16(`softmax dim0 ${n}`, [{ shape: [n, 7] }], ([x]) => T.softmax(x, 0));
+      await compareF16(`logSoftmax dim0 ${n}`, [{ shape: [n, 7] }], ([x]) => T.logSoftmax(x, 0));
+    });
+  }
+
+  test('a long row (workgroup-per-row path) and large logits stay finite', async () => {
+    await compareF16('softmax long', [{ shape: [3, 1000], lo: -30, hi: 30 }], ([x]) => T.softmax(x, -1), { atol: 1e-3 });
+    await compareF16('logSoftmax long', [{ shape: [3, 1000], lo: -30, hi: 30 }], ([x]) => T.logSoftmax(x, -1), { atol: 2e-2, gradAtol: 2e-2 });
+  });
+});
+
+describe('f16 layerNorm (f32 statistics; weight/bias f16 or f32)', () => {
+  for (const n of SIZES) {
+    test(`layerNorm over [3, 5, ${n}] with f16 and with f32 affine parameters, and without, with gradients`, async () => {
+      const shapes = [{ shape: [3, 5, n], lo: 1, hi: 3 }, { shape: [n] }, { shape: [n] }];
+      await compareF16(`layerNorm f16 affine ${n}`, shapes, ([x, w, b]) => T.layerNorm(x, [n], w, b));
+      await compareF16(
+        `layerNorm f32 affine ${n}`,
+        [shapes[0], { ...shapes[1], dtype16: 'f32' }, { ...shapes[2], dtype16: 'f32' }],
+        ([x, w, b]) => T.layerNorm(x, [n], w, b),
+      );
+      await compareF16(`layerNorm plain ${n}`, [shapes[0]], ([x]) => T.layerNorm(x, [n]));
+    });
+  }
+
+  test('a long row (workgroup-per-row path) and two normalized dims', async () => {
+    await compareF16('layerNorm long', [{ shape: [2, 768] }, { shape: [768] }, { shape: [768] }], ([x, w, b]) => T.layerNorm(x, [768], w, b));
+    await compareF16('layerNorm 2 dims', [{ shape: [4, 7, 13] }, { shape: [7, 13] }], ([x, w]) => T.layerNorm(x, [7, 13], w));
+  });
+
+  test('an f32 input refuses f16 affine parameters', () => {
+    expect(() => T.layerNorm(T.ones([2, 3]), [3], T.ones([3], 'f16'))).toThrow(/^layer_norm: .*f16/);
+  });
+});
+
+describe('f16 attention (unfused: f16 matmul + softmax)', () => {
+  for (const n of SIZES) {
+    test(`attention over [2, 3, ${n}, 16] and a strided qkv view, with gradients`, async () => {
+      await compareF16(`attention ${n}`, [{ shape: [2, 3, n, 16] }, { shape: [2, 3, n, 16] }, { shape: [2, 3, n, 16] }], ([q, k, v]) => T.attention(q, k, v));
+      // ViT's layout: qkv [B, N, 3, H, d] permuted to [3, B, H, N, d] and sliced, read as views.
+      await compareF16(`attention qkv view ${n}`, [{ shape: [1, n, 3, 2, 8] }], ([qkv]) => {
+        const p = T.permute(qkv, [2, 0, 3, 1, 4]);
+        const [q, k, v] = [0, 1, 2].map((i) => T.squeeze(T.narrow(p, 0, i, 1), 0));
+        return T.attention(q, k, v, { scale: 0.3 });
+      });
+    });
+  }
+
+  test('q, k and v must share one dtype', () => {
+    const a = T.ones([1, 1, 3, 4], 'f16');
+    expect(() => T.attention(a, T.ones([1, 1, 3, 4]), a)).toThrow(/^attention: .*share one dtype/);
+  });
+});
+
+describe('f16 conv2d (matmul core, f32 accumulation)', () => {
+  const cases: [string, number[], number[], T.Conv2dOptions][] = [
+    ['3x3 pad 1', [2, 3, 13, 7], [5, 3, 3, 3], { padding: 1 }],
+    ['3x3 stride 2 dilation 2', [1, 7, 13, 13], [13, 7, 3, 3], { stride: 2, padding: 2, dilation: 2 }],
+    ['patch 4x4/4 with a remainder', [2, 3, 37, 13], [7, 3, 4, 4], { stride: 4 }],
+    ['1x1', [2, 13, 7, 7], [37, 13, 1, 1], {}],
+    ['ViT-like patch 16/16', [1, 3, 48, 48], [37, 3, 16, 16], { stride: 16 }],
+  ];
+  for (const [name, xs, ws, opt] of cases) {
+    test(`conv2d ${name}, with bias and gradients`, async () => {
+      await compareF16(`conv2d ${name}`, [{ shape: xs, lo: -1, hi: 1 }, { shape: ws, lo: -0.5, hi: 0.5 }, { shape: [ws[0]] }], ([x, w, b]) => T.conv2d(x, w, b, opt), {
+        atol: 2e-3,
+      });
+    });
+  }
+
+  test('conv2d refuses mixed f16/f32 operands', () => {
+    expect(() => T.conv2d(T.ones([1, 2, 5, 5], 'f16'), T.ones([3, 2, 3, 3]))).toThrow(/^conv2d: operands must share one dtype/);
+  });
+});
+
 describe('f16 refusals', () => {
   test('ops without f16 kernels raise a TensorError naming the op and f16, never a WGSL error', () => {
     const x = T.ones([2, 4, 5, 5], 'f16');
     const w = T.ones([3, 4, 3, 3], 'f16');
     const cases: [string, () => unknown][] = [
-      ['softmax', () => T.softmax(x, -1)],
-      ['layer_norm', () => T.layerNorm(x, [5])],
-      ['conv2d', () => T.conv2d(x, w)],
-      ['concat', () => T.concat([x, x], 0)],
+      ['max_pool2d', () => T.maxPool2d(x, { kernelSize: 2 })],
       ['pad', () => T.pad(x, [1, 1])],
       ['gather', () => T.gather(x, 0, T.zeros([1, 4, 5, 5], 'i32'))],
     ];

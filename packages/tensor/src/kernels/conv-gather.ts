@@ -86,7 +86,7 @@ export function gatherHook(divided: boolean): OperandHook {
           `let ${h} = gh${j} + kh; let ${w} = gw${j} + kw;`,
           // Negative positions wrap to huge u32s, so one unsigned compare per axis checks both ends.
           `let ${ok} = u32(${h}) < ${u.at('gH')} && u32(${w}) < ${u.at('gW')};`,
-          `let ${dst} = select(0.0, B[select(0u, u32(gp${j} + kp), ${ok})], ${ok});`,
+          `let ${dst} = select(0.0, f32(B[select(0u, u32(gp${j} + kp), ${ok})]), ${ok});`,
         ];
       }
       const dh = I(u, 'gDivH');
@@ -95,7 +95,7 @@ export function gatherHook(divided: boolean): OperandHook {
         `let ${h} = gh${j} + kh; let ${w} = gw${j} + kw;`,
         `let ${dst}y = ${h} / ${dh}; let ${dst}x = ${w} / ${dw};`,
         `let ${ok} = ${h} >= 0 && ${w} >= 0 && ${dst}y * ${dh} == ${h} && ${dst}x * ${dw} == ${w} && u32(${dst}y) < ${u.at('gH')} && u32(${dst}x) < ${u.at('gW')};`,
-        `let ${dst} = select(0.0, B[select(0u, u32(go${j} + ko + ${dst}y * ${I(u, 'gsH')} + ${dst}x * ${I(u, 'gsW')}), ${ok})], ${ok});`,
+        `let ${dst} = select(0.0, f32(B[select(0u, u32(go${j} + ko + ${dst}y * ${I(u, 'gsH')} + ${dst}x * ${I(u, 'gsW')}), ${ok})]), ${ok});`,
       ];
     },
   };

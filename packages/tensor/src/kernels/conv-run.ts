@@ -51,6 +51,8 @@ function implicitPlan(a: Tensor, M: number, N: number, K: number, batch: number,
       biasRows: true,
       subgroup: subgroupsUsable(),
       bHook: gatherHook(divided),
+      // f16 operands (A, the gathered B, bias and the output share one dtype): widened loads, f32 accumulators.
+      half: a.dtype === 'f16',
     },
     hookUniforms: gatherUniforms(geo),
   };
@@ -139,7 +141,7 @@ export function inputGradPlan(g: ConvGeometry, gout: Tensor, wt: Tensor): Matmul
 
 /** Runs a plan into a fresh contiguous tensor of `shape` (the GEMM's [batch, M, N] in memory order). */
 export function runPlan(op: string, p: MatmulPlan, a: Tensor, b: Tensor, bias: Tensor | null, shape: number[], cfg?: MatmulConfig): Tensor {
-  const out = Tensor.empty(shape, 'f32', op);
+  const out = Tensor.empty(shape, a.dtype, op);
   launchMatmul(op, p, cfg ?? matmulConfig(p), a, b, out, bias);
   return out;
 }

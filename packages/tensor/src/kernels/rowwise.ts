@@ -94,6 +94,8 @@ export class RowLayout {
     for (const o of this.ordered) {
       const x = o.name;
       const off = o.kind === 'raw' ? '' : u.at(`off_${x}`);
+      // Values are f32 inside the kernel; an f16 operand is widened on load and rounded on store.
+      const sv = o.t.dtype === 'f32' ? 'v' : `${o.t.dtype}(v)`;
       if (o.kind === 'row') {
         const body = [`var b = ${off};`, 'var rem = r;'];
         for (let d = this.kept.length - 1; d >= 0; d--) {
@@ -104,7 +106,7 @@ export class RowLayout {
         L.push(`var<private> b_${x}: u32;`);
         sets.push(`b_${x} = base_${x}(r);`);
         const rs = u.at(`rs_${x}`);
-        if (o.write) L.push(`fn st_${x}(k: u32, v: f32) { ${x}[b_${x} + k * ${rs}] = v; }`);
+        if (o.write) L.push(`fn st_${x}(k: u32, v: f32) { ${x}[b_${x} + k * ${rs}] = ${sv}; }`);
         else {
           L.push(`fn ld_${x}(k: u32) -> f32 { return f32(${x}[b_${x} + k * ${rs}]); }`);
           L.push(`fn ldr_${x}(r: u32, k: u32) -> f32 { return f32(${x}[base_${x}(r) + k * ${rs}]); }`);
@@ -112,7 +114,7 @@ export class RowLayout {
       } else if (o.kind === 'col') {
         L.push(`fn ld_${x}(k: u32) -> f32 { return f32(${x}[${off} + k * ${u.at(`rs_${x}`)}]); }`);
       } else if (o.kind === 'perRow') {
-        if (o.write) L.push(`fn st_${x}(v: f32) { ${x}[${off} + row] = v; }`);
+        if (o.write) L.push(`fn st_${x}(v: f32) { ${x}[${off} + row] = ${sv}; }`);
         else {
           L.push(`fn ld_${x}() -> f32 { return f32(${x}[${off} + row]); }`);
           L.push(`fn ldr_${x}(r: u32) -> f32 { return f32(${x}[${off} + r]); }`);

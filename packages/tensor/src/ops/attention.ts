@@ -20,7 +20,8 @@ function check(q: Tensor, k: Tensor, v: Tensor, scale: number | undefined): Atte
   assertTensor(op, k, 'k');
   assertTensor(op, v, 'v');
   for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
-    if (t.dtype !== 'f32') throw new TensorError(op, `${name} must be f32, got ${t.dtype} of shape ${formatShape(t.shape)}`);
+    if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new TensorError(op, `${name} must be f32 or f16, got ${t.dtype} of shape ${formatShape(t.shape)}`);
+    if (t.dtype !== q.dtype) throw new TensorError(op, `q, k and v must share one dtype: q is ${q.dtype}, ${name} is ${t.dtype}`);
     if (t.rank !== 4) throw shapeError(op, `${name} must be 4-D (batch, heads, tokens, head_dim)`, q.shape, k.shape, v.shape);
   }
   if (!shapesEqual(q.shape, k.shape) || !shapesEqual(q.shape, v.shape)) {
@@ -40,6 +41,7 @@ function check(q: Tensor, k: Tensor, v: Tensor, scale: number | undefined): Atte
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const p = check(q, k, v, options.scale);
+  if (q.dtype === 'f16') return unfusedAttention(q, k, v, p.scale);
   const out = Tensor.empty(q.shape, 'f32', 'attention');
   const lse = Tensor.empty([p.B, p.H, p.N], 'f32', 'attention');
   launchForward(p, q, k, v, out, lse);
@@ -72,6 +74,15 @@ function fusedBackward(p: AttentionLaunch, g: Tensor, q: Tensor, k: Tensor, v: T
   launchBackward(pb, { q, k, v, o, g, lse }, { dq, dk, dv, dd });
   dd.dispose();
   return [dq, dk, dv];
+}
+
+/**
+ * f16 attention, not fused yet: softmax(q·kᵀ · scale)·v from the f16 matmul and softmax kernels (f16 storage,
+ * f32 accumulation inside each), differentiated through those ops. It materialises the f16 N×N scores (O(N²)
+ * memory per head) and rounds them to halves between the kernels.
+ */
+function unfusedAttention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+  return scope(() => matmul(softmax(mul(matmul(q, k, { transposeB: true }), scale), -1), v));
 }
 
 /** The same gradients through matmul and softmax (materialises the scores; only for higher-order grads). */

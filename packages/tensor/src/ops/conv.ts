@@ -4,6 +4,7 @@ import { type ConvGeometry, forwardPlan, inputGradPlan, runPlan, weightGradPlan 
 import { launchMatmul, type MatmulPlan, planMatmul } from '../kernels/matmul-run.ts';
 import { matmulConfig, type TuneResult, tuneMatmulPlan } from '../kernels/matmul-tune.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
+import { cast } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { sum } from './reduce.ts';
 import { pad } from './shape.ts';
@@ -31,8 +32,10 @@ export function convGeometry(op: string, x: Tensor, weight: Tensor, bias: Tensor
   assertTensor(op, x, 'x');
   assertTensor(op, weight, 'weight');
   if (bias) assertTensor(op, bias, 'bias');
+  // f32, or f16 throughout (f16 storage, f32 accumulation in the matmul core); no silent mixing.
   for (const [name, t] of [['x', x], ['weight', weight], ['bias', bias]] as const) {
-    if (t && t.dtype !== 'f32') throw new TensorError(op, `${name} must be f32, got ${t.dtype} of shape [${t.shape.join(', ')}]`);
+    if (t && t.dtype !== 'f32' && t.dtype !== 'f16') throw new TensorError(op, `${name} must be f32 or f16, got ${t.dtype} of shape [${t.shape.join(', ')}]`);
+    if (t && t.dtype !== x.dtype) throw new TensorError(op, `operands must share one dtype: x is ${x.dtype}, ${name} is ${t.dtype}`);
   }
   const shapes = [x.shape, weight.shape];
   if (x.rank !== 4) throw shapeError(op, 'x must be 4-D [N, C, H, W]', ...shapes);
@@ -93,7 +96,7 @@ function forwardGemm(g: ConvGeometry, x: Tensor, weight: Tensor, bias: Tensor | 
 
 function forward(g: ConvGeometry, x: Tensor, weight: Tensor, bias: Tensor | null, patch: boolean): Tensor {
   const { plan, a, b } = forwardGemm(g, x, weight, bias, patch);
-  const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'f32', 'conv2d');
+  const out = Tensor.empty([g.N, g.O, g.OH, g.OW], x.dtype, 'conv2d');
   launchMatmul('conv2d', plan, matmulConfig(plan), a, b, out, bias);
   a.dispose();
   b.dispose();
@@ -121,7 +124,8 @@ function patchGrads(g: ConvGeometry, gout: Tensor, x: Tensor, w: Tensor, wantX: 
       dx = reshape(six, [g.N, g.C, g.OH * g.KH, g.OW * g.KW]);
     } else dx = reshape(matmul(w2, g3, { transposeA: true }), [g.N, g.C, g.OH, g.OW]);
     const [rh, rw] = [g.H - g.OH * g.KH, g.W - g.OW * g.KW];
-    if (rh > 0 || rw > 0) dx = pad(dx, [0, rw, 0, rh]);
+    // pad has no f16 kernel: pad the (small, dropped-pixel) remainder in f32.
+    if (rh > 0 || rw > 0) dx = dx.dtype === 'f16' ? cast(pad(cast(dx, 'f32'), [0, rw, 0, rh]), 'f16') : pad(dx, [0, rw, 0, rh]);
   }
   return [dx, dw];
 }
@@ -175,7 +179,7 @@ export async function autotuneConv2d(x: Tensor, weight: Tensor, bias?: Tensor | 
   const b = bias ?? null;
   const g = convGeometry('autotuneConv2d', x, weight, b, options);
   const gemm = noGrad(() => forwardGemm(g, x, weight, b, patchPathAllowed && isPatchConv(g)));
-  const out = Tensor.empty([g.N, g.O, g.OH, g.OW], 'f32', 'autotuneConv2d');
+  const out = Tensor.empty([g.N, g.O, g.OH, g.OW], x.dtype, 'autotuneConv2d');
   try {
     return await tuneMatmulPlan(gemm.plan, (cfg) => launchMatmul('autotuneConv2d', gemm.plan, cfg, gemm.a, gemm.b, out, b));
   } finally {

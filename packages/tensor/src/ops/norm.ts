@@ -22,9 +22,12 @@ function checkArgs(x: Tensor, normalizedShape: readonly number[], weight?: Tenso
     if (!shapesEqual(t.shape, normalizedShape)) {
       throw shapeError('layer_norm', `${name} must have the normalized shape ${formatShape(normalizedShape)}`, x.shape, t.shape);
     }
-    if (t.dtype !== 'f32') throw new TensorError('layer_norm', `${name} must be f32, got ${t.dtype}`);
+    if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new TensorError('layer_norm', `${name} must be f32 or f16, got ${t.dtype}`);
   }
-  if (x.dtype !== 'f32') throw shapeError('layer_norm', `needs an f32 tensor, got ${x.dtype}`, x.shape);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw shapeError('layer_norm', `needs an f32 or f16 tensor, got ${x.dtype}`, x.shape);
+  if (x.dtype === 'f32' && (weight?.dtype === 'f16' || bias?.dtype === 'f16')) {
+    throw new TensorError('layer_norm', 'an f32 input takes f32 weight and bias, got f16; cast them or the input');
+  }
   if (numel(normalizedShape) === 0) throw shapeError('layer_norm', 'cannot normalize over zero elements', x.shape);
 }
 
@@ -32,6 +35,10 @@ function checkArgs(x: Tensor, normalizedShape: readonly number[], weight?: Tenso
  * Layer normalization over the trailing `normalizedShape` dims (a number means the last dim's size):
  * (x − mean) / sqrt(var + eps) · weight + bias with the biased variance. Statistics are two-pass in f32, which
  * stays accurate when the mean is large against the spread.
+ *
+ * f16: an f16 input gives an f16 output; weight and bias may each be f16 or f32 (f32 master parameters with f16
+ * activations); every statistic and the affine step are computed in f32, and the saved mean/rstd stay f32.
+ * Gradients come back in each operand's own dtype. An f32 input refuses f16 weight/bias.
  */
 export function layerNorm(
   x: Tensor,
@@ -56,7 +63,7 @@ export function layerNorm(
 
 function layerNormLastDim(x: Tensor, w: Tensor | null, b: Tensor | null, eps: number): Tensor {
   const d = x.rank - 1;
-  const y = Tensor.empty(x.shape, 'f32', 'layer_norm');
+  const y = Tensor.empty(x.shape, x.dtype, 'layer_norm');
   const rowsShape = x.shape.slice(0, d);
   const meanT = Tensor.empty(rowsShape, 'f32', 'layer_norm');
   const rstdT = Tensor.empty(rowsShape, 'f32', 'layer_norm');
@@ -111,7 +118,7 @@ function fusedBackward(g: Tensor, x: Tensor, w: Tensor | null, m: Tensor, r: Ten
   const d = x.rank - 1;
   let dx: Tensor | null = null;
   if (wantX) {
-    dx = Tensor.empty(x.shape, 'f32', 'layer_norm_backward');
+    dx = Tensor.empty(x.shape, x.dtype, 'layer_norm_backward');
     const layout = new RowLayout(x.shape, d, [
       { name: 'x', t: x, kind: 'row' },
       { name: 'g', t: g, kind: 'row' },

@@ -50,7 +50,7 @@ function plan(x: Tensor, o: InterpolateOptions): Plan {
   const mode = o.mode ?? 'nearest';
   if (!(mode in TAPS)) throw new TensorError(op, `unknown mode '${mode}' (nearest, bilinear, bicubic)`);
   if (x.rank !== 4) throw shapeError(op, `needs an NCHW tensor (rank 4), got rank ${x.rank}`, x.shape);
-  if (mode !== 'nearest' && x.dtype !== 'f32') throw shapeError(op, `${mode} needs f32, got ${x.dtype}`, x.shape);
+  if (mode !== 'nearest' && x.dtype !== 'f32' && x.dtype !== 'f16') throw shapeError(op, `${mode} needs f32 or f16, got ${x.dtype}`, x.shape);
   const alignCorners = o.alignCorners ?? false;
   if (alignCorners && mode === 'nearest') throw new TensorError(op, 'alignCorners only applies to bilinear and bicubic');
   if ((o.size === undefined) === (o.scaleFactor === undefined)) throw new TensorError(op, 'give exactly one of size and scaleFactor');
@@ -131,16 +131,18 @@ function forward(x: Tensor, p: Plan): Tensor {
   const u = new UniformLayout().field('n').field('shape', 4).field('str', 4).field('off').field('inH').field('inW').field('sh').field('sw');
   const T: DType = x.dtype;
   const read = (hy: string, wx: string) => `x[base + u32(${hy}) * ${u.at('str', 2)} + u32(${wx}) * ${u.at('str', 3)}]`;
+  // f16: taps are weighed in f32 and the result rounded once (nearest copies the half as it is).
+  const wide = (v: string) => (T === 'f16' ? `f32(${v})` : v);
   const body =
     K === 1
       ? `out[gidx] = ${read('ty.i[0]', 'tx.i[0]')};`
       : `var acc = 0.0;
   for (var k = 0; k < ${K}; k++) {
     var row = 0.0;
-    for (var l = 0; l < ${K}; l++) { row += tx.w[l] * ${read('ty.i[k]', 'tx.i[l]')}; }
+    for (var l = 0; l < ${K}; l++) { row += tx.w[l] * ${wide(read('ty.i[k]', 'tx.i[l]'))}; }
     acc += ty.w[k] * row;
   }
-  out[gidx] = acc;`;
+  out[gidx] = ${T === 'f16' ? 'f16(acc)' : 'acc'};`;
   const code = `${tapsWgsl(p.mode, p.alignCorners)}
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${T}>;
@@ -200,7 +202,7 @@ function backwardPass(g: Tensor, p: Plan, axis: 2 | 3): Tensor {
   const decompose = [3, 2, 1].map((d) => `let i${d} = r % ${u.at('shape', d)}; r = r / ${u.at('shape', d)};`).join('\n  ');
   const baseExpr = [u.at('off'), ...[0, 1, 2, 3].filter((d) => d !== axis).map((d) => `${d === 0 ? 'r' : `i${d}`} * ${u.at('str', d)}`)].join(' + ');
   const code = `${tapsWgsl(p.mode, p.alignCorners)}
-@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(0) var<storage, read> g: array<${g.dtype}>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${u.declare(2)}
 @compute @workgroup_size(${WG})
@@ -227,7 +229,7 @@ fn main(${ENTRY_ARGS}) {
     let t = taps(o, n_in, scale);
     var w = 0.0;
     for (var k = 0; k < ${K}; k++) { if (t.i[k] == i) { w += t.w[k]; } }
-    if (w != 0.0) { acc += w * g[base + u32(o) * ${u.at('str', axis)}]; }
+    if (w != 0.0) { acc += w * f32(g[base + u32(o) * ${u.at('str', axis)}]); }
   }
   out[gidx] = acc;
 }`;
@@ -255,6 +257,6 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   assertTensor('interpolate', x);
   const p = plan(x, options);
   const y = forward(x, p);
-  if (x.dtype === 'f32') record('interpolate', [x], [y], ([g]) => [backward(g!, p)]);
+  if (x.dtype === 'f32' || x.dtype === 'f16') record('interpolate', [x], [y], ([g]) => [backward(g!, p)]);
   return y;
 }

@@ -39,7 +39,7 @@ const BACKWARD: Record<Kind, RowStep[]> = {
 
 function checkInput(op: Kind, x: Tensor, dim: number): number {
   assertTensor(op, x);
-  if (x.dtype !== 'f32') throw shapeError(op, `needs an f32 tensor, got ${x.dtype}`, x.shape);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw shapeError(op, `needs an f32 or f16 tensor, got ${x.dtype}`, x.shape);
   const d = normalizeAxis(dim, Math.max(x.rank, 1));
   if (d < 0) throw shapeError(op, `dim ${dim} out of range for rank ${x.rank}`, x.shape);
   return d;
@@ -55,7 +55,8 @@ function rowOp(op: Kind, x: Tensor, dim: number): Tensor {
     y1.dispose();
     return y;
   }
-  const y = Tensor.empty(x.shape, 'f32', op);
+  // f16: halves in and out, max/sum/exp in f32.
+  const y = Tensor.empty(x.shape, x.dtype, op);
   const layout = new RowLayout(x.shape, d, [
     { name: 'x', t: x, kind: 'row' },
     { name: 'y', t: y, kind: 'row', write: true },
@@ -72,7 +73,7 @@ function backward(op: Kind, g: Tensor, y: Tensor, d: number): Tensor {
       op === 'softmax' ? mul(y, sub(g, sum(mul(g, y), d, true))) : sub(g, mul(exp(y), sum(g, d, true))),
     );
   }
-  const dx = Tensor.empty(y.shape, 'f32', `${op}_backward`);
+  const dx = Tensor.empty(y.shape, y.dtype, `${op}_backward`);
   const layout = new RowLayout(y.shape, d, [
     { name: 'g', t: g, kind: 'row' },
     { name: 'y', t: y, kind: 'row' },
