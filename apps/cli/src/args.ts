@@ -10,7 +10,7 @@ interface Flag {
   type: FlagType;
   short?: string;
   multiple?: boolean;
-  /** Shown in help; `value` is the placeholder for string flags. */
+  /** The argument name shown in help for string flags (e.g. FILE). */
   value?: string;
   help: string;
   required?: boolean;
