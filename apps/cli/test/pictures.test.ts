@@ -40,18 +40,28 @@ describe('pictures', () => {
     expect(() => labelOverlay(img, { width: 1, height: 1, data: new Uint8Array(1) })).toThrow('label map is 1x1, the image 2x1');
   });
 
-  test('contact sheet: four panels per row in order, grey where a panel is missing', () => {
+  test('contact sheet: panels in order, grey where one row lacks a panel, a column no row has left out', () => {
     const s = sample('a', 10, 10, 1);
-    const sheet = contactSheet([{ name: 'a', image: s.image, gt: s.gt, cam: null, pred: s.gt }], { tile: 10 });
+    const cam = { width: 10, height: 10, data: new Float32Array(100).fill(1) };
+    const sheet = contactSheet([
+      { name: 'a', image: s.image, gt: s.gt, cam: null, pred: s.gt },
+      { name: 'b', image: s.image, gt: s.gt, cam, pred: s.gt },
+    ], { tile: 10 });
     const pad = 4;
     const head = 16;
-    const at = (col: number, x: number, y: number) => sheet.getPixel(pad + col * (10 + pad) + x, head + y).slice(0, 3);
-    expect(at(0, 5, 5)).toEqual([128, 128, 128]); // image gradient
-    expect(at(1, 5, 5)).toEqual([...pal.slice(3, 6)]); // GT class 1
-    expect(at(2, 5, 5)).toEqual([200, 200, 200]); // no CAM
-    expect(at(3, 9, 9)).toEqual([0, 0, 0]); // prediction background
+    const at = (col: number, row: number, x: number, y: number) => sheet.getPixel(pad + col * (10 + pad) + x, head + row * (10 + pad + 12) + y).slice(0, 3);
+    expect(sheet.width).toBe(pad + 4 * (10 + pad));
+    expect(at(0, 0, 5, 5)).toEqual([128, 128, 128]); // image gradient
+    expect(at(1, 0, 5, 5)).toEqual([...pal.slice(3, 6)]); // GT class 1
+    expect(at(2, 0, 5, 5)).toEqual([200, 200, 200]); // no CAM in this row
+    expect(at(2, 1, 5, 5)).not.toEqual([200, 200, 200]); // the other row's CAM
+    expect(at(3, 0, 9, 9)).toEqual([0, 0, 0]); // prediction background
     const png = PNG.sync.read(sheet.toPng());
     expect([png.width, png.height]).toEqual([sheet.width, sheet.height]);
+
+    const noCam = contactSheet([{ name: 'a', image: s.image, gt: s.gt, cam: null, pred: s.gt }], { tile: 10 });
+    expect(noCam.width).toBe(pad + 3 * (10 + pad));
+    expect(noCam.getPixel(pad + 2 * (10 + pad) + 9, head + 9).slice(0, 3)).toEqual([0, 0, 0]); // prediction is third
   });
 
   test('loss plot: a line per series in its legend colour, log axis for positive values', () => {

@@ -93,14 +93,17 @@ export function contactSheet(rows: SheetRow[], o: { tile?: number } = {}): Raste
   const tw = Math.max(...rows.map((r) => Math.round((th * r.image.width) / r.image.height)));
   const pad = 4;
   const head = 16;
-  const sheet = new Raster(pad + SHEET_COLUMNS.length * (tw + pad), head + rows.length * (th + pad + 12) + pad, [255, 255, 255]);
-  SHEET_COLUMNS.forEach((c, i) => sheet.text(pad + i * (tw + pad) + (tw - textWidth(c)) / 2, 5, c, [40, 40, 40]));
+  const panels = rows.map((r) => [r.image, r.gt && colorizeLabels(r.gt), r.cam && heatOverlay(r.image, r.cam), r.pred && colorizeLabels(r.pred)]);
+  // A column no row has (no ground truth, no CAM) is left out rather than drawn as grey tiles.
+  const cols = SHEET_COLUMNS.map((_, i) => i).filter((i) => panels.some((p) => p[i]));
+  const sheet = new Raster(pad + cols.length * (tw + pad), head + rows.length * (th + pad + 12) + pad, [255, 255, 255]);
+  cols.forEach((c, i) => sheet.text(pad + i * (tw + pad) + (tw - textWidth(SHEET_COLUMNS[c])) / 2, 5, SHEET_COLUMNS[c], [40, 40, 40]));
   rows.forEach((r, j) => {
     const y = head + j * (th + pad + 12);
     const w = Math.round((th * r.image.width) / r.image.height);
-    const panels = [r.image, r.gt && colorizeLabels(r.gt), r.cam && heatOverlay(r.image, r.cam), r.pred && colorizeLabels(r.pred)];
-    panels.forEach((p, i) => {
+    cols.forEach((c, i) => {
       const x = pad + i * (tw + pad);
+      const p = panels[j][c];
       if (p) sheet.blit(x, y, resizeNearest(p, w, th));
       else sheet.fillRect(x, y, w, th, [200, 200, 200]);
     });
