@@ -438,6 +438,11 @@ describe('checkpoints', () => {
     expect(f32Bits(ck.tensors['model.w'].data)).toEqual(f32Bits(await w.data()));
     expect(Array.from(ck.tensors['optim.exp_avg.0'].data)).toEqual([0.5, -0.25]);
     expect(ck.tensors['optim.step_count']).toEqual({ dtype: 'I64', shape: [1], data: Int32Array.of(3) });
+    // names: only the model, as inference reads it (the optimizer moments stay on disk).
+    const modelOnly = await T.loadCheckpoint(path, { names: ['model.w'] });
+    expect(Object.keys(modelOnly.tensors)).toEqual(['model.w']);
+    expect(modelOnly.meta).toEqual(meta);
+    expect(f32Bits(modelOnly.tensors['model.w'].data)).toEqual(f32Bits(ck.tensors['model.w'].data));
 
     const restored = new T.Generator();
     restored.setState((ck.rng as { engine: { seed: number; draws: number } }).engine);

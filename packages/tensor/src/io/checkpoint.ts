@@ -2,7 +2,7 @@
 // written atomically so a crash mid-save leaves the previous checkpoint intact.
 import { IoError } from './errors.ts';
 import type { TensorInput, TensorRecord } from './host.ts';
-import { readSafetensors, serializeSafetensors, writeSafetensors } from './safetensors.ts';
+import { type ReadOptions, readSafetensors, serializeSafetensors, writeSafetensors } from './safetensors.ts';
 import type { SourceInput } from './source.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
@@ -86,8 +86,9 @@ export async function serializeCheckpoint(checkpoint: CheckpointInput): Promise<
   return serializeSafetensors(checkpoint.tensors, { metadata: metadataOf(checkpoint) });
 }
 
-export async function loadCheckpoint(input: SourceInput): Promise<Checkpoint> {
+/** Reads a checkpoint; `options.names` reads only those tensors (e.g. the model without optimizer state). */
+export async function loadCheckpoint(input: SourceInput, options: ReadOptions = {}): Promise<Checkpoint> {
   const name = typeof input === 'string' ? input : ((input as { name?: string }).name ?? '<bytes>');
-  const { tensors, metadata } = await readSafetensors(input);
+  const { tensors, metadata } = await readSafetensors(input, options);
   return parse(name, metadata, tensors);
 }
