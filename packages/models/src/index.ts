@@ -29,3 +29,4 @@ export { type Refiner } from './refine.ts';
 export { assignCscTags, cscTagPlan, planCscTags, cropWindows, CSC_TAG_DEFAULTS, type CscTagOptions, type CscTagPlan } from './tags.ts';
 export { Mt19937, torchRandperm, torchRandpermPrefix } from './torch_randperm.ts';
 export * from './train/index.ts';
+export * from './inference/index.ts';

@@ -1,0 +1,4 @@
+export { type EvalOptions, type InferenceConfig, type InferredShape, inferenceConfigFrom, inferInferenceConfig, networkConfig } from './config.ts';
+export { type NetworkWeights, readNetworkWeights, sourceName } from './weights.ts';
+export { type ClassCams, createSegModel, type HeatMap, inputTensor, type SegModel, type SegNetwork } from './seg-model.ts';
+export { loadSegNetwork, type OpenedModel, openSegModel, segModelFromWeights } from './load.ts';

@@ -1,0 +1,44 @@
+// Network weights from a file, a URL, bytes or a browser File: a `seco train` checkpoint (tensors under
+// `model.`, its config in meta.config), a bare state_dict as safetensors, or a PyTorch .pth (a zip archive).
+import { CHECKPOINT_FORMAT, loadCheckpoint, readPthStateDict, readSafetensors, readSafetensorsHeader, type SourceInput, type TensorRecord, withSource } from '@seco/tensor';
+
+export interface NetworkWeights {
+  /** The network's state_dict (SecoNetwork names). */
+  tensors: TensorRecord;
+  /** `meta.config` of a seco checkpoint; null for a bare state_dict. */
+  config: unknown;
+  kind: 'checkpoint' | 'safetensors' | 'pth';
+}
+
+/** A name for messages: the path, URL or File name. */
+export function sourceName(input: SourceInput, fallback = '<bytes>'): string {
+  if (typeof input === 'string') return input;
+  const n = (input as { name?: unknown }).name;
+  return typeof n === 'string' && n !== '' ? n : fallback;
+}
+
+/** PyTorch's zip archive (.pth): by the extension for a path or URL (read once), else by the magic bytes. */
+async function isZip(input: SourceInput): Promise<boolean> {
+  if (typeof input === 'string') return /\.(pth|pt)$/i.test(input);
+  const head = await withSource(input, (src) => src.read(0, Math.min(4, src.size)));
+  return head.length === 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
+}
+
+export async function readNetworkWeights(input: SourceInput, name = sourceName(input)): Promise<NetworkWeights> {
+  if (await isZip(input)) return { tensors: await readPthStateDict(input), config: null, kind: 'pth' };
+  const header = await readSafetensorsHeader(input);
+  if (header.metadata.checkpoint_format === undefined) {
+    return { tensors: (await readSafetensors(input)).tensors, config: null, kind: 'safetensors' };
+  }
+  if (header.metadata.checkpoint_format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${name}: unsupported checkpoint format ${JSON.stringify(header.metadata.checkpoint_format)} (this version reads ${CHECKPOINT_FORMAT})`);
+  }
+  // Only the network: a training checkpoint also holds optimizer moments (twice the model again).
+  const names = header.entries.map((e) => e.name).filter((n) => n.startsWith('model.'));
+  if (names.length === 0) throw new Error(`${name}: a seco checkpoint without model.* tensors`);
+  const ck = await loadCheckpoint(input, { names });
+  const tensors: TensorRecord = {};
+  for (const [k, v] of Object.entries(ck.tensors)) tensors[k.slice('model.'.length)] = v;
+  const meta = ck.meta as { config?: unknown } | null;
+  return { tensors, config: meta && typeof meta === 'object' && 'config' in meta ? meta.config : null, kind: 'checkpoint' };
+}
