@@ -4,6 +4,11 @@ import { createRequire } from 'node:module';
 import { deflateSync } from 'node:zlib';
 import { DataError } from '../errors.ts';
 import type { IndexMap } from '../image.ts';
+import { vocPalette } from './palette.ts';
+import type { IndexPng } from './png-indices.ts';
+
+export type { IndexPng } from './png-indices.ts';
+export { vocPalette } from './palette.ts';
 
 const require = createRequire(import.meta.url);
 const Parser = require('pngjs/lib/parser.js');
@@ -23,10 +28,6 @@ interface PngMeta {
   palette?: number[][] | boolean;
 }
 
-export interface IndexPng extends IndexMap {
-  /** RGBA entries of the PLTE chunk, if any. */
-  palette: number[][] | null;
-}
 
 /** Decodes an 8-bit-or-less palette or grayscale PNG to its raw indices. */
 export function decodeIndexPng(bytes: Uint8Array, file: string): IndexPng {
@@ -71,22 +72,6 @@ export function decodeIndexPng(bytes: Uint8Array, file: string): IndexPng {
   } catch (e) {
     throw new DataError(file, `corrupt PNG: ${e instanceof Error ? e.message : e}`, { cause: e });
   }
-}
-
-/** The standard PASCAL VOC colour map (bit-interleaved), 256 RGB entries. */
-export function vocPalette(): Uint8Array {
-  const p = new Uint8Array(256 * 3);
-  for (let i = 0; i < 256; i++) {
-    let r = 0, g = 0, b = 0, c = i;
-    for (let j = 0; j < 8; j++) {
-      r |= ((c >> 0) & 1) << (7 - j);
-      g |= ((c >> 1) & 1) << (7 - j);
-      b |= ((c >> 2) & 1) << (7 - j);
-      c >>= 3;
-    }
-    p.set([r, g, b], i * 3);
-  }
-  return p;
 }
 
 function chunk(type: string, data: Uint8Array): Buffer {
