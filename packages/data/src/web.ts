@@ -4,7 +4,9 @@
 export { DataError } from './errors.ts';
 export type { IndexMap, RgbImage } from './image.ts';
 export { deriveSeed, Rng, type RngState } from './rng.ts';
-export { type ImageLabels, labelIdx, labelsFromMask, multiHot, validateMask } from './labels/image-labels.ts';
+export { checkMask, type ImageLabels, labelIdx, labelsFromMask, multiHot, validateMask } from './labels/image-labels.ts';
+export { VOC_CLASSES } from './datasets/voc-classes.ts';
+export { COCO_CLASSES } from './datasets/coco-classes.ts';
 export type { DecodeImage } from './codecs/decode.ts';
 export { decodeImage } from '#decode';
 export { decodeIndexPng, type IndexPng } from './codecs/png-indices.ts';

@@ -4,11 +4,10 @@ import type { ImageLabels } from '../labels/image-labels.ts';
 import { readClsLabelsNpy, readLabelsJson } from '../labels/label-files.ts';
 import { indexFolder, readList, requireDir } from './files.ts';
 import { type Dataset, defaultWarn, type OnBadSample, type SampleRef, type Warn } from './types.ts';
+import { VOC_CLASSES } from './voc-classes.ts';
 
-export const VOC_CLASSES = [
-  'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable',
-  'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
-] as const;
+export { VOC_CLASSES } from './voc-classes.ts';
+
 
 export type LabelSource = { npy: string } | { json: string } | { map: ImageLabels } | 'from-masks';
 

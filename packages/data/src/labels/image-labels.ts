@@ -16,6 +16,14 @@ export function validateMask(mask: IndexMap, numClasses: number, file: string): 
   }
 }
 
+/** A ground-truth mask for `image`: values in 0..numClasses or 255, and the image's size; errors name `file`. */
+export function checkMask(mask: IndexMap, numClasses: number, file: string, image?: { width: number; height: number }): void {
+  validateMask(mask, numClasses, file);
+  if (image && (mask.width !== image.width || mask.height !== image.height)) {
+    throw new DataError(file, `mask is ${mask.width}x${mask.height} but its image is ${image.width}x${image.height}`);
+  }
+}
+
 /** Classes present in a mask (values 1..C become 0-based indices; 0 and 255 dropped). */
 export function labelsFromMask(mask: IndexMap, numClasses: number, file: string): number[] {
   validateMask(mask, numClasses, file);

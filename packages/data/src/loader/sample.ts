@@ -5,7 +5,7 @@ import { decodeIndexPng } from '../codecs/png.ts';
 import type { SampleRef } from '../datasets/types.ts';
 import { DataError, withFile } from '../errors.ts';
 import type { IndexMap, RgbImage } from '../image.ts';
-import { labelIdx, labelsFromMask, validateMask } from '../labels/image-labels.ts';
+import { checkMask, labelIdx, labelsFromMask } from '../labels/image-labels.ts';
 import { Rng } from '../rng.ts';
 import type { AugConfig } from '../transforms/config.ts';
 import { normalizeCHW, normalizeInto } from '../transforms/normalize.ts';
@@ -53,10 +53,7 @@ export async function loadImage(file: string, decode: DecodeImage): Promise<RgbI
 
 export async function loadMask(file: string, numClasses: number, expect?: RgbImage): Promise<IndexMap> {
   const m = decodeIndexPng(await readBytes(file), file);
-  validateMask(m, numClasses, file);
-  if (expect && (m.width !== expect.width || m.height !== expect.height)) {
-    throw new DataError(file, `mask is ${m.width}x${m.height} but its image is ${expect.width}x${expect.height}`);
-  }
+  checkMask(m, numClasses, file, expect);
   return { width: m.width, height: m.height, data: m.data };
 }
 
