@@ -1,5 +1,5 @@
 // Browser entry: the platform's navigator.gpu.
-export const platformName = 'browser';
+export const platformName: string = 'browser';
 
 export function getGPU(_flags: string[] = []): GPU {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;

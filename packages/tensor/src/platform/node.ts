@@ -3,7 +3,7 @@ import { create, globals } from 'webgpu';
 
 let instance: GPU | null = null;
 
-export const platformName = 'node';
+export const platformName: string = 'node';
 
 export function getGPU(flags: string[] = []): GPU {
   if (!instance) {
