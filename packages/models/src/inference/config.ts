@@ -70,7 +70,10 @@ export function inferenceConfigFrom(value: unknown, file: string): InferenceConf
   const scales = get('eval.scales');
   if (!Array.isArray(scales) || scales.length === 0 || !scales.every((s) => num(s) && s > 0)) bad.push('eval.scales' as never);
   for (const p of ['eval.flip', 'eval.crf']) if (typeof get(p) !== 'boolean') bad.push(p as never);
-  if (bad.length > 0) throw new Error(`${file}: the stored config is not a SeCo config (missing or invalid: ${bad.join(', ')})`);
+  if (bad.length > 0) {
+    const named = bad.length > 4 ? `${bad.slice(0, 4).join(', ')} and ${bad.length - 4} more` : bad.join(', ');
+    throw new Error(`${file}: the stored config is not a SeCo config (missing or invalid: ${named})`);
+  }
   return value as InferenceConfig;
 }
 
