@@ -7,7 +7,7 @@ import * as T from '@seco/tensor';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Browser, launchChromium } from './support/chromium.ts';
-import { type CliEval, cliEval, tmp, trainCheckpoint, vocSample } from './support/train.ts';
+import { type CliEval, cliEval, SETS, tmp, trainCheckpoint, vocSample } from './support/train.ts';
 import { buildAndServe, type WebServer } from './support/web-server.ts';
 
 const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url));
@@ -82,6 +82,30 @@ describe('apps/web in Chromium', () => {
 
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'web-eval.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('with DenseCRF on (3 images): the CLI confusion matrix with eval.crf=true, exactly', async () => {
+    const crf = await cliEval(checkpoint, { sets: [...SETS, 'eval.crf=true'], limit: 3 });
+    const page = await openPage();
+    await page.setInputFiles('#ckpt-file', checkpoint);
+    await page.waitForSelector('#model-info[data-state="loaded"]');
+    await page.setInputFiles('#folder', vocSample);
+    await page.waitForSelector('#data-info[data-state="picked"]');
+    await page.check('#opt-crf');
+    await page.uncheck('#opt-cams');
+    await page.fill('#limit', '3');
+    await page.click('#run');
+    await page.waitForSelector('#progress-text[data-state="done"]', { timeout: 240_000 });
+    console.log(`page with CRF: ${await page.textContent('#progress-text')}`);
+    const hist = await page.$$eval('#confusion tbody tr', (rows) => rows.flatMap((r) => [...r.querySelectorAll('td')].map((td) => Number(td.textContent))));
+    expect(hist.reduce((a, b) => a + b, 0)).toBe(crf.hist.reduce((a, b) => a + b, 0));
+    const diff = hist.map((v, i) => v - crf.hist[i]).filter((d) => d !== 0);
+    console.log(`confusion matrix with CRF: ${diff.length} of ${hist.length} cells differ (sum |d| ${diff.reduce((a, d) => a + Math.abs(d), 0)})`);
+    expect(hist).toEqual(crf.hist);
+    // CRF changes the labels: the run really took the other path.
+    expect(hist).not.toEqual(cli.hist);
+    expect(await page.textContent('#miou')).toBe(`${(100 * crf.report.miou).toFixed(2)}%`);
     await page.close();
   });
 });

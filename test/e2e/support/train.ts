@@ -56,13 +56,15 @@ export interface CliEval {
   ids: string[];
 }
 
-/** `seco eval` of the val list: its report, and the confusion matrix rebuilt from the predictions it wrote. */
-export async function cliEval(checkpoint: string, sets: readonly string[] = SETS): Promise<CliEval> {
+/** `seco eval` of the val list (or its first `limit` ids): its report, and the confusion matrix rebuilt from the predictions it wrote. */
+export async function cliEval(checkpoint: string, o: { sets?: readonly string[]; limit?: number } = {}): Promise<CliEval> {
   const out = tmp('eval');
   const q = quiet();
-  const code = await main(['eval', '--config', 'demo', ...sets.flatMap((s) => ['--set', s]), '--checkpoint', checkpoint, '--out', out], q.io);
+  const sets = o.sets ?? SETS;
+  const limit = o.limit ? ['--limit', String(o.limit)] : [];
+  const code = await main(['eval', '--config', 'demo', ...sets.flatMap((s) => ['--set', s]), '--checkpoint', checkpoint, '--out', out, ...limit], q.io);
   if (code !== 0) throw new Error(`seco eval failed (${code}): ${q.err.join('')}`);
-  const ids = readFileSync(join(vocSample, 'lists', 'val.txt'), 'utf8').split(/\s+/).filter(Boolean);
+  const ids = readFileSync(join(vocSample, 'lists', 'val.txt'), 'utf8').split(/\s+/).filter(Boolean).slice(0, o.limit ?? Infinity);
   const cm = new ConfusionMatrix(21);
   for (const id of ids) {
     const pred = decodeIndexPng(readFileSync(join(out, 'pred', `${id}.png`)), id);
