@@ -1,13 +1,15 @@
 // The page in headless Chromium (software WebGPU) evaluates the real VOC sample with a checkpoint trained in
 // this test, and must give the CLI's numbers: the same confusion matrix, hence the same mIoU and per-class IoU.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '@seco/tensor';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Browser, launchChromium } from './support/chromium.ts';
-import { type CliEval, cliEval, SETS, tmp, trainCheckpoint, vocSample } from './support/train.ts';
+import { type CliEval, cliEval, removeTmp, SETS, tmp, trainCheckpoint, vocSample } from './support/train.ts';
 import { buildAndServe, type WebServer } from './support/web-server.ts';
 
 const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url));
@@ -32,6 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  removeTmp();
 });
 
 async function openPage(b: Browser = browser): Promise<Page> {
@@ -106,6 +109,70 @@ describe('apps/web in Chromium', () => {
     // CRF changes the labels: the run really took the other path.
     expect(hist).not.toEqual(cli.hist);
     expect(await page.textContent('#miou')).toBe(`${(100 * crf.report.miou).toFixed(2)}%`);
+    await page.close();
+  });
+});
+
+describe('other ways in: a URL, drag and drop, a bare state_dict', () => {
+  test('URL and drop load the checkpoint; a state_dict gets an inferred shape, and the heads chosen on the page give the CLI numbers', async () => {
+    const bytes = readFileSync(checkpoint);
+    // The checkpoint over HTTP from another origin (CORS), and a URL that is not there.
+    const files = createServer((req, res) => {
+      res.setHeader('access-control-allow-origin', '*');
+      if (req.url === '/run.safetensors') res.end(bytes);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+    try {
+      const page = await openPage();
+      await page.fill('#ckpt-url', `${base}/missing.safetensors`);
+      await page.click('#ckpt-url-load');
+      expect((await problemsAfter(page, 1))[0]).toBe(`${base}/missing.safetensors: cannot fetch (HTTP 404 Not Found)`);
+      await page.fill('#ckpt-url', `${base}/run.safetensors`);
+      await page.click('#ckpt-url-load');
+      await page.waitForSelector('#model-info[data-state="loaded"]');
+      expect(await page.textContent('#model-info strong')).toBe(`${base}/run.safetensors`);
+      await page.close();
+    } finally {
+      files.close();
+    }
+
+    // Dropped on the page: a bare state_dict (the trained network's own tensors, no config).
+    const ck = await T.loadCheckpoint(checkpoint);
+    const sd: Record<string, T.HostTensor> = {};
+    for (const [k, v] of Object.entries(ck.tensors)) if (k.startsWith('model.')) sd[k.slice(6)] = v;
+    const state = join(tmp('state'), 'seco-state.safetensors');
+    await T.writeSafetensors(state, sd);
+    const page = await openPage();
+    await page.evaluate(async (b64) => {
+      const bin = atob(b64);
+      const file = new File([Uint8Array.from(bin, (c) => c.charCodeAt(0))], 'seco-state.safetensors');
+      const dt = new DataTransfer();
+      dt.items.add(file);
+      window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, readFileSync(state).toString('base64'));
+    await page.waitForSelector('#model-info[data-state="loaded"]');
+    const info = (await page.textContent('#model-info'))!;
+    expect(info).toContain('seco-state.safetensors (safetensors state_dict; network shape inferred from the tensor shapes)');
+    expect(info).toContain('ViT: 2 blocks of width 32, 1 heads, patch 8, trained at 32 px; 20 classes + background');
+    expect(info).toContain('assumed: attention heads: 1');
+    expect(await page.inputValue('#opt-size')).toBe('448');
+    // The person knows better: 2 heads, and the CLI's evaluation options.
+    await page.fill('#heads', '2');
+    await page.click('#heads-apply');
+    await page.waitForFunction(() => document.querySelector('#model-info')?.textContent?.includes('2 heads'));
+    await page.fill('#opt-size', '64');
+    await page.fill('#opt-scales', '1, 1.5');
+    await page.uncheck('#opt-cams');
+    await page.fill('#limit', '3');
+    await page.setInputFiles('#folder', vocSample);
+    await page.waitForSelector('#data-info[data-state="picked"]');
+    await page.click('#run');
+    await page.waitForSelector('#progress-text[data-state="done"]', { timeout: 240_000 });
+    const first3 = await cliEval(checkpoint, { limit: 3 });
+    const hist = await page.$$eval('#confusion tbody tr', (rows) => rows.flatMap((r) => [...r.querySelectorAll('td')].map((td) => Number(td.textContent))));
+    expect(hist).toEqual(first3.hist);
     await page.close();
   });
 });

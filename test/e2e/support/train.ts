@@ -1,6 +1,6 @@
 // A small SeCo network trained by `seco train` on the real VOC sample (../shared/data), and `seco eval` of it:
 // the CLI's numbers that the page must reproduce.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeIndexPng } from '@seco/data';
@@ -33,7 +33,16 @@ function quiet() {
   return { io: { stdout: { write: () => true, isTTY: false } as never, stderr: { write: (s: string) => err.push(s) } as never }, err };
 }
 
-export const tmp = (what: string) => mkdtempSync(join(tmpdir(), `seco-e2e-${what}-`));
+const made: string[] = [];
+export function tmp(what: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `seco-e2e-${what}-`));
+  made.push(dir);
+  return dir;
+}
+/** Removes every folder tmp() made. */
+export function removeTmp(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
 
 /** Trains and returns the final checkpoint's path. */
 export async function trainCheckpoint(sets: readonly string[] = SETS): Promise<string> {
