@@ -37,6 +37,24 @@ describe('synthetic co-occurrence set', () => {
     expect(file(c, 'JPEGImages', 'syn_000000').equals(file(dir, 'JPEGImages', 'syn_000000'))).toBe(false);
   });
 
+  it('draws larger objects with a larger objectSize, and refuses a bad range', () => {
+    const foreground = (d: string) => {
+      let n = 0;
+      for (let i = 0; i < 40; i++) {
+        const f = join(d, 'SegmentationClassAug', `syn_${String(i).padStart(6, '0')}.png`);
+        n += decodeIndexPng(readFileSync(f), f).data.filter((v) => v > 0).length;
+      }
+      return n;
+    };
+    const small = join(tmp.dir, 'small'), large = join(tmp.dir, 'large');
+    generateSynthetic({ outDir: small, count: 40, size: 48, seed: 4, objectSize: [0.2, 0.3] });
+    const m = generateSynthetic({ outDir: large, count: 40, size: 48, seed: 4, objectSize: [0.5, 0.6] });
+    expect(m.objectSize).toEqual([0.5, 0.6]);
+    // Area grows with the square of the width: (0.55 / 0.25)^2 is about 4.8; overlaps and clipping take some.
+    expect(foreground(large)).toBeGreaterThan(2.5 * foreground(small));
+    expect(() => generateSynthetic({ outDir: join(tmp.dir, 'bad'), count: 1, objectSize: [0.6, 0.4] })).toThrow(/objectSize \[0.6, 0.4\]/);
+  });
+
   it('is read by the VOC reader, labels agree with masks, context pixels are background', async () => {
     const train = openSynthetic(dir, 'train');
     const val = openSynthetic(dir, 'val');

@@ -104,7 +104,7 @@ export const SCENE_CLASSES: SceneClass[] = [
       });
     },
     drawObject(c, x, y, w, h, value, rng) {
-      const body = jitter([150, 150, 160], rng, 15);
+      const body = jitter([235, 120, 40], rng, 15);
       fillShape(c, x, y + h * 0.4, w, h * 0.2, ellipse, () => body, value); // fuselage
       fillShape(c, x + w * 0.35, y, w * 0.18, h, (u, v) => Math.abs(v - 0.5) < 0.5 - 0.3 * u, () => body, value); // wings
       fillShape(c, x, y + h * 0.2, w * 0.12, h * 0.3, () => true, () => body, value); // tail
@@ -123,11 +123,12 @@ export const SCENE_CLASSES: SceneClass[] = [
     },
     drawObject(c, x, y, w, h, value, rng) {
       const sx = rng.uniform(0.2, 0.7), sy = rng.uniform(0.2, 0.6);
+      const hide = jitter([125, 75, 40], rng, 15);
       fillShape(c, x, y + h * 0.15, w * 0.85, h * 0.6, ellipse, (px, py) => {
         const u = (px - x) / w, v = (py - y) / h;
-        return (u - sx) ** 2 + (v - sy) ** 2 < 0.02 ? [25, 20, 20] : [240, 240, 235];
+        return (u - sx) ** 2 + (v - sy) ** 2 < 0.02 ? [240, 240, 235] : hide;
       }, value);
-      fillShape(c, x + w * 0.75, y, w * 0.25, h * 0.35, ellipse, () => [230, 225, 220], value); // head
+      fillShape(c, x + w * 0.75, y, w * 0.25, h * 0.35, ellipse, () => hide, value); // head
       for (const lx of [0.15, 0.6]) fillShape(c, x + w * lx, y + h * 0.65, w * 0.1, h * 0.35, () => true, () => [60, 50, 45], value);
     },
   },

@@ -23,6 +23,8 @@ export interface SyntheticOptions {
   contextOnly?: number;
   /** Probability that an image holds two classes instead of one. */
   twoClasses?: number;
+  /** Object width as a share of the image side, drawn uniformly from [min, max]. */
+  objectSize?: [number, number];
   /** Fraction of images in val.txt. */
   valFraction?: number;
   seed?: number;
@@ -34,6 +36,7 @@ export interface SyntheticMeta {
   cooccurrence: number[];
   contextOnly: number;
   twoClasses: number;
+  objectSize: [number, number];
   size: number;
   count: number;
   seed: number;
@@ -51,6 +54,8 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticMeta {
   if (cooc.length !== K) throw new Error(`cooccurrence has ${cooc.length} rates for ${K} classes`);
   const contextOnly = o.contextOnly ?? 0.05;
   const twoClasses = o.twoClasses ?? 0.3;
+  const objectSize = o.objectSize ?? [0.3, 0.5];
+  if (!(objectSize[0] > 0 && objectSize[0] <= objectSize[1] && objectSize[1] <= 1)) throw new Error(`objectSize [${objectSize.join(', ')}] must satisfy 0 < min <= max <= 1`);
   const classes = SCENE_CLASSES.slice(0, K);
   const imgDir = join(o.outDir, 'JPEGImages');
   const maskDir = join(o.outDir, 'SegmentationClassAug');
@@ -90,7 +95,7 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticMeta {
       markRows(k, y0, y1);
     });
     present.forEach((k, i) => {
-      const w = size * rng.uniform(0.3, 0.5), h = w * rng.uniform(0.6, 0.9);
+      const w = size * rng.uniform(objectSize[0], objectSize[1]), h = w * rng.uniform(0.6, 0.9);
       const slot = present.length === 1 ? rng.uniform(0, size - w) : rng.uniform(i * size * 0.5, i * size * 0.5 + size * 0.5 - w);
       // Objects stand at the horizon: on their band when their context is there.
       const y = classes[k].contextAt === 'top' ? rng.uniform(0, Math.max(1, horizon - h)) : horizon - h * rng.uniform(0.3, 0.8);
@@ -122,6 +127,7 @@ export function generateSynthetic(o: SyntheticOptions): SyntheticMeta {
     cooccurrence: cooc,
     contextOnly,
     twoClasses,
+    objectSize,
     size,
     count,
     seed,
