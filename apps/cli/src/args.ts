@@ -93,7 +93,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       config: { ...config, default: 'demo' },
       set,
       out: { type: 'string', value: 'DIR', help: 'run folder (the synthetic set goes to DIR/synthetic)', default: 'runs/demo' },
-      images: { type: 'string', value: 'N', help: 'synthetic images to generate when DIR/synthetic does not exist yet (default 2000)', int: true },
+      images: { type: 'string', value: 'N', help: 'synthetic images to generate when DIR/synthetic does not exist yet (default: data.synthetic.images, 2000 in the demo preset)', int: true },
       resume: { type: 'boolean', help: 'continue from the newest readable checkpoint in --out' },
       help,
     },

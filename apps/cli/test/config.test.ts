@@ -40,6 +40,8 @@ describe('presets', () => {
     expect(PRESETS.demo.model.embed_dim).toBeLessThanOrEqual(128);
     expect(PRESETS.demo.model.depth).toBeLessThanOrEqual(4);
     expect(PRESETS.demo.model.pretrained).toBeNull();
+    expect(PRESETS.demo.data.synthetic).toMatchObject({ images: 2000, cooccurrence: 0.8 });
+    expect(PRESETS.voc.data.synthetic).toBeNull();
   });
 });
 
@@ -99,6 +101,8 @@ describe('config files', () => {
     expect(() => loadConfig('voc', ['seco.queue_size=4600'])).toThrow('seco.queue_size (4600) must be divisible by train.batch_size × train.ncrops (48)');
     expect(() => loadConfig('voc', ['cam.low_thre=0.6'])).toThrow(/cam\.low_thre \(0\.6\) <= cam\.bkg_thre \(0\.5\)/);
     expect(() => loadConfig('voc', ['train.crop_size=450'])).toThrow('train.crop_size (450) must be a multiple of model.patch_size (16)');
+    expect(() => loadConfig('demo', ['data.synthetic.object_size=[0.6,0.4]'])).toThrow('data.synthetic.object_size [0.6, 0.4] must be [min, max]');
+    expect(() => loadConfig('demo', ['data.synthetic.context_only=1.5'])).toThrow(/data\.synthetic\.context_only/);
   });
 
   test('--set overrides parse JSON values and reach validation', () => {

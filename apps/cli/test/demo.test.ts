@@ -43,4 +43,10 @@ describe('seco demo (tiny)', () => {
     for (const f of ['loss.png', 'eval/sheet.png', 'eval/iou.json']) expect(existsSync(join(out, f)), f).toBe(true);
     expect(lines.join('')).toMatch(/demo: val mIoU \d+\.\d%, co-occurrence leak \d+\.\d%/);
   }, 120_000);
+
+  test('without a synthetic set or data.synthetic to generate one, says so', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'seco-demo-'));
+    const io = { stdout: { write: () => true } as never, stderr: { write: () => true } as never };
+    await expect(demoCommand({ config: 'demo', out, set: [...TINY, 'data.synthetic=null'] }, io)).rejects.toThrow(/holds no synthetic set and the config has no data\.synthetic/);
+  });
 });

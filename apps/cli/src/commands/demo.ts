@@ -16,9 +16,6 @@ import { loadSegModel, requireModels } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
 import { train } from './train.ts';
 
-/** Images the demo generates (train + val, 20% val) unless --images says otherwise. */
-export const DEMO_IMAGES = 2000;
-
 export function syntheticPaths(out: string): string[] {
   const dir = join(out, 'synthetic');
   return [
@@ -74,9 +71,21 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
   await init();
   if (config.data.dataset !== 'synthetic') throw new Error('seco demo runs on the synthetic set (data.dataset "synthetic"); use seco train for others');
   if (!existsSync(join(config.data.root, 'meta.json'))) {
-    const count = (flags.images as number | undefined) ?? DEMO_IMAGES;
+    const syn = config.data.synthetic;
+    if (!syn) throw new Error(`${config.data.root} holds no synthetic set and the config has no data.synthetic to generate one`);
+    const count = (flags.images as number | undefined) ?? syn.images;
     io.stdout.write(`generating ${count} synthetic co-occurrence images (${config.train.crop_size} px) in ${config.data.root}\n`);
-    generateSynthetic({ outDir: config.data.root, count, numClasses: config.data.num_classes, size: config.train.crop_size, seed: config.train.seed });
+    generateSynthetic({
+      outDir: config.data.root,
+      count,
+      numClasses: config.data.num_classes,
+      size: config.train.crop_size,
+      seed: config.train.seed,
+      cooccurrence: syn.cooccurrence,
+      contextOnly: syn.context_only,
+      twoClasses: syn.two_classes,
+      objectSize: [syn.object_size[0], syn.object_size[1]],
+    });
   }
   await train({ config, out, resume: flags.resume === true }, io);
   const t1 = performance.now();

@@ -28,6 +28,19 @@ export const configSchema = obj({
     /** Foreground classes (20 VOC, 80 COCO); background is added as class 0. */
     num_classes: count(),
     workers: num({ int: true, min: 0 }),
+    /** How `seco demo` generates the synthetic set when root holds none (null for voc and coco). */
+    synthetic: nullable(
+      obj({
+        images: count(),
+        /** Share of images with class c that also show c's context. */
+        cooccurrence: unit(),
+        /** Share of images that show the context of a class they do not contain. */
+        context_only: unit(),
+        two_classes: unit(),
+        /** Object width as a share of the image side: [min, max]. */
+        object_size: list(num({ gt: 0, max: 1 }), { length: 2 }),
+      }),
+    ),
   }),
   model: obj({
     patch_size: count(),
@@ -128,4 +141,6 @@ export function checkConsistency(c: SecoConfig): void {
   if (seco.queue_size % keys !== 0) fail(`seco.queue_size (${seco.queue_size}) must be divisible by train.batch_size × train.ncrops (${keys})`);
   if (train.warmup_iters >= train.max_iters) fail(`train.warmup_iters (${train.warmup_iters}) must be below train.max_iters (${train.max_iters})`);
   if (c.data.dataset === 'coco' && c.data.mask_root === null) fail('data.mask_root is required for data.dataset "coco"');
+  const syn = c.data.synthetic;
+  if (syn && syn.object_size[0] > syn.object_size[1]) fail(`data.synthetic.object_size [${syn.object_size.join(', ')}] must be [min, max]`);
 }
