@@ -26,6 +26,9 @@ export function syntheticPaths(out: string): string[] {
   ];
 }
 
+/** Rows of eval/sheet.png. */
+const SHEET_ROWS = 8;
+
 export interface DemoResult {
   miou: number;
   leak: number;
@@ -42,6 +45,7 @@ async function finalEvaluation(config: SecoConfig, checkpoint: string, outDir: s
   const ds = openSplit(config, 'val', { masks: true });
   const model = await loadSegModel(config, checkpoint, 'eval');
   const leak = new CooccurrenceLeak(config.data.num_classes);
+  let shown = 0;
   async function* samples(): AsyncGenerator<EvalSample> {
     for (let i = 0; i < ds.ids.length; i++) yield readSample(ds, i);
   }
@@ -51,8 +55,11 @@ async function finalEvaluation(config: SecoConfig, checkpoint: string, outDir: s
       predict: async (x) => {
         const p = await model.segment(x.image);
         leak.add(await readContextMask(config.data.root, x.id), p.pred.data);
-        return p;
+        // The sheet's rows also show the CAM of the image's classes: where a context leaks, it lights up there.
+        const cam = x.labels && shown++ < SHEET_ROWS ? (await model.camSeeds(x.image, x.labels, [1.0])).cam : null;
+        return { ...p, cam };
       },
+      sheetRows: SHEET_ROWS,
       classNames: classNamesWithBackground(ds),
       outDir,
     });
