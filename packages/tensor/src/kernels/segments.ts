@@ -1,6 +1,6 @@
 import { engine } from '../runtime/engine.ts';
 import { Tensor } from '../tensor.ts';
-import { ceilDiv, ENTRY_ARGS, linearId, UniformLayout } from './uniforms.ts';
+import { ceilDiv, perElementMain, UniformLayout } from './uniforms.ts';
 
 /**
  * Groups the positions of a 1-D index by target, without atomics (CSR): for each target t < n, the positions
@@ -32,10 +32,7 @@ export function indexSegments(index: Tensor, n: number): Segments {
     code: `${idxDecl}
 @group(0) @binding(1) var<storage, read_write> counts: array<u32>;
 ${u.declare(2)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   var c = 0u;
   for (var k = 0u; k < ${u.at('K')}; k++) { if (${at('k')} == gidx) { c++; } }
   counts[gidx] = c;
@@ -79,10 +76,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 @group(0) @binding(1) var<storage, read> offsets: array<u32>;
 @group(0) @binding(2) var<storage, read_write> order: array<u32>;
 ${u.declare(3)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   var p = offsets[gidx];
   for (var k = 0u; k < ${u.at('K')}; k++) { if (${at('k')} == gidx) { order[p] = k; p++; } }
 }`,

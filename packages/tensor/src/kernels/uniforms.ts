@@ -57,6 +57,17 @@ export function linearId(workgroupSize: number): string {
 export const ENTRY_ARGS = '@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>';
 
 /**
+ * The entry point of a kernel with one invocation per element: declares `gidx` and returns past the layout's `n`
+ * field. The caller writes the body and the closing brace.
+ */
+export function perElementMain(workgroupSize: number, layout: UniformLayout): string {
+  return `@compute @workgroup_size(${workgroupSize})
+fn main(${ENTRY_ARGS}) {
+  ${linearId(workgroupSize)}
+  if (gidx >= ${layout.at('n')}) { return; }`;
+}
+
+/**
  * Code that maps a linear index over `shape` to an element offset of a strided tensor. `shapeField` and
  * `strideField` name uniform fields of `rank` slots; `offsetField` holds the base offset.
  */

@@ -1,7 +1,7 @@
 import { type AnyTypedArray, type DType, dtypeOfArray } from '../dtype.ts';
 import { shapeError, TensorError } from '../errors.ts';
 import { packHalves } from '../f16.ts';
-import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, UniformLayout } from '../kernels/uniforms.ts';
+import { ceilDiv, f32Bits, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
 import { defaultGenerator, type Generator, THREEFRY_WGSL } from '../random.ts';
 import { engine } from '../runtime/engine.ts';
 import { numel, type Shape, validateShape } from '../shape.ts';
@@ -67,10 +67,7 @@ export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor 
     label: 'full',
     code: `@group(0) @binding(0) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(1)}
-@compute @workgroup_size(256)
-fn main(${ENTRY_ARGS}) {
-  ${linearId(256)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(256, u)}
   out[gidx] = ${dtype === 'f16' ? `f16(bitcast<f32>(${u.at('v')}))` : `bitcast<${dtype}>(${u.at('v')})`};
 }`,
     buffers: [t.buffer],
@@ -109,10 +106,7 @@ export function arange(startOrStop: number, stopOrDtype?: number | DType, stepAr
     label: 'arange',
     code: `@group(0) @binding(0) var<storage, read_write> out: array<${T}>;
 ${u.declare(1)}
-@compute @workgroup_size(256)
-fn main(${ENTRY_ARGS}) {
-  ${linearId(256)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(256, u)}
   out[gidx] = ${T}(bitcast<${C}>(${u.at('start')}) + ${C}(gidx) * bitcast<${C}>(${u.at('step')}));
 }`,
     buffers: [t.buffer],
@@ -137,10 +131,7 @@ function randomKernel(op: string, shape: Shape, body: string, gen: Generator, a:
     code: `${THREEFRY_WGSL}
 @group(0) @binding(0) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(1)}
-@compute @workgroup_size(256)
-fn main(${ENTRY_ARGS}) {
-  ${linearId(256)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(256, u)}
   // The same f32 draw for every dtype: f16 is that draw rounded.
   let bits = threefry2x32(${u.at('k0')}, ${u.at('k1')}, gidx, ${u.at('stream')});
   let a = bitcast<f32>(${u.at('a')});

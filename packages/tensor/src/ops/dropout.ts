@@ -1,6 +1,6 @@
 import { record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
-import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
+import { ceilDiv, f32Bits, perElementMain, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
 import { defaultGenerator, type Generator, THREEFRY_WGSL } from '../random.ts';
 import { engine } from '../runtime/engine.ts';
 import { numel } from '../shape.ts';
@@ -31,10 +31,7 @@ function applyMask(op: string, x: Tensor, key: MaskKey): Tensor {
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${u.declare(2)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   let bits = threefry2x32(${u.at('k0')}, ${u.at('k1')}, gidx, ${u.at('stream')});
   if (bits_to_unit(bits.x) < bitcast<f32>(${u.at('p')})) { out[gidx] = 0.0; return; }
   ${stridedOffset(u, 'xo', 'gidx', x.rank, 'shape', 'str', 'off')}

@@ -2,7 +2,7 @@ import { record } from '../autograd/graph.ts';
 import type { DType } from '../dtype.ts';
 import { shapeError, TensorError } from '../errors.ts';
 import { indexSegments, type Segments } from '../kernels/segments.ts';
-import { ceilDiv, ENTRY_ARGS, linearId, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
+import { ceilDiv, perElementMain, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { formatShape, normalizeAxis, numel, type Shape } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
@@ -72,10 +72,7 @@ function indexRead(op: string, x: Tensor, index: Tensor, dim: number, outShape: 
 @group(0) @binding(1) var<storage, read> idx: array<${index.dtype}>;
 @group(0) @binding(2) var<storage, read_write> out: array<${T}>;
 ${u.declare(3)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   ${stridedOffset(u, 'xo', 'gidx', outShape.length, 'shape', 'xStr', 'xOff')}
   ${stridedOffset(u, 'io', 'gidx', outShape.length, 'shape', 'iStr', 'iOff')}
   let j = u32(idx[io]); // negative i32 wraps to a large u32: out of range
@@ -144,10 +141,7 @@ ${indexDecl}
 @group(0) @binding(${b}) var<storage, read> src: array<${T}>;
 @group(0) @binding(${b + 1}) var<storage, read_write> out: array<${T}>;
 ${u.declare(b + 2)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   var rem = gidx;
   var bo = ${u.at('bOff')};
   var io = ${u.at('iOff')};
@@ -346,10 +340,7 @@ export function oneHot(indices: Tensor, numClasses: number, dtype: DType = 'i32'
 @group(0) @binding(0) var<storage, read> idx: array<${indices.dtype}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(2)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   let p = gidx / ${u.at('C')};
   ${stridedOffset(u, 'io', 'p', indices.rank, 'shape', 'str', 'off')}
   out[gidx] = select(${dtype}(0), ${dtype}(1), u32(idx[io]) == gidx % ${u.at('C')});

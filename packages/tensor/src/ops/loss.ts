@@ -1,7 +1,7 @@
 import { needsGrad, record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
 import { runMap } from '../kernels/map.ts';
-import { ceilDiv, ENTRY_ARGS, linearId, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
+import { ceilDiv, perElementMain, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { formatShape, numel, shapesEqual } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
@@ -89,10 +89,7 @@ function ceForward(logits: Tensor, target: Tensor, g: CeGeometry, ignore: number
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;
 ${u.declare(4)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   ${stridedOffset(u, 'xo', 'gidx', R, 'pshape', 'xstr', 'xoff')}
   ${stridedOffset(u, 'to', 'gidx', R, 'pshape', 'tstr', 'toff')}
   let C = ${u.at('C')};
@@ -150,10 +147,7 @@ function ceBackward(gr: Tensor, logits: Tensor, target: Tensor, lse: Tensor, ign
 @group(0) @binding(3) var<storage, read> gl: array<f32>;
 @group(0) @binding(4) var<storage, read_write> gx: array<f32>;
 ${u.declare(5)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   let S = ${u.at('S')};
   let C = ${u.at('C')};
   let c = (gidx / S) % C;

@@ -1,6 +1,6 @@
 import { needsGrad, record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
-import { ceilDiv, ENTRY_ARGS, linearId, UniformLayout } from '../kernels/uniforms.ts';
+import { ceilDiv, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { numel } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
@@ -147,10 +147,7 @@ ${windowFn(u, 'w', p.countIncludePad)}
 @group(0) @binding(1) var<storage, read_write> vals: array<f32>;
 ${isMax ? '@group(0) @binding(2) var<storage, read_write> idxs: array<i32>;' : ''}
 ${u.declare(isMax ? 3 : 2)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   ${DECOMPOSE(u)}
   let base = ${u.at('off')} + i0 * ${u.at('str', 0)} + i1 * ${u.at('str', 1)};
   let wh = win_h(i32(i2));
@@ -190,10 +187,7 @@ ${windowFn(u, 'w', p.countIncludePad)}
 ${isMax ? '@group(0) @binding(1) var<storage, read> idxs: array<i32>;' : ''}
 @group(0) @binding(${isMax ? 2 : 1}) var<storage, read_write> gx: array<f32>;
 ${u.declare(isMax ? 3 : 2)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   ${DECOMPOSE(u)}
   let ih = i32(i2);
   let iw = i32(i3);

@@ -1,7 +1,7 @@
 import { record } from '../autograd/graph.ts';
 import type { DType } from '../dtype.ts';
 import { shapeError, TensorError } from '../errors.ts';
-import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, UniformLayout } from '../kernels/uniforms.ts';
+import { ceilDiv, f32Bits, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { numel } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
@@ -147,10 +147,7 @@ function forward(x: Tensor, p: Plan): Tensor {
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${T}>;
 ${u.declare(2)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   let ow = gidx % ${u.at('shape', 3)};
   var r = gidx / ${u.at('shape', 3)};
   let oh = r % ${u.at('shape', 2)};
@@ -205,10 +202,7 @@ function backwardPass(g: Tensor, p: Plan, axis: 2 | 3): Tensor {
 @group(0) @binding(0) var<storage, read> g: array<${g.dtype}>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${u.declare(2)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   var r = gidx;
   ${decompose}
   let i = i32(i${axis});

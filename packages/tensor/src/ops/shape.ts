@@ -1,6 +1,6 @@
 import { record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
-import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
+import { ceilDiv, f32Bits, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { contiguousStrides, normalizeAxis, numel, type Shape } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
@@ -203,10 +203,7 @@ function padKernel(x: Tensor, outShape: number[], before: number[], mode: PadMod
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${T}>;
 ${u.declare(2)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
-  if (gidx >= ${u.at('n')}) { return; }
+${perElementMain(WG, u)}
   var rem = gidx;
   var src = ${u.at('off')};
   var inside = true;

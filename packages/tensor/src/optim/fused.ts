@@ -1,5 +1,5 @@
 import { TensorError } from '../errors.ts';
-import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, UniformLayout } from '../kernels/uniforms.ts';
+import { ceilDiv, f32Bits, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { formatShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
@@ -43,11 +43,8 @@ export function defineKernel(label: string, buffers: readonly BufferSpec[], fiel
   const lets = fields.map((f) => (f.kind === 'f32' ? `let ${f.name} = bitcast<f32>(${layout.at(f.name)});` : `let ${f.name} = ${layout.at(f.name)};`));
   const code = `${decls.join('\n')}
 ${layout.declare(buffers.length)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  ${linearId(WG)}
+${perElementMain(WG, layout)}
   let i = gidx;
-  if (i >= ${layout.at('n')}) { return; }
   ${lets.join('\n  ')}
   ${body}
 }`;
