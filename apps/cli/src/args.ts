@@ -25,6 +25,7 @@ const config: Flag = { type: 'string', value: 'NAME|FILE', help: 'preset (voc, c
 const set: Flag = { type: 'string', multiple: true, value: 'KEY=VALUE', help: 'override one config key, e.g. train.max_iters=100 (repeatable; VALUE is JSON or a string)' };
 const checkpoint: Flag = { type: 'string', value: 'FILE', help: 'checkpoint (.safetensors from seco train) to load', required: true };
 const limit: Flag = { type: 'string', value: 'N', help: 'only the first N images of the list', int: true };
+const list: Flag = { type: 'string', value: 'FILE', help: 'a list file instead of the config split' };
 const help: Flag = { type: 'boolean', short: 'h', help: 'show this help' };
 
 interface CommandSpec {
@@ -55,7 +56,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       checkpoint,
       out: { type: 'string', value: 'DIR', help: 'where pred/*.png, iou.{txt,json,md} and sheet.png go', required: true },
       split: { type: 'string', value: 'train|val', help: 'which list of the config to score', default: 'val' },
-      list: { type: 'string', value: 'FILE', help: 'a list file instead of the config split' },
+      list,
       limit,
       help,
     },
@@ -69,7 +70,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       checkpoint,
       out: { type: 'string', value: 'DIR', help: 'where pred/*.png (seeds), iou.* and sheet.png go', required: true },
       split: { type: 'string', value: 'train|val', help: 'which list of the config to score (SeCo reports CAM on train)', default: 'train' },
-      list: { type: 'string', value: 'FILE', help: 'a list file instead of the config split' },
+      list,
       limit,
       help,
     },
