@@ -28,6 +28,15 @@ export interface EngineStats extends PoolStats {
   submits: number;
   pipelines: number;
   readbacks: number;
+  /** Host milliseconds spent encoding: inside dispatch() and flush(), pipeline creation included. */
+  encodeMs: number;
+  /** Host milliseconds spent creating pipelines (a part of encodeMs). */
+  compileMs: number;
+  /**
+   * With trackQueueIdle on: milliseconds the queue sat empty between the completion of submitted work and the
+   * next submit (the GPU waiting on the host), as seen from the host.
+   */
+  queueIdleMs: number;
 }
 
 const OPTIONAL_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
@@ -51,7 +60,11 @@ export class Engine {
   private uniformUsed = 0;
   private readonly uniformBuffer: GPUBuffer;
   private readonly dispatchesPerSubmit: number;
-  private counters = { dispatches: 0, submits: 0, readbacks: 0 };
+  private counters = { dispatches: 0, submits: 0, readbacks: 0, encodeMs: 0, compileMs: 0, queueIdleMs: 0 };
+  /** Measure queueIdleMs (one onSubmittedWorkDone callback per submit). */
+  trackQueueIdle = false;
+  private inFlight = 0;
+  private idleSince: number | null = null;
   private gpuError: string | null = null;
   private lastLabel = '';
   destroyed = false;
@@ -89,14 +102,25 @@ export class Engine {
   pipeline(code: string, label: string): GPUComputePipeline {
     let p = this.pipelines.get(code);
     if (!p) {
+      const t0 = performance.now();
       const module = this.device.createShaderModule({ code: withF16Enable(code), label });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
       this.pipelines.set(code, p);
+      this.counters.compileMs += performance.now() - t0;
     }
     return p;
   }
 
   dispatch(d: Dispatch): void {
+    const t0 = performance.now();
+    try {
+      this.encode(d);
+    } finally {
+      this.counters.encodeMs += performance.now() - t0;
+    }
+  }
+
+  private encode(d: Dispatch): void {
     this.assertAlive();
     const pipeline = this.pipeline(d.code, d.label);
     const uBytes = d.uniforms ? d.uniforms.byteLength : 0;
@@ -126,7 +150,7 @@ export class Engine {
     this.counters.dispatches++;
     if (this.nanCheck) {
       for (const c of this.nanCheck.take(d.label, d.buffers)) {
-        this.dispatch({
+        this.encode({
           label: `nan-check after ${d.label}`,
           code: CHECK_WGSL,
           buffers: [c.buffer, this.nanCheck.flag],
@@ -168,14 +192,29 @@ export class Engine {
   /** Submits everything encoded so far. */
   flush(): void {
     if (!this.encoder) return;
+    const t0 = performance.now();
     this.pass!.end();
     if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformUsed);
-    this.device.queue.submit([this.encoder.finish()]);
+    this.submit(this.encoder.finish());
     this.encoder = null;
     this.pass = null;
     this.pending = 0;
     this.uniformUsed = 0;
+    this.counters.encodeMs += performance.now() - t0;
+  }
+
+  /** Every submit goes through here, so the queue's idle time can be measured. */
+  private submit(commands: GPUCommandBuffer): void {
+    const now = performance.now();
+    if (this.trackQueueIdle && this.inFlight === 0 && this.idleSince !== null) this.counters.queueIdleMs += now - this.idleSince;
+    this.device.queue.submit([commands]);
     this.counters.submits++;
+    if (this.trackQueueIdle) {
+      this.inFlight++;
+      void this.device.queue.onSubmittedWorkDone().then(() => {
+        if (--this.inFlight === 0) this.idleSince = performance.now();
+      });
+    }
   }
 
   /** Writes host data into a buffer, after every command already encoded (which may still read its old contents). */
@@ -196,8 +235,7 @@ export class Engine {
     const enc = this.device.createCommandEncoder();
     const len = Math.ceil(bytes / 4) * 4;
     enc.copyBufferToBuffer(buffer, byteOffset, staging, 0, len);
-    this.device.queue.submit([enc.finish()]);
-    this.counters.submits++;
+    this.submit(enc.finish());
     this.counters.readbacks++;
     await staging.mapAsync(1 /* READ */, 0, len);
     const out = staging.getMappedRange(0, len).slice(0, bytes);
