@@ -59,10 +59,11 @@ export class Tensor {
     const bytes = n * bytesPerElement(dtype);
     const e = engine();
     if (dtype === 'f16') checkF16Support(op, e.supportsF16);
-    if (bytes > e.maxBindingBytes) {
+    // Larger than a binding is fine (kernels bind windows of it); larger than a buffer is not.
+    if (bytes > e.maxBufferBytes) {
       throw new TensorError(
         op,
-        `tensor of shape ${formatShape(shape)} needs ${bytes} bytes, more than the device binds at once (${e.maxBindingBytes})`,
+        `tensor of shape ${formatShape(shape)} (${dtype}) needs ${bytes} bytes, more than the device's largest buffer (${e.maxBufferBytes} bytes)`,
       );
     }
     const t = new Tensor(Storage.allocate(n, dtype), shape, contiguousStrides(shape), 0, dtype, op);

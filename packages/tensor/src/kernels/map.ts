@@ -1,11 +1,14 @@
 import type { DType } from '../dtype.ts';
 import { engine } from '../runtime/engine.ts';
-import { isContiguous, numel, type Shape, shapesEqual } from '../shape.ts';
+import { isContiguous, numel, type Shape } from '../shape.ts';
+import { bindView, type BoundView, type ViewLike } from './binding.ts';
+import { sliceIndexSpace } from './slices.ts';
 import { Tensor } from '../tensor.ts';
 import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, stridedOffset, UniformLayout } from './uniforms.ts';
 
 /** A map operand: a tensor (broadcast to the output shape) or a scalar that travels in the uniform block. */
-export type MapOperand = Tensor | { scalar: number; dtype: DType };
+type MapScalar = { scalar: number; dtype: DType };
+export type MapOperand = Tensor | MapScalar;
 
 const WG = 256;
 
@@ -48,30 +51,51 @@ export function runMap(
   computeAs: DType,
   expr: string,
 ): Tensor {
+  const out = Tensor.empty(outShape, outDtype, op);
+  if (numel(outShape) === 0) return out;
+  // Tensors as views of the output's index space (broadcasts as stride 0), sliced to fit the binding limit.
+  const tensors = operands.filter((o): o is Tensor => o instanceof Tensor);
+  const views: ViewLike[] = tensors.map((t) => ({ ...viewFields(t), shape: outShape, strides: broadcastStrides(t.shape, t.strides, outShape) }));
+  for (const slice of sliceIndexSpace(op, outShape, [...views, out])) {
+    let k = 0;
+    const sliced = operands.map((o) => (o instanceof Tensor ? slice[k++] : o));
+    mapKernel(op, sliced, slice[k], computeAs, expr);
+  }
+  return out;
+}
+
+function viewFields(t: Tensor): ViewLike {
+  return { buffer: t.buffer, dtype: t.dtype, shape: t.shape, strides: t.strides, offset: t.offset };
+}
+
+/** One dispatch: out (a contiguous view) = expr over operands, each a view of out's shape. */
+function mapKernel(op: string, operands: readonly (ViewLike | MapScalar)[], out: ViewLike, computeAs: DType, expr: string): void {
   // Halves are storage only: every expression computes in f32 and rounds once at the store.
   const computeType = computeAs === 'f16' ? 'f32' : computeAs;
-  const out = Tensor.empty(outShape, outDtype, op);
+  const outShape = out.shape;
+  const outDtype = out.dtype;
   const n = numel(outShape);
-  if (n === 0) return out;
   const rank = outShape.length;
-  const u = new UniformLayout().field('numel').field('outShape', Math.max(rank, 1));
-  const tensors: Tensor[] = [];
-  const values: Record<string, number | number[]> = { numel: n, outShape: [...outShape] };
+  const boundOut = bindView(out, op);
+  const u = new UniformLayout().field('numel').field('outOff').field('outShape', Math.max(rank, 1));
+  const bound: BoundView[] = [];
+  const values: Record<string, number | number[]> = { numel: n, outOff: boundOut.offset, outShape: [...outShape] };
   const decls: string[] = [];
   const loads: string[] = [];
   operands.forEach((o, k) => {
-    if (o instanceof Tensor) {
-      const b = tensors.length;
-      tensors.push(o);
+    if ('buffer' in o) {
+      const b = bound.length;
+      const bv = bindView(o, op);
+      bound.push(bv);
       decls.push(`@group(0) @binding(${b}) var<storage, read> in${k}: array<${o.dtype}>;`);
-      const direct = shapesEqual(o.shape, outShape) && isContiguous(o.shape, o.strides);
+      const direct = isContiguous(o.shape, o.strides);
       u.field(`off${k}`);
-      values[`off${k}`] = o.offset;
+      values[`off${k}`] = bv.offset;
       if (direct) {
         loads.push(`let x${k} = ${computeType}(in${k}[${u.at(`off${k}`)} + gidx]);`);
       } else {
         u.field(`str${k}`, Math.max(rank, 1));
-        values[`str${k}`] = broadcastStrides(o.shape, o.strides, outShape);
+        values[`str${k}`] = [...o.strides];
         loads.push(stridedOffset(u, `o${k}`, 'gidx', rank, 'outShape', `str${k}`, `off${k}`));
         loads.push(`let x${k} = ${computeType}(in${k}[o${k}]);`);
       }
@@ -85,23 +109,22 @@ export function runMap(
   });
   const code = `${PRELUDE}
 ${decls.join('\n')}
-@group(0) @binding(${tensors.length}) var<storage, read_write> out: array<${outDtype}>;
-${u.declare(tensors.length + 1)}
+@group(0) @binding(${bound.length}) var<storage, read_write> out: array<${outDtype}>;
+${u.declare(bound.length + 1)}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
   ${linearId(WG)}
   if (gidx >= ${u.at('numel')}) { return; }
   ${loads.join('\n  ')}
-  out[gidx] = ${outDtype}(${expr});
+  out[${u.at('outOff')} + gidx] = ${outDtype}(${expr});
 }`;
   engine().dispatch({
     label: op,
     code,
-    buffers: [...tensors.map((t) => t.buffer), out.buffer],
+    buffers: [...bound.map((b) => b.resource), boundOut.resource],
     uniforms: u.pack(values),
     workgroups: ceilDiv(n, WG),
   });
-  return out;
 }
 
 /** Strides that read a tensor broadcast to `outShape` (0 along broadcast dimensions). */

@@ -1,6 +1,8 @@
 import { noGrad, record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
 import { ceilDiv, ENTRY_ARGS, linearId, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
+import { bindView, type ViewLike } from '../kernels/binding.ts';
+import { sliceIndexSpace } from '../kernels/slices.ts';
 import { engine } from '../runtime/engine.ts';
 import { contiguousStrides, formatShape, normalizeAxis, numel, type Shape, shapesEqual, validateShape } from '../shape.ts';
 import { assertTensor, hooks, Tensor } from '../tensor.ts';
@@ -215,9 +217,17 @@ function sliceBackward(g: Tensor, inShape: Shape, starts: number[], steps: numbe
  */
 export function writeStrided(dst: Tensor, shape: Shape, strides: Shape, offset: number, src: Tensor): void {
   if (!shapesEqual(shape, src.shape)) throw shapeError('writeStrided', 'region and source differ', shape, src.shape);
-  const n = numel(shape);
-  if (n === 0) return;
+  if (numel(shape) === 0) return;
+  const region: ViewLike = { buffer: dst.buffer, dtype: dst.dtype, shape, strides, offset };
+  for (const [s, d] of sliceIndexSpace('writeStrided', shape, [src, region])) copyKernel(s, d);
+}
+
+/** One dispatch: dst view = src view (same shape). */
+function copyKernel(src: ViewLike, dst: ViewLike): void {
+  const shape = src.shape;
   const rank = Math.max(shape.length, 1);
+  const bs = bindView(src, 'writeStrided');
+  const bd = bindView(dst, 'writeStrided');
   const u = new UniformLayout().field('numel').field('shape', rank).field('dstStr', rank).field('dstOff').field('srcStr', rank).field('srcOff');
   const code = `
 @group(0) @binding(0) var<storage, read> src: array<${src.dtype}>;
@@ -231,11 +241,12 @@ fn main(${ENTRY_ARGS}) {
   ${stridedOffset(u, 'os', 'gidx', shape.length, 'shape', 'srcStr', 'srcOff')}
   dst[od] = ${dst.dtype}(src[os]);
 }`;
+  const n = numel(shape);
   engine().dispatch({
     label: 'writeStrided',
     code,
-    buffers: [src.buffer, dst.buffer],
-    uniforms: u.pack({ numel: n, shape: [...shape], dstStr: [...strides], dstOff: offset, srcStr: [...src.strides], srcOff: src.offset }),
+    buffers: [bs.resource, bd.resource],
+    uniforms: u.pack({ numel: n, shape: [...shape], dstStr: [...dst.strides], dstOff: bd.offset, srcStr: [...src.strides], srcOff: bs.offset }),
     workgroups: ceilDiv(n, 256),
   });
 }

@@ -10,6 +10,18 @@ export interface EngineOptions {
   dispatchesPerSubmit?: number;
   /** Skip optional features even when the adapter has them (tests of fallbacks). */
   disableFeatures?: string[];
+  /**
+   * Bind at most this many bytes of a buffer at once (below the device's own limit): tests run the sliced paths
+   * of every op with a tiny limit, as a browser or integrated GPU with a small binding limit would.
+   */
+  maxBindingBytes?: number;
+}
+
+/** A window of a buffer: bound when the whole buffer is larger than the device binds at once. */
+export interface BufferWindow {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
 }
 
 export interface Dispatch {
@@ -17,7 +29,8 @@ export interface Dispatch {
   label: string;
   /** WGSL: storage buffers at bindings 0..n-1 in the order of `buffers`, the uniform (if any) at binding n. */
   code: string;
-  buffers: readonly GPUBuffer[];
+  /** Whole buffers, or windows of them (kernels/binding.ts `bindView` picks). */
+  buffers: readonly (GPUBuffer | BufferWindow)[];
   uniforms?: ArrayBufferView;
   /** Workgroup grid. A 1-D count above the per-dimension limit is folded into x·y; kernels recover the linear id. */
   workgroups: number | readonly [number, number, number];
@@ -49,7 +62,13 @@ export class Engine {
   readonly pool: BufferPool;
   readonly features: ReadonlySet<string>;
   readonly limits: GPUSupportedLimits;
-  readonly maxBindingBytes: number;
+  /** The device's own limit on the bytes one binding may span. */
+  readonly deviceBindingBytes: number;
+  private bindingLimit: number;
+  /** The largest buffer the device creates: the largest tensor. */
+  readonly maxBufferBytes: number;
+  /** Byte alignment of a binding window's start. */
+  readonly bindingAlignment: number;
   readonly maxWorkgroupsPerDim: number;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly stagingPool: BufferPool;
@@ -78,9 +97,13 @@ export class Engine {
   ) {
     this.features = new Set([...device.features].map(String));
     this.limits = device.limits;
-    this.maxBindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    this.deviceBindingBytes = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4) * 4;
+    this.bindingLimit = this.deviceBindingBytes;
+    this.maxBufferBytes = device.limits.maxBufferSize;
+    this.bindingAlignment = device.limits.minStorageBufferOffsetAlignment;
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
-    this.pool = new BufferPool(device, STORAGE_USAGE);
+    this.pool = new BufferPool(device, STORAGE_USAGE, this.bindingLimit, this.maxBufferBytes);
+    if (options.maxBindingBytes !== undefined) this.setBindingLimit(options.maxBindingBytes);
     this.stagingPool = new BufferPool(device, 0x1 | 0x8); // MAP_READ | COPY_DST
     this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
     this.dispatchesPerSubmit = options.dispatchesPerSubmit ?? 32;
@@ -88,6 +111,22 @@ export class Engine {
       const msg = (ev as GPUUncapturedErrorEvent).error.message;
       this.gpuError ??= `GPU error after op '${this.lastLabel}': ${msg}`;
     });
+  }
+
+  /** The most bytes one binding may span: the device's limit, or a smaller one set for tests. */
+  get maxBindingBytes(): number {
+    return this.bindingLimit;
+  }
+
+  /**
+   * Binds at most `bytes` at once (null: the device's limit again). Ops slice any tensor larger than this, as
+   * on an adapter whose limit is that small; buffers made from now on fit it whole or are bound in windows.
+   */
+  setBindingLimit(bytes: number | null): void {
+    const limit = bytes === null ? this.deviceBindingBytes : Math.min(this.deviceBindingBytes, bytes);
+    if (!(limit >= 4 * this.bindingAlignment)) throw new Error(`setBindingLimit: ${bytes} bytes is below 4 alignment units`);
+    this.bindingLimit = Math.floor(limit / 4) * 4;
+    this.pool.setBindingLimit(this.bindingLimit);
   }
 
   hasFeature(name: string): boolean {
@@ -126,7 +165,7 @@ export class Engine {
     const uBytes = d.uniforms ? d.uniforms.byteLength : 0;
     const slot = Math.ceil(uBytes / UNIFORM_ALIGN) * UNIFORM_ALIGN;
     if (this.uniformUsed + slot > UNIFORM_RING_BYTES) this.flush();
-    const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    const entries: GPUBindGroupEntry[] = d.buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } }));
     if (d.uniforms && uBytes > 0) {
       const src = new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, uBytes);
       this.uniformStaging.set(src, this.uniformUsed);
@@ -149,7 +188,7 @@ export class Engine {
     this.lastLabel = d.label;
     this.counters.dispatches++;
     if (this.nanCheck) {
-      for (const c of this.nanCheck.take(d.label, d.buffers)) {
+      for (const c of this.nanCheck.take(d.label, d.buffers.map((b) => ('buffer' in b ? b.buffer : b)))) {
         this.encode({
           label: `nan-check after ${d.label}`,
           code: CHECK_WGSL,

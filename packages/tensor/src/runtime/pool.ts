@@ -17,13 +17,17 @@ export interface PoolStats {
 const MIN_BUCKET = 256;
 const POW2_LIMIT = 1 << 20;
 
-/** Power of two up to 1 MiB, then steps of 1/8 of the next power of two (at most 12.5% waste). */
-export function bucketSize(bytes: number): number {
+/**
+ * Power of two up to 1 MiB, then steps of 1/16 of the next power of two (at most 12.5% waste). Rounding never
+ * carries a request past `bindingLimit` (a buffer that fits a binding keeps fitting) nor past `bufferLimit`.
+ */
+export function bucketSize(bytes: number, bindingLimit = Infinity, bufferLimit = Infinity): number {
   const b = Math.max(bytes, MIN_BUCKET);
   const pow2 = 2 ** Math.ceil(Math.log2(b));
-  if (pow2 <= POW2_LIMIT) return pow2;
-  const step = pow2 / 16;
-  return Math.ceil(b / step) * step;
+  let size = pow2 <= POW2_LIMIT ? pow2 : Math.ceil(b / (pow2 / 16)) * (pow2 / 16);
+  if (bytes <= bindingLimit) size = Math.min(size, bindingLimit);
+  size = Math.min(size, bufferLimit);
+  return Math.max(Math.ceil(size / 4) * 4, Math.ceil(bytes / 4) * 4);
 }
 
 export class BufferPool {
@@ -38,10 +42,16 @@ export class BufferPool {
   constructor(
     private readonly device: GPUDevice,
     private readonly usage: GPUBufferUsageFlags,
+    private bindingLimit = Infinity,
+    private readonly bufferLimit = Infinity,
   ) {}
 
+  setBindingLimit(bytes: number): void {
+    this.bindingLimit = bytes;
+  }
+
   acquire(bytes: number): GPUBuffer {
-    const size = bucketSize(bytes);
+    const size = bucketSize(bytes, this.bindingLimit, this.bufferLimit);
     const list = this.free.get(size);
     let buffer = list?.pop();
     if (buffer) {

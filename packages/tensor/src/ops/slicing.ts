@@ -1,0 +1,68 @@
+import { bytesPerElement } from '../dtype.ts';
+import { TensorError } from '../errors.ts';
+import { bindableBytes } from '../kernels/binding.ts';
+import { engine } from '../runtime/engine.ts';
+import { numel, type Shape } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+
+/**
+ * Op-level slicing for ops whose kernels cannot simply be split by output element (matmul, conv, attention,
+ * row kernels, reductions): when a tensor the op binds is larger than the device binds at once, the op runs on
+ * runs of an independent dimension and the parts are joined (concatenated, or summed where that dimension is
+ * reduced). Each part is an ordinary differentiable call of the op on narrowed views, so backward slices too.
+ */
+
+/** A tensor an op binds: a tensor, or an output's shape and dtype before it exists. */
+export type Bound = Tensor | { shape: Shape; dtype: Tensor['dtype'] };
+
+function boundBytes(b: Bound): number {
+  const t = b as Tensor;
+  // A view of a big buffer binds only its span; a fresh output binds its whole size.
+  if ('buffer' in b && t.buffer.size <= engine().maxBindingBytes) return 0;
+  return numel(b.shape) * bytesPerElement(b.dtype);
+}
+
+/** Whether an op over these tensors must slice: one of them is bigger than a binding. */
+export function exceedsBinding(...bound: Bound[]): boolean {
+  const limit = bindableBytes();
+  return bound.some((b) => boundBytes(b) > limit);
+}
+
+/**
+ * Runs `part(start, len)` over runs of `[0, size)` small enough that every tensor it binds fits a binding, and
+ * joins the parts with `join`. `bytesPerIndex` is the most bytes any bound tensor holds per index of the sliced
+ * dimension.
+ */
+export function sliceRuns(
+  op: string,
+  size: number,
+  bytesPerIndex: number,
+  part: (start: number, len: number) => Tensor,
+  join: (parts: Tensor[]) => Tensor,
+): Tensor {
+  const run = Math.floor(bindableBytes() / Math.max(bytesPerIndex, 1));
+  if (run < 1) {
+    throw new TensorError(op, `one slice needs ${bytesPerIndex} bytes, more than the device binds at once (${engine().maxBindingBytes}); it cannot be sliced further`);
+  }
+  const parts: Tensor[] = [];
+  try {
+    for (let s = 0; s < size; s += run) parts.push(part(s, Math.min(run, size - s)));
+    return parts.length === 1 ? parts[0] : join(parts);
+  } finally {
+    if (parts.length > 1) for (const p of parts) p.dispose();
+  }
+}
+
+/**
+ * The most bytes per index of the sliced dimension over the tensors an op binds; `dimOf` names each tensor's
+ * sliced dimension, or -1 for a tensor every part binds whole (it must fit a binding by itself).
+ */
+export function bytesPerIndex(dimOf: (b: Bound) => number, ...bound: Bound[]): number {
+  let most = 0;
+  for (const b of bound) {
+    const d = dimOf(b);
+    if (d < 0) continue;
+    most = Math.max(most, (numel(b.shape) * bytesPerElement(b.dtype)) / Math.max(b.shape[d], 1));
+  }
+  return most;
+}
