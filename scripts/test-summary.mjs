@@ -13,15 +13,26 @@ function* reports(dir, depth = 0) {
   }
 }
 
+// vitest.shared.ts's per-test timeout: a test past half of it would fail on a machine twice as busy.
+const TIMEOUT_MS = 120_000;
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+const durations = [];
 for (const file of reports(process.cwd())) {
   const r = JSON.parse(readFileSync(file, 'utf8'));
+  for (const suite of r.testResults ?? []) {
+    for (const t of suite.assertionResults ?? []) durations.push({ ms: t.duration ?? 0, name: `${suite.name.split('/').slice(-3).join('/')} > ${t.fullName}` });
+  }
   passed += r.numPassedTests ?? 0;
   failed += (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   if ((r.numTotalTests ?? 0) === 0 && (r.numFailedTestSuites ?? 0) > 0) failed += r.numFailedTestSuites;
 }
+durations.sort((a, b) => b.ms - a.ms);
+console.log('slowest tests:');
+for (const d of durations.slice(0, 5)) console.log(`  ${(d.ms / 1000).toFixed(1)} s  ${d.name}`);
+const near = durations.filter((d) => d.ms > TIMEOUT_MS / 2);
+if (near.length) console.log(`${near.length} test(s) took over half of the ${TIMEOUT_MS / 1000} s timeout`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
