@@ -22,6 +22,7 @@ export const COMMANDS = ['train', 'eval', 'cam', 'infer', 'demo'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const config: Flag = { type: 'string', value: 'NAME|FILE', help: 'preset (voc, coco, demo) or JSON config file, which may "extends" one', default: 'voc' };
+const nanCheck: Flag = { type: 'boolean', help: 'find the first op that makes a NaN or Inf when training diverges (slow; config debug.nan_check)' };
 const set: Flag = { type: 'string', multiple: true, value: 'KEY=VALUE', help: 'override one config key, e.g. train.max_iters=100 (repeatable; VALUE is JSON or a string)' };
 const checkpoint: Flag = { type: 'string', value: 'FILE', help: 'checkpoint (.safetensors from seco train) to load', required: true };
 const limit: Flag = { type: 'string', value: 'N', help: 'only the first N images of the list', int: true };
@@ -44,6 +45,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       set,
       out: { type: 'string', value: 'DIR', help: 'run folder: config.json, log.jsonl, checkpoints/, loss.png', required: true },
       resume: { type: 'boolean', help: 'continue from the newest readable checkpoint in --out' },
+      'nan-check': nanCheck,
       help,
     },
   },
@@ -96,6 +98,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       out: { type: 'string', value: 'DIR', help: 'run folder (the synthetic set goes to DIR/synthetic)', default: 'runs/demo' },
       images: { type: 'string', value: 'N', help: 'synthetic images to generate when DIR/synthetic does not exist yet (default: data.synthetic.images, 2000 in the demo preset)', int: true },
       resume: { type: 'boolean', help: 'continue from the newest readable checkpoint in --out' },
+      'nan-check': nanCheck,
       help,
     },
   },

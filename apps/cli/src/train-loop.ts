@@ -21,10 +21,32 @@ export interface Trainer {
   validate?(iteration: number): Promise<Record<string, number>>;
   /** Releases loader workers and GPU memory once training is over. */
   close?(): Promise<void>;
+  /**
+   * The first iteration and loss term that went non-finite since the last call, or null; the trainer watches
+   * its losses on the GPU each step, and this reads the watch back (a few bytes, so only at log and save steps).
+   */
+  divergence?(): Promise<{ iteration: number; term: string } | null>;
+}
+
+/** Training stopped because a loss went non-finite; the message says where and what to do. */
+export class DivergenceError extends Error {
+  override name = 'DivergenceError';
+}
+
+function divergenceMessage(iteration: number, term: string, lastCheckpoint: string | null, detail: string): string {
+  return [
+    `training diverged at iteration ${iteration + 1}: the ${term} loss is not finite (NaN or Inf)${detail}.`,
+    lastCheckpoint
+      ? `The last good checkpoint is ${lastCheckpoint}; --resume continues from it.`
+      : 'No checkpoint was written before it, so nothing non-finite was saved.',
+    'Lower train.lr, or rerun with --nan-check to name the first op that produced a NaN or Inf.',
+  ].join(' ');
 }
 
 export interface TrainLoopOptions {
   config: SecoConfig;
+  /** Names the first op that produced a NaN or Inf, when the NaN finder is on (--nan-check). */
+  firstBadOp?: () => Promise<string | null>;
   run: RunDir;
   trainer: Trainer;
   checkpoints: CheckpointManager;
@@ -49,7 +71,16 @@ export async function runTraining(o: TrainLoopOptions): Promise<TrainLoopResult>
   let lastLogIt = o.startStep;
   let lastCheckpoint: string | null = null;
   let savedAt = o.startStep;
+  // Stops at the first non-finite loss: before a checkpoint is written, so a saved state is always finite.
+  const checkFinite = async (losses: Record<string, number> | null, it: number) => {
+    const bad = losses && Object.entries(losses).find(([, v]) => !Number.isFinite(v));
+    const found = (await trainer.divergence?.()) ?? (bad ? { iteration: it, term: bad[0] } : null);
+    if (!found) return;
+    const op = await o.firstBadOp?.();
+    throw new DivergenceError(divergenceMessage(found.iteration, found.term, lastCheckpoint, op ? `; the first op that produced one: ${op}` : ''));
+  };
   const save = async (step: number) => {
+    await checkFinite(null, step - 1);
     lastCheckpoint = await checkpoints.save(step, trainer.state, config as never);
     savedAt = step;
   };
@@ -62,6 +93,7 @@ export async function runTraining(o: TrainLoopOptions): Promise<TrainLoopResult>
       const losses = await trainer.step(it, point, read);
       if (read) {
         if (!losses) throw new Error(`trainer returned no losses at iteration ${it} although they were asked for`);
+        await checkFinite(losses, it);
         const t = now();
         const itPerSec = (done - lastLogIt) / Math.max(t - lastLogT, 1e-9);
         [lastLogT, lastLogIt] = [t, done];

@@ -77,6 +77,26 @@ describe('training loop', () => {
     expect((await run.readLog()).map((r) => r.iteration)).toEqual([1, 3, 5, 7, 9]);
   });
 
+  test('a diverging run stops before saving non-finite weights, naming the iteration and the loss term', async () => {
+    const dir = tmp();
+    // Gaussian inputs and an lr this large overflow the logits within a few steps.
+    const t = new ToyTrainer(1, 1e30);
+    live.push(t);
+    const err = await fullRun(dir, t).then(() => null, (e: Error) => e);
+    expect(err?.name).toBe('DivergenceError');
+    expect(err?.message).toMatch(/^training diverged at iteration (\d+): the cls loss is not finite \(NaN or Inf\)\./);
+    const at = Number(/iteration (\d+)/.exec(err!.message)![1]);
+    expect(at).toBeLessThanOrEqual(10);
+    expect(err?.message).toContain('--nan-check');
+    // Every checkpoint kept was written before the divergence, and holds finite values only.
+    const kept = await new CheckpointManager(join(dir, 'checkpoints'), { keep: 2 }).list();
+    for (const c of kept) {
+      expect(c.step).toBeLessThan(at);
+      const ck = await T.loadCheckpoint(c.path);
+      for (const [name, v] of Object.entries(ck.tensors)) expect(Array.from(v.data).every((x) => Number.isFinite(x)), name).toBe(true);
+    }
+  });
+
   test('seco train (command level): refuses a used --out without --resume, resumes with it, warns on config change', async () => {
     const dir = tmp();
     const io = () => {

@@ -14,7 +14,7 @@ import { evaluate } from '../eval/evaluate.ts';
 import { CooccurrenceLeak, readContextMask } from '../eval/leak.ts';
 import { loadSegModel, requireModels } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
-import { train } from './train.ts';
+import { overrides, train } from './train.ts';
 
 export function syntheticPaths(out: string): string[] {
   const dir = join(out, 'synthetic');
@@ -73,7 +73,7 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
   const t0 = performance.now();
   const out = flags.out as string;
   // The data paths point into OUT unless the user overrides them explicitly.
-  const { config } = loadConfig(flags.config as string, [...syntheticPaths(out), ...((flags.set as string[] | undefined) ?? [])]);
+  const { config } = loadConfig(flags.config as string, overrides(flags, syntheticPaths(out)));
   await requireModels('train');
   await init();
   if (config.data.dataset !== 'synthetic') throw new Error('seco demo runs on the synthetic set (data.dataset "synthetic"); use seco train for others');

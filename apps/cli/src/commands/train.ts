@@ -1,5 +1,5 @@
 // seco train: config → run folder → (resume) → the generic loop around the SeCo trainer from the model bridge.
-import { init } from '@seco/tensor';
+import { engine, hasEngine, init, type NonFiniteOp } from '@seco/tensor';
 import type { FlagValues } from '../args.ts';
 import { CheckpointManager } from '../checkpoint/manager.ts';
 import { loadConfig } from '../config/load.ts';
@@ -17,6 +17,10 @@ export function configDiff(a: unknown, b: unknown, path = ''): string[] {
     return [...keys].flatMap((k) => configDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k));
   }
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+}
+
+function describeOp(op: NonFiniteOp | null): string | null {
+  return op ? `${op.op} [${op.shape.join(', ')}]` : null;
 }
 
 export interface TrainSetup {
@@ -48,13 +52,22 @@ export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
   }
   await run.writeConfig(s.config);
   const progress = new Progress(io.stdout, s.config.train.max_iters);
-  const result = await runTraining({ config: s.config, run, trainer, checkpoints, progress, startStep: start }).finally(() => trainer.close?.());
+  const nanCheck = s.config.debug.nan_check && hasEngine();
+  if (nanCheck) engine().setNanCheck(true);
+  const firstBadOp = nanCheck ? async () => describeOp(await engine().firstNonFiniteOp()) : undefined;
+  const result = await runTraining({ config: s.config, run, trainer, checkpoints, progress, startStep: start, firstBadOp })
+    .finally(() => (nanCheck && engine().setNanCheck(false), trainer.close?.()));
   io.stdout.write(`done: ${result.step} iterations; checkpoint ${result.lastCheckpoint ?? '(none)'}; log ${run.logFile}; curves ${run.lossPlot}\n`);
   return 0;
 }
 
+/** `--set` overrides, with --nan-check as debug.nan_check=true. */
+export function overrides(flags: FlagValues, extra: string[] = []): string[] {
+  return [...extra, ...((flags.set as string[] | undefined) ?? []), ...(flags['nan-check'] === true ? ['debug.nan_check=true'] : [])];
+}
+
 export async function trainCommand(flags: FlagValues, io: CommandIO): Promise<number> {
-  const { config } = loadConfig(flags.config as string, (flags.set as string[] | undefined) ?? []);
+  const { config } = loadConfig(flags.config as string, overrides(flags));
   // Fail before touching --out when the models package cannot train yet.
   await requireModels('train');
   return train({ config, out: flags.out as string, resume: flags.resume === true }, io);

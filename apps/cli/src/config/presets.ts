@@ -63,6 +63,7 @@ const voc: SecoConfig = {
   },
   eval: { interval: 2000, scales: [1.0, 1.25, 1.5], flip: true, crf: true, size: 448 },
   log: { interval: 200, checkpoint_interval: 2000, keep_checkpoints: 3 },
+  debug: { nan_check: false },
 };
 
 const coco: SecoConfig = {

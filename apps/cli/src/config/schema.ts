@@ -117,6 +117,10 @@ export const configSchema = obj({
     checkpoint_interval: iter(),
     keep_checkpoints: count(),
   }),
+  debug: obj({
+    /** The NaN finder: a check after every op, so a divergence names the first op that made a NaN or Inf (slow). */
+    nan_check: bool(),
+  }),
 });
 
 export type SecoConfig = Infer<typeof configSchema>;

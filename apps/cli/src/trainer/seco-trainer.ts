@@ -1,7 +1,7 @@
 // The SeCo Trainer behind `seco train`: network, optional pretrained encoder, PolyWarmupAdamW over SeCo's
 // parameter groups, the resumable loader, and one TrainState holding all of it.
-import { readStateDict, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
-import { defaultGenerator, Generator, PolyWarmupAdamW } from '@seco/tensor';
+import { readStateDict, SECO_LOSS_TERMS, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
+import { defaultGenerator, Generator, NonFiniteWatch, PolyWarmupAdamW } from '@seco/tensor';
 import { composeTrainState, type TrainState } from '../checkpoint/train-state.ts';
 import type { SecoConfig } from '../config/schema.ts';
 import { networkConfig } from '../model-bridge.ts';
@@ -49,7 +49,8 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   });
   // The queue pointer is kept on the host too; it follows the loaded queue_ptr buffer.
   const state: TrainState = { ...parts, load: async (r, m) => (await parts.load(r, m), await net.syncQueuePtr()) };
-  const ctx = { net, optimizer, options: stepOptions(config) };
+  const watch = new NonFiniteWatch();
+  const ctx = { net, optimizer, options: stepOptions(config), watch: { watch, step: 0 } };
   return {
     net,
     state,
@@ -58,11 +59,17 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
       if (!b.strong || !b.global2 || !b.imgBox) throw new Error('the training loader yielded no strong / global2 / imgBox views');
       const batch: SecoBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
       if (optimizer.globalStep !== iteration) throw new Error(`optimizer is at step ${optimizer.globalStep}, the loop at iteration ${iteration}`);
+      ctx.watch.step = iteration;
       return secoTrainStep(ctx, batch, stepPoint(point), read);
     },
     validate: async () => ({ ...(await validateNetwork(net, config)) }),
     validateWith: (o) => validateNetwork(net, config, o),
+    async divergence() {
+      const at = await watch.take();
+      return at && { iteration: at.step, term: SECO_LOSS_TERMS[at.index] ?? 'total' };
+    },
     async close() {
+      watch.dispose();
       await batches.close();
       net.dispose();
     },

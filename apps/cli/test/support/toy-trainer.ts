@@ -15,10 +15,13 @@ export class ToyTrainer implements Trainer {
   /** Throws when asked to run this iteration (a simulated crash). */
   crashAt = -1;
 
-  constructor(seed: number) {
+  /** Watches the loss on the GPU each step, as the SeCo trainer does (see divergence()). */
+  readonly watch = new T.NonFiniteWatch();
+
+  constructor(seed: number, lr = 1e-2) {
     this.gen = new T.Generator(seed);
     this.model = new T.nn.Sequential(new T.nn.Linear(4, 8, { generator: this.gen }), new T.nn.GELU(), new T.nn.Linear(8, 3, { generator: this.gen }));
-    this.opt = new T.AdamW(this.model.parameters(), { lr: 1e-2 });
+    this.opt = new T.AdamW(this.model.parameters(), { lr });
     this.queue = T.keep(T.zeros([6, 3]));
     this.state = composeTrainState({
       modules: { model: this.model },
@@ -37,6 +40,7 @@ export class ToyTrainer implements Trainer {
       const labels = T.tensor(Int32Array.from({ length: 5 }, (_, i) => (i + iteration) % 3));
       const logits = this.model.forward(x);
       const l = T.crossEntropy(logits, labels);
+      this.watch.watch(iteration, 0, l);
       l.backward();
       // The newest logits go into a ring buffer, as SeCo's queue does with keys.
       const row = iteration % 6;
@@ -54,6 +58,11 @@ export class ToyTrainer implements Trainer {
     }
   }
 
+  async divergence(): Promise<{ iteration: number; term: string } | null> {
+    const at = await this.watch.take();
+    return at && { iteration: at.step, term: 'cls' };
+  }
+
   async snapshot(): Promise<Record<string, number[]>> {
     const out: Record<string, number[]> = {};
     for (const [k, v] of Object.entries(this.state.tensors())) out[k] = Array.from(await (v as T.Tensor).data());
@@ -61,6 +70,7 @@ export class ToyTrainer implements Trainer {
   }
 
   dispose(): void {
+    this.watch.dispose();
     this.model.dispose();
     this.queue.dispose();
   }

@@ -1,6 +1,6 @@
 // One SeCo training iteration (SECO_SPEC §3) on the GPU: pseudo labels, tags, student forward, reservoir, the
 // seven losses, backward and the optimizer step. Nothing outlives the call but the updated network state.
-import { add, type AdamW, detach, mul, scope, type Tensor, tensor, zeros } from '@seco/tensor';
+import { add, type AdamW, detach, mul, type NonFiniteWatch, scope, type Tensor, tensor, zeros } from '@seco/tensor';
 import { clsLoss } from '../losses/cls.ts';
 import { energyLoss } from '../losses/energy.ts';
 import { ligLoss } from '../losses/lig.ts';
@@ -18,7 +18,12 @@ export interface SecoTrainContext {
   /** AdamW over net.paramGroups(): groups 0–1 take lr.backbone, the rest lr.heads. */
   optimizer: AdamW;
   options: SecoStepOptions;
+  /** Divergence watch: every loss term and the total are checked on the GPU each step (no wait), under `step`. */
+  watch?: { watch: NonFiniteWatch; step: number };
 }
+
+/** The index a watched total loss carries; loss terms carry their index in SECO_LOSS_TERMS. */
+export const WATCHED_TOTAL = SECO_LOSS_TERMS.length;
 
 export type SecoLosses = Record<SecoLossTerm, number>;
 
@@ -91,6 +96,11 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
 
     scope(() => {
       const total = fwd.terms.reg ? add(fwd.partial, mul(fwd.terms.reg, w.reg)) : fwd.partial;
+      if (ctx.watch) {
+        const { watch, step } = ctx.watch;
+        SECO_LOSS_TERMS.forEach((t, i) => fwd.terms[t] && watch.watch(step, i, fwd.terms[t]!));
+        watch.watch(step, WATCHED_TOTAL, total);
+      }
       total.backward();
     });
     optimizer.groups.forEach((g, i) => (g.lr = i < 2 ? point.lr.backbone : point.lr.heads));

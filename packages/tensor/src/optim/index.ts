@@ -5,4 +5,4 @@ export { PolyWarmupAdamW, SECO_POLY_WARMUP, secoParamGroups, type SecoParamSets 
 export * from './schedule.ts';
 export { ema, SECO_EMA_MOMENTUM, type TensorSet } from './ema.ts';
 export { copyInto } from './assign.ts';
-export { firstNonFinite } from './finite.ts';
+export { firstNonFinite, NonFiniteWatch, type NonFiniteAt } from './finite.ts';
