@@ -67,7 +67,7 @@ export class Tensor {
       );
     }
     const t = new Tensor(Storage.allocate(n, dtype), shape, contiguousStrides(shape), 0, dtype, op);
-    if (e.nanCheck && dtype === 'f32') e.nanCheck.expect(t.buffer, n, shape);
+    if (e.nanCheck && dtype === 'f32') e.expectNanCheck(t.buffer, n, shape);
     return t;
   }
 

@@ -1,6 +1,6 @@
 import { getGPU, platformName, releaseGPU } from '#platform';
 import { BufferPool, type PoolStats } from './pool.ts';
-import { CHECK_WGSL, NAN_CHECK_WG, NanCheck, type NonFiniteOp } from './nan-check.ts';
+import { CHECK_WGSL, NAN_CHECK_WG, NanCheck, type NonFiniteOp, type OwedCheck } from './nan-check.ts';
 
 export interface EngineOptions {
   /** Dawn toggles for dawn.node, e.g. ['backend=vulkan']; ignored in browsers. */
@@ -187,18 +187,33 @@ export class Engine {
     this.pass.dispatchWorkgroups(x, y, z);
     this.lastLabel = d.label;
     this.counters.dispatches++;
-    if (this.nanCheck) {
-      for (const c of this.nanCheck.take(d.label, d.buffers.map((b) => ('buffer' in b ? b.buffer : b)))) {
+    if (this.nanCheck) this.runChecks(this.nanCheck.take(d.label, d.buffers.map((b) => ('buffer' in b ? b.buffer : b))));
+    if (++this.pending >= this.dispatchesPerSubmit) this.flush();
+  }
+
+  /** NaN-check kernels over whole buffers, in windows where a buffer exceeds a binding. */
+  private runChecks(checks: readonly OwedCheck[]): void {
+    const nan = this.nanCheck!;
+    // Window starts stay aligned: a whole number of alignment units per window.
+    const perWindow = Math.floor(this.bindingLimit / Math.max(this.bindingAlignment, 4)) * (Math.max(this.bindingAlignment, 4) / 4);
+    for (const c of checks) {
+      for (let start = 0; start < c.numel; start += perWindow) {
+        const n = Math.min(perWindow, c.numel - start);
+        const whole = start === 0 && c.buffer.size <= this.bindingLimit;
         this.encode({
-          label: `nan-check after ${d.label}`,
+          label: `nan-check`,
           code: CHECK_WGSL,
-          buffers: [c.buffer, this.nanCheck.flag],
-          uniforms: new Uint32Array([c.numel, c.seq, 0, 0]),
-          workgroups: Math.ceil(c.numel / NAN_CHECK_WG),
+          buffers: [whole ? c.buffer : { buffer: c.buffer, offset: start * 4, size: n * 4 }, nan.flag],
+          uniforms: new Uint32Array([n, c.seq, 0, 0]),
+          workgroups: Math.ceil(n / NAN_CHECK_WG),
         });
       }
     }
-    if (++this.pending >= this.dispatchesPerSubmit) this.flush();
+  }
+
+  /** With the NaN check on: a fresh f32 buffer whose producer is the next op that binds it. */
+  expectNanCheck(buffer: GPUBuffer, numel: number, shape: readonly number[]): void {
+    if (this.nanCheck) this.runChecks(this.nanCheck.expect(buffer, numel, shape));
   }
 
   /** Debug mode: remember the first op whose f32 output holds NaN or Inf (see firstNonFiniteOp). */
@@ -210,6 +225,7 @@ export class Engine {
   async firstNonFiniteOp(): Promise<NonFiniteOp | null> {
     if (!this.nanCheck) throw new Error('firstNonFiniteOp: call setNanCheck(true) first');
     const check = this.nanCheck;
+    this.runChecks(check.drain());
     const [v] = new Uint32Array(await this.read(check.flag, 0, 4));
     const found = check.decode(v);
     check.reset(this.device);
