@@ -158,9 +158,26 @@ describe('checkpoints', () => {
     const other = new T.nn.Linear(4, 5);
     try {
       const state = { tensors: () => ({}), meta: () => null, load: (rec: T.TensorRecord) => void other.loadStateDict(rec) };
-      await expect(mgr.resume(state)).rejects.toThrow(/unexpected keys/);
+      const err = await mgr.resume(state).then(() => null, (e: Error) => e);
+      expect(err?.message).toMatch(/unexpected keys/);
+      // It names the file, and stays one readable line however many keys differ.
+      expect(err?.message).toContain(join(dir, checkpointName(1)));
+      expect(err!.message.length).toBeLessThan(1000);
     } finally {
       other.dispose();
     }
+  });
+
+  test('temporary files of saves killed mid-write are removed on resume; a live writer keeps its own', async () => {
+    const dir = tmp();
+    const mgr = new CheckpointManager(dir, { keep: 3 });
+    await mgr.save(2, toy(1).state, config);
+    // A pid that cannot be running (above the kernel's maximum), and this process's own.
+    const dead = `.${checkpointName(4)}.4194305.0.abc123.tmp`;
+    const mine = `.${checkpointName(6)}.${process.pid}.0.def456.tmp`;
+    writeFileSync(join(dir, dead), 'partial');
+    writeFileSync(join(dir, mine), 'partial');
+    expect((await mgr.resume(toy(2).state))?.step).toBe(2);
+    expect(readdirSync(dir).sort()).toEqual([mine, checkpointName(2)].sort());
   });
 });

@@ -112,6 +112,7 @@ describe('config files', () => {
     expect(config.model.pretrained).toBe('weights/vit.pth');
     expect(config.eval.crf).toBe(true);
     expect(() => loadConfig('demo', ['train.max_iters=abc'])).toThrow('config train.max_iters: got "abc", expected an integer >= 1');
+    expect(() => loadConfig('demo', ['train.lr=1e400'])).toThrow(/config train.lr: got Infinity, expected a finite number/);
     expect(() => loadConfig('demo', ['nokey'])).toThrow('--set nokey: expected key.path=value');
   });
 

@@ -122,6 +122,24 @@ describe('training loop', () => {
     expect((await new RunDir(dir).readLog()).map((r) => r.iteration)).toEqual([1, 3, 5, 7, 9, 11]);
   });
 
+  test('--resume that finds no checkpoint starts over with a fresh log', async () => {
+    const dir = tmp();
+    const err: string[] = [];
+    const quiet = { stdout: { write: () => true } as never, stderr: { write: (s: string) => err.push(s) } as never };
+    // An earlier attempt logged iterations but died before its first checkpoint.
+    const short = { ...config, log: { ...config.log, checkpoint_interval: 0 } };
+    const first = new ToyTrainer(1);
+    first.crashAt = 6;
+    live.push(first);
+    await expect(train({ config: short, out: dir, resume: false, makeTrainer: async () => first }, quiet)).rejects.toThrow('simulated crash');
+    expect((await new RunDir(dir).readLog()).map((r) => r.iteration)).toEqual([1, 3, 5]);
+    const second = new ToyTrainer(1);
+    live.push(second);
+    expect(await train({ config, out: dir, resume: true, makeTrainer: async () => second }, quiet)).toBe(0);
+    expect(err.join('')).toContain('no checkpoint in');
+    expect((await new RunDir(dir).readLog()).map((r) => r.iteration)).toEqual([1, 3, 5, 7, 9]);
+  });
+
   test('a half-written last log line (crash mid-append) is dropped, earlier lines kept', async () => {
     const dir = tmp();
     const run = RunDir.open(dir, { resume: false });

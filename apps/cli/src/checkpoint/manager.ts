@@ -36,6 +36,24 @@ export class CheckpointError extends Error {
 }
 
 const NAME = /^step-(\d{8,})\.safetensors$/;
+/** The atomic writer's temporary file for a checkpoint: `.step-N.safetensors.<pid>.<n>.<random>.tmp`. */
+const TEMP = /^\.step-\d{8,}\.safetensors\.(\d+)\.\d+\.[a-z0-9]+\.tmp$/;
+
+/** Whether process `pid` is alive (a save of another live run must not lose its temporary file). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Shortens a long message (e.g. a list of every tensor name) to a readable line. */
+function brief(message: string, max = 600): string {
+  return message.length <= max ? message : `${message.slice(0, max)}... (${message.length - max} more characters)`;
+}
 
 export function checkpointName(step: number): string {
   return `step-${String(step).padStart(8, '0')}.safetensors`;
@@ -107,6 +125,23 @@ export class CheckpointManager {
     return path;
   }
 
+  /** Deletes temporary files that a killed save left behind (their writer is gone). */
+  async removeStaleTemps(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const removed: string[] = [];
+    for (const n of names) {
+      const m = TEMP.exec(n);
+      if (!m || alive(Number(m[1]))) continue;
+      await unlink(join(this.dir, n)).then(() => removed.push(n), () => {});
+    }
+    return removed;
+  }
+
   private async prune(): Promise<void> {
     const all = await this.list();
     for (const c of all.slice(0, Math.max(0, all.length - this.o.keep))) {
@@ -128,6 +163,7 @@ export class CheckpointManager {
    * skipped with a warning naming each (they are left on disk for inspection).
    */
   async resume(state: TrainState): Promise<Resumed | null> {
+    await this.removeStaleTemps();
     const all = await this.list();
     for (let i = all.length - 1; i >= 0; i--) {
       const entry = all[i];
@@ -140,7 +176,11 @@ export class CheckpointManager {
         continue;
       }
       const meta = ck.meta as { state: JsonValue; config?: JsonValue };
-      await state.load(ck.tensors, meta.state);
+      try {
+        await state.load(ck.tensors, meta.state);
+      } catch (e) {
+        throw new CheckpointError(`${entry.path} does not fit this run (was it saved with another config?): ${brief((e as Error).message)}`, { cause: e });
+      }
       return { step: entry.step, path: entry.path, config: meta.config ?? null };
     }
     if (all.length > 0) throw new CheckpointError(`no readable checkpoint in ${this.dir}: all ${all.length} failed to load (see the warnings above)`);

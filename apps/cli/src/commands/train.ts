@@ -48,6 +48,8 @@ export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
       io.stdout.write(`resuming from ${r.path} (iteration ${start})\n`);
     } else {
       warn(`--resume: no checkpoint in ${run.checkpointDir}, starting from iteration 0`);
+      // Log lines of the earlier attempt describe iterations that are about to run again.
+      await run.truncateLog(0);
     }
   }
   await run.writeConfig(s.config);

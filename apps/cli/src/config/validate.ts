@@ -14,6 +14,8 @@ export interface Field<T> {
 export type Infer<F> = F extends Field<infer T> ? T : never;
 
 function show(v: unknown): string {
+  // JSON shows Infinity and NaN as null; a value like 1e400 parses to Infinity and must be named as such.
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
@@ -39,7 +41,8 @@ export function num(o: NumOptions = {}): Field<number> {
   return {
     describe,
     check(v, path) {
-      if (typeof v !== 'number' || !Number.isFinite(v)) bad(path, v, describe);
+      if (typeof v === 'number' && !Number.isFinite(v)) bad(path, v, `a finite number (${describe})`);
+      if (typeof v !== 'number') bad(path, v, describe);
       if (o.int && !Number.isSafeInteger(v)) bad(path, v, describe);
       if (o.gt !== undefined && !(v > o.gt)) bad(path, v, describe);
       if (o.min !== undefined && v < o.min) bad(path, v, describe);
