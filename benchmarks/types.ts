@@ -15,6 +15,8 @@ export interface BenchCase {
   unit?: string;
   /** Free-form detail (tile config, % of the FMA ceiling). */
   notes?: string;
+  /** Everything the suite measured for this row, when it is more than the columns above. */
+  detail?: unknown;
 }
 
 export type Suite = () => Promise<BenchCase[]>;

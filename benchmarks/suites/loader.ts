@@ -2,12 +2,12 @@
 // sample images, CPU only. One batch = 4 images (SeCo's images per GPU).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createLoader, decodeImage, openVoc } from '@seco/data';
+import { sharedDataDir } from '../shared-data.ts';
 import { round } from '../timing.ts';
 import type { BenchCase } from '../types.ts';
 
-const shared = process.env.SECO_SHARED_DATA ?? fileURLToPath(new URL('../../../shared/data/', import.meta.url));
+const shared = sharedDataDir();
 const root = join(shared, 'voc-sample', 'VOC2012');
 const ADAPTER = 'cpu (no GPU)';
 const BATCH = 4;

@@ -89,6 +89,8 @@ export class Engine {
   destroyed = false;
   /** Non-null while NaN/Inf provenance checking is on. */
   nanCheck: NanCheck | null = null;
+  /** The adapter the device came from (its full feature list and limits, for reports); null if not known. */
+  adapter: GPUAdapter | null = null;
 
   constructor(
     readonly device: GPUDevice,
@@ -379,6 +381,7 @@ async function createEngine(options: EngineOptions): Promise<Engine> {
   const info = adapter.info;
   const description = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
   current = new Engine(device, description, options);
+  current.adapter = adapter;
   return current;
 }
 

@@ -1,0 +1,65 @@
+// The seco-step plumbing at test size: the CLI's trainer on the VOC sample, every loss on from iteration 0.
+import { hasEngine, shutdown } from '@seco/tensor';
+import { afterAll, describe, expect, test } from 'vitest';
+import { stepConfig } from '../seco-step/config.ts';
+import { stepOptionsFromEnv } from '../seco-step/env.ts';
+import { measureSecoStep } from '../seco-step/measure.ts';
+import { secoStepRows } from '../seco-step/rows.ts';
+import { TINY_STEP_SETS } from '../seco-step/tiny.ts';
+import { sharedDataDir } from '../shared-data.ts';
+
+afterAll(() => {
+  if (hasEngine()) shutdown();
+});
+
+describe('seco-step', () => {
+  test('one iteration at crop 64, batch 1, tiny ViT: counters and times are sane', async () => {
+    const r = await measureSecoStep({ preset: 'voc', dataDir: sharedDataDir(), crop: 64, batch: 1, iterations: 2, workers: 0, sets: TINY_STEP_SETS });
+    expect([r.preset, r.crop, r.batch, r.iterations]).toEqual(['voc', 64, 1, 2]);
+    for (const s of [r.cold, r.warm]) {
+      expect(s.dispatches).toBeGreaterThan(100);
+      expect(s.submits).toBeGreaterThan(0);
+      // The tag plan reads the ROI mask back every iteration; the energy loss reads the softmax.
+      expect(s.readbacks).toBeGreaterThanOrEqual(2);
+      for (const k of ['wallMs', 'encodeMs', 'compileMs', 'queueIdleMs', 'hostUsPerDispatch'] as const) {
+        expect(Number.isFinite(s[k]) && s[k] >= 0, `${k} = ${s[k]}`).toBe(true);
+      }
+      expect(s.encodeMs).toBeLessThan(s.wallMs);
+      expect(s.hostUsPerDispatch).toBeGreaterThan(0);
+    }
+    // Every pipeline is compiled in the cold iteration; the same shapes reuse them.
+    expect(r.cold.newPipelines).toBeGreaterThan(10);
+    expect(r.cold.compileMs).toBeGreaterThan(0);
+    expect(r.warm.newPipelines).toBe(0);
+    expect(r.warmWallMs).toHaveLength(2);
+    expect(r.pipelines).toBeGreaterThanOrEqual(r.cold.newPipelines);
+    expect(r.peakLiveBytes).toBeGreaterThan(0);
+    // Every loss on from iteration 0: each term is a finite number, the classification ones non-zero.
+    expect(Object.keys(r.losses).sort()).toEqual(['cls', 'cls_aux', 'lig', 'lil', 'ptc', 'reg', 'seg']);
+    for (const [k, v] of Object.entries(r.losses)) expect(Number.isFinite(v), `${k} = ${v}`).toBe(true);
+    for (const k of ['cls', 'cls_aux', 'seg']) expect(r.losses[k], k).toBeGreaterThan(0);
+
+    const rows = secoStepRows(r);
+    expect(rows.map((c) => c.ms)).toEqual([Number(r.warm.wallMs.toFixed(1)), Number(r.cold.wallMs.toFixed(1))]);
+    expect(rows[0].notes).toMatch(/dispatches/);
+  }, 300_000);
+
+  test('options: the preset\'s sizes by default, every loss from 0, bad values named', () => {
+    const c = stepConfig({ preset: 'voc', dataDir: '/data' });
+    expect([c.train.crop_size, c.train.batch_size, c.model.depth, c.model.pretrained]).toEqual([448, 4, 12, null]);
+    expect(Object.values(c.loss.start)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    expect(c.seco.update_prototype).toBe(0);
+    const coco = stepConfig({ preset: 'coco', dataDir: '/data', crop: 224 });
+    expect([coco.train.crop_size, coco.train.batch_size, coco.data.num_classes, coco.cam.scales.length]).toEqual([224, 8, 80, 5]);
+    expect(() => stepConfig({ preset: 'voc', dataDir: '/data', batch: 0 })).toThrow(/batch must be an integer >= 1/);
+    expect(() => stepConfig({ preset: 'ade' as never, dataDir: '/data' })).toThrow(/preset must be one of voc, coco/);
+    expect(() => stepConfig({ preset: 'voc', dataDir: '/data', crop: 100 })).toThrow(/crop_size \(100\) must be a multiple of model.patch_size/);
+    expect(stepOptionsFromEnv({ SECO_STEP_PRESET: 'coco', SECO_STEP_CROP: '64', SECO_STEP_SET: ' model.depth=2  model.embed_dim=32 ' })).toMatchObject({
+      preset: 'coco',
+      crop: 64,
+      sets: ['model.depth=2', 'model.embed_dim=32'],
+    });
+    expect(() => stepOptionsFromEnv({ SECO_STEP_BATCH: 'four' })).toThrow('SECO_STEP_BATCH=four: expected an integer');
+    expect(() => stepOptionsFromEnv({ SECO_STEP_PRESET: 'ade' })).toThrow(/SECO_STEP_PRESET=ade/);
+  });
+});
