@@ -22,7 +22,7 @@ export interface StepFixture {
   meta: {
     model: {
       embed_dim: number; depth: number; num_heads: number; patch_size: number; img_size: number; mlp_ratio: number; ln_eps: number;
-      aux_layer: number; vit_num_classes: number; num_classes: number; ctc_dim: number; moco_queue: number;
+      aux_layer: number; vit_num_classes: number; num_classes: number; num_fg_classes: number; ctc_dim: number; moco_queue: number;
       dino_head: { in_dim: number; hidden_dim: number; bottleneck_dim: number; out_dim_last_layer_unused: number };
     };
     args: Record<string, number> & { cam_scales: number[] };
