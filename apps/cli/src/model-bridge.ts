@@ -58,17 +58,20 @@ export function networkConfig(config: SecoConfig): Record<string, unknown> {
 
 /**
  * Network weights from a file: a `seco train` checkpoint (tensors under `model.`), or a bare state_dict as
- * .safetensors or .pth (e.g. a released SeCo checkpoint).
+ * .safetensors or .pth (a released SeCo model_iter_N.pth as it is: `module.` stripped; a training checkpoint
+ * dict: its model entry). `note` hears how the weights were found.
  */
-export async function readNetworkWeights(file: string): Promise<TensorRecord> {
-  return (await sharedReadNetworkWeights(file)).tensors;
+export async function readNetworkWeights(file: string, note: (line: string) => void = () => {}): Promise<TensorRecord> {
+  const w = await sharedReadNetworkWeights(file);
+  for (const n of w.notes) note(n);
+  return w.tensors;
 }
 
 export type SegModel = Pick<SharedSegModel, 'segment' | 'camSeeds' | 'dispose'>;
 
-export async function loadSegModel(config: SecoConfig, weightsFile: string, need: Need): Promise<SegModel> {
+export async function loadSegModel(config: SecoConfig, weightsFile: string, need: Need, note?: (line: string) => void): Promise<SegModel> {
   await requireModels(need);
-  return segModelFromWeights(await readNetworkWeights(weightsFile), config, weightsFile);
+  return segModelFromWeights(await readNetworkWeights(weightsFile, note), config, weightsFile);
 }
 
 /** A randomly initialised network (tests, and `seco eval` smoke runs without a checkpoint). */

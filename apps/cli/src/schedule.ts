@@ -1,6 +1,6 @@
 // What the config says for one iteration: each loss term's weight (SECO_SPEC §3.7/§3.8; every term is computed
-// always, an inactive one weighs 0), the lrs of PolyWarmupAdamW, and the iteration-driven switches of §3.4/§3.5.
-import { polyWarmupLr } from '@seco/tensor';
+// always, an inactive one weighs 0) and the iteration-driven switches of §3.4/§3.5. The lrs are not here: the
+// optimizer's schedule (trainer/optimizer.ts) is their one source.
 import { LOSS_TERMS, type LossTerm, type SecoConfig } from './config/schema.ts';
 
 export type LossWeights = Record<LossTerm, number>;
@@ -11,16 +11,8 @@ export function lossWeights(config: SecoConfig, iteration: number): LossWeights 
   return out;
 }
 
-/** The lr of the backbone groups and of the head/decoder groups at a 0-based optimizer step. */
-export function learningRates(config: SecoConfig, step: number): { backbone: number; heads: number } {
-  const t = config.train;
-  const poly = { warmupIter: t.warmup_iters, maxIter: t.max_iters, warmupRatio: t.warmup_ratio, power: t.poly_power };
-  return { backbone: polyWarmupLr(step, t.lr, poly), heads: polyWarmupLr(step, t.lr * t.head_lr_mult, poly) };
-}
-
 export interface SchedulePoint {
   weights: LossWeights;
-  lr: { backbone: number; heads: number };
   /** §3.4: ROI masks for tagging come from the aux CAM before cam2mask. */
   roiSource: 'aux' | 'final';
   /** §3.8: seg pseudo labels come from the aux CAM before seg_mask_source. */
@@ -32,7 +24,6 @@ export interface SchedulePoint {
 export function schedulePoint(config: SecoConfig, iteration: number): SchedulePoint {
   return {
     weights: lossWeights(config, iteration),
-    lr: learningRates(config, iteration),
     roiSource: iteration < config.seco.cam2mask ? 'aux' : 'final',
     segSource: iteration < config.seco.seg_mask_source ? 'aux' : 'final',
     updatePrototypes: iteration >= config.seco.update_prototype,

@@ -13,10 +13,12 @@ import { type SchedulePoint, schedulePoint, totalLoss } from './schedule.ts';
 export interface Trainer {
   readonly state: TrainState;
   /**
-   * Runs iteration `iteration` (0-based) with its weights and lrs. Returns the unweighted loss terms when
+   * Runs iteration `iteration` (0-based) with its loss weights and switches. Returns the unweighted loss terms when
    * `read` is true, else null: reading scalars back from the GPU waits for the step, so it is done only to log.
    */
   step(iteration: number, point: SchedulePoint, read: boolean): Promise<Record<string, number> | null>;
+  /** The backbone lr the last step used, as the optimizer set it (logged; the optimizer is its one source). */
+  learningRate(): number;
   /** In-training validation, e.g. { cam_miou, seg_miou }. */
   validate?(iteration: number): Promise<Record<string, number>>;
   /** Releases loader workers and GPU memory once training is over. */
@@ -101,13 +103,13 @@ export async function runTraining(o: TrainLoopOptions): Promise<TrainLoopResult>
           iteration: it,
           losses,
           total: totalLoss(losses, point.weights),
-          lr: point.lr.backbone,
+          lr: trainer.learningRate(),
           it_per_sec: itPerSec,
           time: new Date().toISOString(),
           elapsed_s: t - t0,
         };
         await run.appendLog(record);
-        progress.update({ iteration: it, losses, lr: point.lr.backbone, itPerSec });
+        progress.update({ iteration: it, losses, lr: trainer.learningRate(), itPerSec });
       }
       const ci = config.log.checkpoint_interval;
       if (ci > 0 && done % ci === 0) await save(done);

@@ -36,6 +36,8 @@ export interface SecoNetworkConfig {
   /** --ctc-dim: the projection (and queue, prototype) width; 768. */
   projDim?: number;
   projHidden?: number;
+  /** out_dim of the projection heads' unused last_layer (SeCo: 768, the projection width). */
+  projLastDim?: number;
   /** --moco_queue: 4608. */
   queueSize?: number;
   /** init_momentum for both EMAs: 0.999. */
@@ -96,7 +98,7 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     this.encoder = this.registerModule('encoder', new VisionTransformer(config.backbone, g));
     this.encoderK = this.registerModule('encoder_k', new VisionTransformer(config.backbone, g));
     const D = this.encoder.embedDim;
-    const head = () => new DINOHead(D, { hiddenDim: config.projHidden ?? 2048, bottleneckDim: projDim, generator: g });
+    const head = () => new DINOHead(D, { hiddenDim: config.projHidden ?? 2048, bottleneckDim: projDim, outDim: config.projLastDim ?? projDim, generator: g });
     this.projHead = this.registerModule('proj_head', head());
     this.projHeadT = this.registerModule('proj_head_t', head());
     this.syncTeachers();
@@ -228,8 +230,11 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     );
   }
 
-  /** SeCo's get_param_groups with the train script's lrs: encoder (no "norm"), encoder norms, heads, decoder. */
-  paramGroups(lr = 6e-5, weightDecay = 0.01): ParamGroupSpec<AdamWHyper>[] {
+  /**
+   * SeCo's get_param_groups with the train script's lrs: encoder (no "norm"), encoder norms at lr; heads and
+   * decoder at lr × headLrMult (SeCo: 10). An lr schedule scales these initial lrs; nothing else sets them.
+   */
+  paramGroups(lr = 6e-5, weightDecay = 0.01, headLrMult = 10): ParamGroupSpec<AdamWHyper>[] {
     return secoParamGroups(
       {
         encoder: this.encoder.namedParameters(),
@@ -238,6 +243,7 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
       },
       lr,
       weightDecay,
+      headLrMult,
     );
   }
 

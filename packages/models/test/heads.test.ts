@@ -17,7 +17,10 @@ type AnyModule = ASPP | DINOHead;
  */
 async function checkModule(c: FixtureCase, m: AnyModule): Promise<void> {
   const { x: xIn, ...weights } = c.inputs;
-  m.loadStateDict(Object.fromEntries(Object.entries(weights).map(([k, t]) => [k, { shape: t.shape, data: t.data as number[] }])));
+  const loaded = m.loadStateDict(Object.fromEntries(Object.entries(weights).map(([k, t]) => [k, { shape: t.shape, data: t.data as number[] }])), { strict: false });
+  // DINOHead's last_layer is never used in forward; the fixture leaves it out and nothing else may be missing.
+  expect([...loaded.unexpected, ...loaded.mismatched.map((x) => x.key)]).toEqual([]);
+  expect(loaded.missing.filter((k) => !k.startsWith('last_layer.'))).toEqual([]);
   const x = toTensor(xIn).requiresGrad_();
   const made: Tensor[] = [x];
   try {
@@ -28,8 +31,9 @@ async function checkModule(c: FixtureCase, m: AnyModule): Promise<void> {
     const loss = sum(mul(out, w));
     made.push(w, loss);
     loss.backward();
-    const params = Object.fromEntries(m.namedParameters());
+    const params = Object.fromEntries(m.namedParameters().filter(([k]) => !loaded.missing.includes(k)));
     expect(Object.keys(c.grads!).sort()).toEqual(['x', ...Object.keys(params)].sort());
+    for (const k of loaded.missing) expect(m.namedParameters().find(([n]) => n === k)![1].grad, `${k} takes no part in forward`).toBeNull();
     for (const [k, want] of Object.entries(c.grads!)) {
       const g = k === 'x' ? x.grad : params[k].grad;
       expect(g, `grad ${k}`).toBeTruthy();
@@ -86,10 +90,15 @@ describe('DINOHead against SeCo proj_head.DINOHead (dino_head.json)', () => {
     });
   }
 
-  test('trunc-normal std 0.02 init, zero biases, no last_layer', async () => {
-    const m = new DINOHead(768);
+  test('trunc-normal std 0.02 init, zero biases; the unused last_layer is kept for SeCo\'s state_dict keys', async () => {
+    const m = new DINOHead(768, { outDim: 96 });
     try {
-      expect(Object.keys(m.stateDict())).toEqual(['mlp.0.weight', 'mlp.0.bias', 'mlp.2.weight', 'mlp.2.bias', 'mlp.4.weight', 'mlp.4.bias']);
+      const sd = m.stateDict();
+      expect(Object.keys(sd)).toEqual(['mlp.0.weight', 'mlp.0.bias', 'mlp.2.weight', 'mlp.2.bias', 'mlp.4.weight', 'mlp.4.bias', 'last_layer.weight_g', 'last_layer.weight_v']);
+      expect(sd['last_layer.weight_g'].shape).toEqual([96, 1]);
+      expect(sd['last_layer.weight_v'].shape).toEqual([96, 768]);
+      expect(Array.from(await sd['last_layer.weight_g'].data()).every((v) => v === 1)).toBe(true);
+      expect(sd['last_layer.weight_g'].requiresGrad).toBe(false);
       const w = Array.from(await m.stateDict()['mlp.2.weight'].data());
       const std = Math.sqrt(w.reduce((a, b) => a + b * b, 0) / w.length);
       expect(std).toBeGreaterThan(0.0195);

@@ -64,7 +64,8 @@ describe('shared inference', () => {
   test('the shape of a bare state_dict is read from its tensors; the heads are named as assumed', async () => {
     const sd = (await readNetworkWeights(checkpointBytes)).tensors;
     const { config: got, assumed } = inferInferenceConfig(sd, 'sd.safetensors');
-    expect(got.model).toEqual({ ...config.model, num_heads: 1 });
+    // The unused last_layer is read too (its width is the projection's here, as in SeCo).
+    expect(got.model).toEqual({ ...config.model, num_heads: 1, proj_last_dim: config.model.proj_out_dim });
     expect(got.data.num_classes).toBe(5);
     expect(got.train.crop_size).toBe(32);
     expect(got.seco.queue_size).toBe(16);

@@ -38,8 +38,11 @@ describe('SecoNetwork against model_seco.network (cam_model.json)', () => {
       const o = net.forward(x);
       const outs: Record<string, Tensor> = { cls: o.cls, seg: o.seg, cls_aux: o.clsAux };
       made.push(o.cls, o.seg, o.clsAux, o.x4, o.xAux, o.clsToken);
-      expect(o.x4.shape).toEqual([2, meta.embed_dim, 4, 4]);
-      expect(o.clsToken.shape).toEqual([2, meta.embed_dim]);
+      // Token grid from the patch embedding's kernel in the weights file and the image's shape.
+      const [B, , H, W] = c.inputs.image.shape;
+      const p = net.encoder.patchEmbed.proj.weight.shape[3];
+      expect(o.x4.shape).toEqual([B, meta.embed_dim, Math.floor(H / p), Math.floor(W / p)]);
+      expect(o.clsToken.shape).toEqual([B, meta.embed_dim]);
       for (const [k, want] of Object.entries(c.outputs)) await expectTensor(outs[k], want, MODEL, k);
       let loss: Tensor | null = null;
       for (const [k, w] of Object.entries(c.grad_weight!)) {
@@ -248,7 +251,11 @@ describe('SecoNetwork state: names, teachers, buffers, EMA', () => {
     try {
       const before = await host(n.classifier.weight);
       await expect(n.loadWeights({ ...rest, 'decoder.c4.weight': sd['decoder.c2.weight'] })).rejects.toThrow(/missing 1: decoder\.c2\.weight; unexpected 1: decoder\.c4\.weight/);
-      await expect(n.loadWeights({ ...sd, 'classifier.weight': { ...sd['classifier.weight'], shape: [2, 128, 1, 1] } })).rejects.toThrow(/classifier\.weight \[2, 128, 1, 1\] vs expected \[4, 64, 1, 1\]/);
+      const want = sd['classifier.weight'].shape;
+      const wrong = [want[0] + 1, ...want.slice(1)];
+      await expect(n.loadWeights({ ...sd, 'classifier.weight': { ...sd['classifier.weight'], shape: wrong } })).rejects.toThrow(
+        `classifier.weight [${wrong.join(', ')}] vs expected [${want.join(', ')}]`,
+      );
       expect(await host(n.classifier.weight)).toEqual(before);
     } finally {
       n.dispose();

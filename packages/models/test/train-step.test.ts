@@ -24,7 +24,6 @@ const OPTIONS: SecoStepOptions = {
 };
 const ALL_ON: SecoStepPoint = {
   weights: { cls: 1, cls_aux: 1, ptc: 0.3, lil: 0.5, lig: 0.5, seg: 0.12, reg: 0.05 },
-  lr: { backbone: 1e-3, heads: 1e-2 },
   roiSource: 'aux',
   segSource: 'final',
   updatePrototypes: true,

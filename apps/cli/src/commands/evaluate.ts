@@ -57,7 +57,7 @@ export async function evalCommand(mode: 'seg' | 'cam', flags: FlagValues, io: Co
   const need = mode === 'seg' ? 'eval' : 'cam';
   await requireModels(need);
   await init();
-  const model = await loadSegModel(config, flags.checkpoint as string, need);
+  const model = await loadSegModel(config, flags.checkpoint as string, need, (l) => io.stderr.write(`${l}\n`));
   try {
     return await runEvaluation(
       { config, mode, split: flags.split as 'train' | 'val', list: flags.list as string | undefined, limit: flags.limit as number | undefined, out: flags.out as string, model },

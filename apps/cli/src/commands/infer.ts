@@ -12,7 +12,7 @@ export async function inferCommand(flags: FlagValues, files: string[], io: Comma
   const { config } = loadConfig(flags.config as string, (flags.set as string[] | undefined) ?? []);
   await requireModels('infer');
   await init();
-  const model = await loadSegModel(config, flags.checkpoint as string, 'infer');
+  const model = await loadSegModel(config, flags.checkpoint as string, 'infer', (l) => io.stderr.write(`${l}\n`));
   try {
     for (const f of files) {
       const image = await loadImage(f, decodeImage);

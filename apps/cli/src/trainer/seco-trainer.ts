@@ -1,12 +1,13 @@
 // The SeCo Trainer behind `seco train`: network, optional pretrained encoder, PolyWarmupAdamW over SeCo's
 // parameter groups, the resumable loader, and one TrainState holding all of it.
 import { readStateDict, SECO_LOSS_TERMS, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
-import { defaultGenerator, Generator, NonFiniteWatch, PolyWarmupAdamW } from '@seco/tensor';
+import { defaultGenerator, Generator, NonFiniteWatch } from '@seco/tensor';
 import { composeTrainState, type TrainState } from '../checkpoint/train-state.ts';
 import type { SecoConfig } from '../config/schema.ts';
 import { networkConfig } from '../model-bridge.ts';
 import type { Trainer } from '../train-loop.ts';
 import { TrainBatches } from './batches.ts';
+import { secoOptimizer } from './optimizer.ts';
 import { stepOptions, stepPoint } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
 
@@ -35,11 +36,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   const t = config.train;
   const net = networkFromConfig(config);
   if (config.model.pretrained) await loadPretrained(net, config.model.pretrained);
-  const optimizer = new PolyWarmupAdamW(
-    net.paramGroups(t.lr, t.weight_decay),
-    { lr: t.lr, betas: t.betas as [number, number], eps: t.eps, weightDecay: t.weight_decay },
-    { warmupIter: t.warmup_iters, maxIter: t.max_iters, warmupRatio: t.warmup_ratio, power: t.poly_power },
-  );
+  const optimizer = secoOptimizer(net, config);
   const batches = new TrainBatches(config);
   const parts = composeTrainState({
     modules: { model: net },
@@ -62,6 +59,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
       ctx.watch.step = iteration;
       return secoTrainStep(ctx, batch, stepPoint(point), read);
     },
+    learningRate: () => optimizer.groups[0].lr,
     validate: async () => ({ ...(await validateNetwork(net, config)) }),
     validateWith: (o) => validateNetwork(net, config, o),
     async divergence() {

@@ -25,5 +25,5 @@ export function stepOptions(config: SecoConfig): SecoStepOptions {
 
 /** The CLI's schedule point as the step reads it (same fields; the type lives in @seco/models). */
 export function stepPoint(p: SchedulePoint): SecoStepPoint {
-  return { weights: p.weights, lr: p.lr, roiSource: p.roiSource, segSource: p.segSource, updatePrototypes: p.updatePrototypes };
+  return { weights: p.weights, roiSource: p.roiSource, segSource: p.segSource, updatePrototypes: p.updatePrototypes };
 }

@@ -63,6 +63,10 @@ export class ToyTrainer implements Trainer {
     return at && { iteration: at.step, term: 'cls' };
   }
 
+  learningRate(): number {
+    return this.opt.groups[0].lr;
+  }
+
   async snapshot(): Promise<Record<string, number[]>> {
     const out: Record<string, number[]> = {};
     for (const [k, v] of Object.entries(this.state.tensors())) out[k] = Array.from(await (v as T.Tensor).data());

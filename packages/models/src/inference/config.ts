@@ -25,6 +25,10 @@ export interface InferenceConfig {
     aux_layer: number;
     proj_hidden_dim: number;
     proj_out_dim: number;
+    /** timm's classification head kept in SeCo's checkpoints (1000; unused); absent or 0: none. */
+    vit_head_classes?: number;
+    /** out_dim of the projection heads' unused last_layer; absent: proj_out_dim (SeCo: 768 both). */
+    proj_last_dim?: number;
   };
   /** The network's position grid is crop_size / patch_size. */
   train: { crop_size: number };
@@ -45,13 +49,24 @@ export function networkConfig(config: InferenceConfig): SecoNetworkConfig {
       numHeads: m.num_heads,
       mlpRatio: m.mlp_ratio,
       auxLayer: m.aux_layer,
-      numClasses: 0,
+      numClasses: m.vit_head_classes ?? 0,
     },
     projDim: m.proj_out_dim,
     projHidden: m.proj_hidden_dim,
+    ...(m.proj_last_dim !== undefined ? { projLastDim: m.proj_last_dim } : {}),
     queueSize: config.seco.queue_size,
     momentum: config.seco.momentum,
   };
+}
+
+/**
+ * The shapes of the parts SeCo's checkpoints hold but no forward uses (timm's ViT head, DINOHead's last_layer),
+ * read from the tensors, so a released checkpoint loads strictly.
+ */
+export function unusedParts(sd: TensorRecord): Pick<InferenceConfig['model'], 'vit_head_classes' | 'proj_last_dim'> {
+  const head = sd['encoder.head.weight']?.shape;
+  const last = sd['proj_head.last_layer.weight_v']?.shape;
+  return { ...(head ? { vit_head_classes: head[0] } : {}), ...(last ? { proj_last_dim: last[0] } : {}) };
 }
 
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -115,6 +130,7 @@ export function inferInferenceConfig(sd: TensorRecord, file: string, options: { 
   const protos = shape('prototypes');
   const queue = shape('queue');
   const assumed: string[] = [];
+  const unused = unusedParts(sd);
   let heads = options.numHeads;
   if (heads === undefined) {
     heads = D % 64 === 0 ? D / 64 : 1;
@@ -134,6 +150,7 @@ export function inferInferenceConfig(sd: TensorRecord, file: string, options: { 
       aux_layer: depth >= 3 ? -3 : -1,
       proj_hidden_dim: proj0 ? proj0[0] : 2048,
       proj_out_dim: protos ? protos[1] : 768,
+      ...unused,
     },
     train: { crop_size: grid * P },
     seco: { queue_size: queue ? queue[0] : 4608, momentum: 0.999 },

@@ -2,13 +2,17 @@
 // config the checkpoint stores or the shape its tensors show.
 import type { SourceInput, TensorRecord } from '@seco/tensor';
 import { SecoNetwork } from '../network.ts';
-import { type InferenceConfig, inferenceConfigFrom, inferInferenceConfig, networkConfig } from './config.ts';
+import { type InferenceConfig, inferenceConfigFrom, inferInferenceConfig, networkConfig, unusedParts } from './config.ts';
 import { createSegModel, type SegModel } from './seg-model.ts';
 import { type NetworkWeights, readNetworkWeights, sourceName } from './weights.ts';
 
-/** SecoNetwork of `config` holding `tensors`; a mismatch throws naming `name` and the keys. */
+/**
+ * SecoNetwork of `config` holding `tensors`, loaded strictly: missing, unexpected and mis-shaped keys are named
+ * (with `name`) and nothing is loaded. The shapes of the parts no forward uses (timm's head, DINOHead's
+ * last_layer) follow the tensors, so SeCo's released checkpoints and ours both fit.
+ */
 export function loadSegNetwork(tensors: TensorRecord, config: InferenceConfig, name: string): SecoNetwork {
-  const net = new SecoNetwork(networkConfig(config));
+  const net = new SecoNetwork(networkConfig({ ...config, model: { ...config.model, ...unusedParts(tensors) } }));
   try {
     net.loadStateDict(tensors, { strict: true });
   } catch (e) {

@@ -1,6 +1,7 @@
 // Network weights from a file, a URL, bytes or a browser File: a `seco train` checkpoint (tensors under
 // `model.`, its config in meta.config), a bare state_dict as safetensors, or a PyTorch .pth (a zip archive).
-import { CHECKPOINT_FORMAT, loadCheckpoint, readPthStateDict, readSafetensors, readSafetensorsHeader, type SourceInput, type TensorRecord, withSource } from '@seco/tensor';
+import { stateDictIn } from './state-dict-in.ts';
+import { CHECKPOINT_FORMAT, loadCheckpoint, readPth, readSafetensors, readSafetensorsHeader, type SourceInput, type TensorRecord, withSource } from '@seco/tensor';
 
 export interface NetworkWeights {
   /** The network's state_dict (SecoNetwork names). */
@@ -8,6 +9,8 @@ export interface NetworkWeights {
   /** `meta.config` of a seco checkpoint; null for a bare state_dict. */
   config: unknown;
   kind: 'checkpoint' | 'safetensors' | 'pth';
+  /** How the weights were found (a .pth's `module.` prefix stripped, a training checkpoint's model key). */
+  notes: string[];
 }
 
 /** A name for messages: the path, URL or File name. */
@@ -25,10 +28,10 @@ async function isZip(input: SourceInput): Promise<boolean> {
 }
 
 export async function readNetworkWeights(input: SourceInput, name = sourceName(input)): Promise<NetworkWeights> {
-  if (await isZip(input)) return { tensors: await readPthStateDict(input), config: null, kind: 'pth' };
+  if (await isZip(input)) return { ...stateDictIn(await readPth(input), name), config: null, kind: 'pth' };
   const header = await readSafetensorsHeader(input);
   if (header.metadata.checkpoint_format === undefined) {
-    return { tensors: (await readSafetensors(input)).tensors, config: null, kind: 'safetensors' };
+    return { tensors: (await readSafetensors(input)).tensors, config: null, kind: 'safetensors', notes: [] };
   }
   if (header.metadata.checkpoint_format !== CHECKPOINT_FORMAT) {
     throw new Error(`${name}: unsupported checkpoint format ${JSON.stringify(header.metadata.checkpoint_format)} (this version reads ${CHECKPOINT_FORMAT})`);
@@ -40,5 +43,5 @@ export async function readNetworkWeights(input: SourceInput, name = sourceName(i
   const tensors: TensorRecord = {};
   for (const [k, v] of Object.entries(ck.tensors)) tensors[k.slice('model.'.length)] = v;
   const meta = ck.meta as { config?: unknown } | null;
-  return { tensors, config: meta && typeof meta === 'object' && 'config' in meta ? meta.config : null, kind: 'checkpoint' };
+  return { tensors, config: meta && typeof meta === 'object' && 'config' in meta ? meta.config : null, kind: 'checkpoint', notes: [] };
 }

@@ -1,4 +1,4 @@
-export { secoTrainStep, WATCHED_TOTAL, type SecoTrainContext, type SecoLosses } from './step.ts';
+export { secoTrainStep, WATCHED_TOTAL, type SecoTrainContext, type SecoLosses, type SecoStepProbe } from './step.ts';
 export { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './options.ts';
 export { pseudoLabels, type PseudoLabels } from './pseudo.ts';
 export { maintainReservoir, type Reservoir } from './reservoir.ts';

@@ -6,11 +6,12 @@ import type { ParOptions } from '../par.ts';
 export const SECO_LOSS_TERMS = ['cls', 'cls_aux', 'ptc', 'lil', 'lig', 'seg', 'reg'] as const;
 export type SecoLossTerm = (typeof SECO_LOSS_TERMS)[number];
 
-/** One iteration's schedule (§3.4, §3.5, §3.7): weights, lrs and the iteration-driven switches. */
+/**
+ * One iteration's schedule (§3.4, §3.5, §3.7): loss weights and the iteration-driven switches. The lrs are not
+ * here: the optimizer's own schedule (PolyWarmupAdamW over net.paramGroups) is their one source.
+ */
 export interface SecoStepPoint {
   weights: Record<SecoLossTerm, number>;
-  /** lr of the two encoder groups and of the head/decoder groups. */
-  lr: { backbone: number; heads: number };
   /** ROI masks for the tags: aux CAM before cam2mask, final after. */
   roiSource: 'aux' | 'final';
   /** Seg pseudo labels (PAR input): VOC always final; COCO aux before seg_mask_source. */

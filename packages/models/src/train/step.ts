@@ -8,18 +8,27 @@ import { lilLoss } from '../losses/lil.ts';
 import { ptcLoss } from '../losses/ptc.ts';
 import { segLoss, upsampleLogits } from '../losses/seg.ts';
 import type { SecoNetwork } from '../network.ts';
-import { cscTagPlan } from '../tags.ts';
+import { type CscTagPlan, cscTagPlan } from '../tags.ts';
 import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './options.ts';
 import { pseudoLabels } from './pseudo.ts';
 import { maintainReservoir } from './reservoir.ts';
 
+/**
+ * Sees a step's intermediates while they are alive (awaited, so it may read them back): 'roi' (B, S, S),
+ * 'tags' (the CscTagPlan), 'seg_label' (B, S, S) or null, 'flags_revised' (LIL's revised flags), 'total' (the
+ * loss that is backpropagated) and 'grads' (no value: the parameters' .grad just before the optimizer step).
+ */
+export type SecoStepProbe = (name: 'roi' | 'tags' | 'seg_label' | 'flags_revised' | 'total' | 'grads', value: Tensor | CscTagPlan | null) => void | Promise<void>;
+
 export interface SecoTrainContext {
   net: SecoNetwork;
-  /** AdamW over net.paramGroups(): groups 0–1 take lr.backbone, the rest lr.heads. */
+  /** PolyWarmupAdamW over net.paramGroups(): its schedule sets every group's lr before each step. */
   optimizer: AdamW;
   options: SecoStepOptions;
   /** Divergence watch: every loss term and the total are checked on the GPU each step (no wait), under `step`. */
   watch?: { watch: NonFiniteWatch; step: number };
+  /** For tests and debugging only; costs nothing when absent. */
+  probe?: SecoStepProbe;
 }
 
 /** The index a watched total loss carries; loss terms carry their index in SECO_LOSS_TERMS. */
@@ -45,6 +54,7 @@ function presentClasses(cls: Float32Array, C: number): number[] {
  */
 export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, point: SecoStepPoint, read: boolean): Promise<SecoLosses | null> {
   const { net, optimizer, options: o } = ctx;
+  const probe = ctx.probe ?? null;
   const B = batch.size;
   const S = batch.cropSize;
   const C = net.numClasses - 1;
@@ -68,10 +78,16 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
     own(pl.segLabel);
     // The one readback the design needs: tags are planned on the host (manual_seed(0) windows, §3.4).
     const plan = await cscTagPlan(pl.roi, { cropNum: o.cropNum, cropSize: o.localCropSize, threshold: o.tagThreshold });
+    if (probe) {
+      await probe('roi', pl.roi);
+      await probe('tags', plan);
+      await probe('seg_label', pl.segLabel);
+    }
 
     const fwd = scope(() => {
       const out = net.forward(images);
       const terms: Partial<Record<SecoLossTerm, Tensor>> = {};
+      let flagsRevised: Tensor | null = null;
       terms.cls = clsLoss(out.cls, clsLabel);
       terms.cls_aux = clsLoss(out.clsAux, clsLabel);
       terms.ptc = ptcLoss(out.x4, pl.aff);
@@ -81,29 +97,33 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
         const lil = lilLoss(res.outQ, res.feats, res.flags, res.flagsAll, { temperature: o.tempLil });
         terms.lil = lil.loss;
         terms.lig = ligLoss(res.outQ, protos, lil.flagsRevised, { temperature: o.tempLig });
+        flagsRevised = lil.flagsRevised;
       }
       const seg448 = withSeg ? upsampleLogits(out.seg, [S, S]) : null;
       if (seg448) terms.seg = segLoss(seg448, pl.segLabel!);
       let partial: Tensor = zeros([]);
       for (const t of SECO_LOSS_TERMS) if (w[t] !== 0 && terms[t]) partial = add(partial, mul(terms[t]!, w[t]));
-      return { terms, seg448: w.reg !== 0 ? seg448 : null, partial };
+      return { terms, seg448: w.reg !== 0 ? seg448 : null, partial, flagsRevised };
     });
     for (const t of Object.values(fwd.terms)) own(t);
+    own(fwd.flagsRevised);
     own(fwd.partial);
     own(fwd.seg448);
     // The energy loss reads the half-size softmax back once and filters it on the host (rloss' lattice).
     if (fwd.seg448) fwd.terms.reg = own(await energyLoss(images, fwd.seg448, pl.segLabel!, imgBox, o.energy));
 
-    scope(() => {
-      const total = fwd.terms.reg ? add(fwd.partial, mul(fwd.terms.reg, w.reg)) : fwd.partial;
-      if (ctx.watch) {
-        const { watch, step } = ctx.watch;
-        SECO_LOSS_TERMS.forEach((t, i) => fwd.terms[t] && watch.watch(step, i, fwd.terms[t]!));
-        watch.watch(step, WATCHED_TOTAL, total);
-      }
-      total.backward();
-    });
-    optimizer.groups.forEach((g, i) => (g.lr = i < 2 ? point.lr.backbone : point.lr.heads));
+    const total = own(scope(() => (fwd.terms.reg ? add(fwd.partial, mul(fwd.terms.reg, w.reg)) : fwd.partial)));
+    if (ctx.watch) {
+      const { watch, step } = ctx.watch;
+      SECO_LOSS_TERMS.forEach((t, i) => fwd.terms[t] && watch.watch(step, i, fwd.terms[t]!));
+      watch.watch(step, WATCHED_TOTAL, total);
+    }
+    total.backward();
+    if (probe) {
+      await probe('flags_revised', fwd.flagsRevised);
+      await probe('total', total);
+      await probe('grads', null);
+    }
     optimizer.step();
     optimizer.zeroGrad();
 
