@@ -63,6 +63,8 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
   const withContrast = w.lil !== 0 || w.lig !== 0;
   const owned: Tensor[] = [];
   const own = <T extends Tensor | null>(t: T): T => (t && owned.push(t), t);
+  // The energy loss while its host part runs; disposed by whoever ends up holding it.
+  let energy: Promise<Tensor> | null = null;
   try {
     const img = [B, 3, S, S];
     const images = own(tensor(batch.images, img));
@@ -76,51 +78,68 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
     own(pl.roi);
     own(pl.aff);
     own(pl.segLabel);
-    // The one readback the design needs: tags are planned on the host (manual_seed(0) windows, §3.4).
-    const plan = await cscTagPlan(pl.roi, { cropNum: o.cropNum, cropSize: o.localCropSize, threshold: o.tagThreshold });
+    // Two host round trips, each overlapped with GPU work so the queue never runs dry: tags are planned on the
+    // host from the ROI mask (manual_seed(0) windows, §3.4), and the energy loss filters the half-size softmax on
+    // the host (rloss' lattice). The student's forward needs neither, so it is encoded while the mask is on its
+    // way back; the reservoir is encoded before the lattice runs, so the GPU works through it meanwhile.
+    const planned = cscTagPlan(pl.roi, { cropNum: o.cropNum, cropSize: o.localCropSize, threshold: o.tagThreshold });
+    planned.catch(() => {}); // awaited below; a step that fails before then must not crash the process
+
+    const head = scope(() => {
+      const out = net.forward(images);
+      const terms: Partial<Record<SecoLossTerm, Tensor>> = {};
+      terms.cls = clsLoss(out.cls, clsLabel);
+      terms.cls_aux = clsLoss(out.clsAux, clsLabel);
+      terms.ptc = ptcLoss(out.x4, pl.aff);
+      const seg448 = withSeg ? upsampleLogits(out.seg, [S, S]) : null;
+      if (seg448) terms.seg = segLoss(seg448, pl.segLabel!);
+      return { terms, clsToken: out.clsToken, seg448: w.reg !== 0 ? seg448 : null };
+    });
+    const terms = head.terms;
+    for (const t of Object.values(terms)) own(t);
+    own(head.clsToken);
+    own(head.seg448);
+    energy = head.seg448 ? energyLoss(images, head.seg448, pl.segLabel!, imgBox, o.energy) : null;
+    energy?.catch(() => {}); // awaited below, likewise
+
+    const plan = await planned;
     if (probe) {
       await probe('roi', pl.roi);
       await probe('tags', plan);
       await probe('seg_label', pl.segLabel);
     }
-
-    const fwd = scope(() => {
-      const out = net.forward(images);
-      const terms: Partial<Record<SecoLossTerm, Tensor>> = {};
-      let flagsRevised: Tensor | null = null;
-      terms.cls = clsLoss(out.cls, clsLabel);
-      terms.cls_aux = clsLoss(out.clsAux, clsLabel);
-      terms.ptc = ptcLoss(out.x4, pl.aff);
-      const protos = point.updatePrototypes ? net.updatePrototype(out.clsToken, batch.labelIdx, o.protoM) : detach(net.prototypes);
-      const res = maintainReservoir(net, out.clsToken, images, strong, global2, plan, withContrast);
-      if (res.outQ) {
-        const lil = lilLoss(res.outQ, res.feats, res.flags, res.flagsAll, { temperature: o.tempLil });
-        terms.lil = lil.loss;
-        terms.lig = ligLoss(res.outQ, protos, lil.flagsRevised, { temperature: o.tempLig });
-        flagsRevised = lil.flagsRevised;
-      }
-      const seg448 = withSeg ? upsampleLogits(out.seg, [S, S]) : null;
-      if (seg448) terms.seg = segLoss(seg448, pl.segLabel!);
-      let partial: Tensor = zeros([]);
-      for (const t of SECO_LOSS_TERMS) if (w[t] !== 0 && terms[t]) partial = add(partial, mul(terms[t]!, w[t]));
-      return { terms, seg448: w.reg !== 0 ? seg448 : null, partial, flagsRevised };
+    const tail = scope(() => {
+      const protos = point.updatePrototypes ? net.updatePrototype(head.clsToken, batch.labelIdx, o.protoM) : detach(net.prototypes);
+      const res = maintainReservoir(net, head.clsToken, images, strong, global2, plan, withContrast);
+      if (!res.outQ) return { lil: null, lig: null, flagsRevised: null };
+      const lil = lilLoss(res.outQ, res.feats, res.flags, res.flagsAll, { temperature: o.tempLil });
+      const lig = ligLoss(res.outQ, protos, lil.flagsRevised, { temperature: o.tempLig });
+      return { lil: lil.loss, lig, flagsRevised: lil.flagsRevised };
     });
-    for (const t of Object.values(fwd.terms)) own(t);
-    own(fwd.flagsRevised);
-    own(fwd.partial);
-    own(fwd.seg448);
-    // The energy loss reads the half-size softmax back once and filters it on the host (rloss' lattice).
-    if (fwd.seg448) fwd.terms.reg = own(await energyLoss(images, fwd.seg448, pl.segLabel!, imgBox, o.energy));
+    if (tail.lil) terms.lil = own(tail.lil);
+    if (tail.lig) terms.lig = own(tail.lig);
+    own(tail.flagsRevised);
+    // Summed in SECO_LOSS_TERMS order, as before the reordering, so the total is the same to the bit.
+    const partial = own(scope(() => {
+      let sum: Tensor = zeros([]);
+      for (const t of SECO_LOSS_TERMS) if (t !== 'reg' && w[t] !== 0 && terms[t]) sum = add(sum, mul(terms[t]!, w[t]));
+      return sum;
+    }));
+    if (energy) {
+      const pending = energy;
+      energy = null;
+      terms.reg = own(await pending);
+    }
 
-    const total = own(scope(() => (fwd.terms.reg ? add(fwd.partial, mul(fwd.terms.reg, w.reg)) : fwd.partial)));
+    const total = own(scope(() => (terms.reg ? add(partial, mul(terms.reg, w.reg)) : partial)));
     if (ctx.watch) {
       const { watch, step } = ctx.watch;
-      SECO_LOSS_TERMS.forEach((t, i) => fwd.terms[t] && watch.watch(step, i, fwd.terms[t]!));
+      SECO_LOSS_TERMS.forEach((t, i) => terms[t] && watch.watch(step, i, terms[t]!));
       watch.watch(step, WATCHED_TOTAL, total);
     }
     total.backward();
     if (probe) {
-      await probe('flags_revised', fwd.flagsRevised);
+      await probe('flags_revised', tail.flagsRevised);
       await probe('total', total);
       await probe('grads', null);
     }
@@ -129,10 +148,12 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
 
     if (!read) return null;
     const out = {} as SecoLosses;
-    const values = await Promise.all(SECO_LOSS_TERMS.map((t) => (fwd.terms[t] ? fwd.terms[t]!.item() : 0)));
+    const values = await Promise.all(SECO_LOSS_TERMS.map((t) => (terms[t] ? terms[t]!.item() : 0)));
     SECO_LOSS_TERMS.forEach((t, i) => (out[t] = values[i]));
     return out;
   } finally {
     for (const t of owned) if (!t.disposed) t.dispose();
+    // A step that failed before taking the energy loss still frees it once the host part is done.
+    void energy?.then((t) => t.dispose(), () => {});
   }
 }
