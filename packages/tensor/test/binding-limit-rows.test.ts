@@ -1,0 +1,108 @@
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import * as T from '../src/index.ts';
+import { randomTensor, underTinyLimit } from './support/binding-limit.ts';
+
+/**
+ * Row kernels, reductions, losses, pooling, resizing, indexing, shape ops, creation, dropout and the optimizer
+ * on tensors larger than a (tiny) binding limit: each runs forward and backward with the device's limit and
+ * with 4 KiB, at shapes that are not multiples of any tile, and the two runs must agree.
+ */
+beforeAll(async () => {
+  await T.init();
+});
+
+afterEach(() => T.engine().setBindingLimit(null));
+
+/**
+ * f(inputs) and the gradients of Σ f(inputs)·w (w a fixed random tensor) with respect to each input, computed
+ * on fresh leaves so that each run differentiates its own graph.
+ */
+function withGrads(inputs: T.Tensor[], f: (...xs: T.Tensor[]) => T.Tensor, seed = 99): T.Tensor[] {
+  const leaves = inputs.map((x) => T.contiguous(x).requiresGrad_());
+  const y = f(...leaves);
+  T.scope(() => T.sum(T.mul(y, randomTensor([...y.shape], seed))).backward());
+  const grads = leaves.map((l) => {
+    const g = l.grad!;
+    l.grad = null;
+    l.dispose();
+    return g;
+  });
+  return [T.detach(y), ...grads];
+}
+
+/** Same values as the unsliced run, to the bit. */
+async function sameBits(run: () => T.Tensor | T.Tensor[]): Promise<void> {
+  const { full, sliced } = await underTinyLimit(run);
+  expect(sliced).toEqual(full);
+}
+
+/** Close to the unsliced run where slicing changes a summation order. */
+async function close(run: () => T.Tensor | T.Tensor[], tol = 1e-5): Promise<void> {
+  const { full, sliced } = await underTinyLimit(run);
+  expect(sliced.length).toBe(full.length);
+  full.forEach((f, k) => {
+    expect(sliced[k].length).toBe(f.length);
+    const worst = f.reduce((m, v, i) => Math.max(m, Math.abs(v - sliced[k][i]) / Math.max(1, Math.abs(v))), 0);
+    expect(worst, `output ${k}`).toBeLessThanOrEqual(tol);
+  });
+}
+
+describe('row kernels over the binding limit', () => {
+  test('softmax and logSoftmax over the last dim and over a middle dim, forward and backward', async () => {
+    const x = randomTensor([7, 13, 45], 1);
+    await sameBits(() => withGrads([x], (a) => T.softmax(a, -1)));
+    await sameBits(() => withGrads([x], (a) => T.logSoftmax(a, 1), 3));
+    // A permuted (strided) input read in place.
+    await sameBits(() => withGrads([x], (a) => T.softmax(T.transpose(a, 0, 2), 1), 4));
+  });
+
+  test('layerNorm with weight and bias: values and input grads to the bit, weight grads close', async () => {
+    const x = randomTensor([7, 13, 45], 5);
+    const w = randomTensor([45], 6);
+    const b = randomTensor([45], 7);
+    const { full, sliced } = await underTinyLimit(() => withGrads([x, w, b], (a, ww, bb) => T.layerNorm(a, 45, ww, bb)));
+    expect(sliced.slice(0, 2)).toEqual(full.slice(0, 2));
+    await close(() => withGrads([x, w, b], (a, ww, bb) => T.layerNorm(a, 45, ww, bb)));
+  });
+
+  test('normalize along dim 1, forward and backward', async () => {
+    const x = randomTensor([5, 41, 23], 8);
+    await sameBits(() => withGrads([x], (a) => T.normalize(a, { dim: 1 })));
+  });
+});
+
+describe('reductions over the binding limit', () => {
+  test('over a kept dim: runs of whole outputs, to the bit', async () => {
+    const x = randomTensor([57, 41], 11);
+    await sameBits(() => withGrads([x], (a) => T.sum(a, 1)));
+    await sameBits(() => withGrads([x], (a) => T.mean(T.transpose(a, 0, 1), 0, true), 12));
+    await sameBits(() => {
+      const { values, indices } = T.max(x, 1);
+      return [values, T.cast(indices, 'f32')];
+    });
+  });
+
+  test('over a reduced dim longer than a binding: partials combined in order', async () => {
+    const x = randomTensor([3, 2003], 13);
+    await close(() => withGrads([x], (a) => T.sum(a, 1)));
+    await close(() => withGrads([x], (a) => T.mean(a)));
+    await close(() => withGrads([T.transpose(x, 0, 1)], (a) => T.sum(a, [0])));
+    // Extremes are exact: values, indices and gradients to the bit, ties (many, from rounding) keep the first index.
+    const ties = T.round(T.mul(x, 2));
+    await sameBits(() => withGrads([ties], (a) => T.max(a, 1).values));
+    await sameBits(() => withGrads([ties], (a) => T.amax(a, [0, 1])));
+    await sameBits(() => [T.cast(T.argmax(ties, 1), 'f32'), T.cast(T.argmin(ties), 'f32'), T.cast(T.min(ties, 0).indices, 'f32')]);
+  });
+});
+
+describe('creation and dropout over the binding limit', () => {
+  test('full, arange and seeded rand/randn: the flat range in runs', async () => {
+    await sameBits(() => [T.full([37, 53], 0.25), T.cast(T.arange(3001, 'i32'), 'f32'), T.arange(0.5, 2000.5, 0.75)]);
+    await sameBits(() => [T.rand([41, 43], -1, 2, new T.Generator(5)), T.randn([2999], 0, 1, new T.Generator(6))]);
+  });
+
+  test('dropout with a seed, on a strided input, forward and backward', async () => {
+    const x = randomTensor([29, 61], 14);
+    await sameBits(() => withGrads([x], (a) => T.dropout(T.transpose(a, 0, 1), 0.3, true, new T.Generator(7))));
+  });
+});
