@@ -106,3 +106,52 @@ describe('creation and dropout over the binding limit', () => {
     await sameBits(() => withGrads([x], (a) => T.dropout(T.transpose(a, 0, 1), 0.3, true, new T.Generator(7))));
   });
 });
+
+describe('pooling and resizing over the binding limit', () => {
+  test('max and avg pooling (windowed and adaptive), forward and backward, by runs of planes', async () => {
+    const x = randomTensor([3, 5, 17, 19], 15);
+    await sameBits(() => withGrads([x], (a) => T.maxPool2d(a, { kernelSize: 3, stride: 2, padding: 1 })));
+    await sameBits(() => withGrads([x], (a) => T.avgPool2d(T.transpose(a, 0, 1), { kernelSize: [2, 3], stride: [2, 2] }), 16));
+    await sameBits(() => withGrads([x], (a) => T.adaptiveMaxPool2d(a, [4, 5]), 17));
+    await sameBits(() => withGrads([x], (a) => T.adaptiveAvgPool2d(a, 3), 18));
+  });
+
+  test('bilinear, bicubic and nearest resize, forward and backward', async () => {
+    const x = randomTensor([2, 7, 11, 13], 19);
+    await sameBits(() => withGrads([x], (a) => T.interpolate(a, { size: [17, 9], mode: 'bilinear' })));
+    await sameBits(() => withGrads([x], (a) => T.interpolate(T.transpose(a, 0, 1), { scaleFactor: 1.5, mode: 'bicubic', alignCorners: true }), 20));
+    await sameBits(() => withGrads([x], (a) => T.interpolate(a, { size: [5, 26], mode: 'nearest' }), 21));
+  });
+});
+
+/** Class targets in [0, C) with some set to the ignore index. */
+function classTargets(shape: number[], C: number, seed: number): T.Tensor {
+  const u = randomTensor(shape, seed);
+  const t = T.tidy(() => T.cast(T.floor(T.mul(T.add(u, 2), (C + 3) / 4)), 'i32'));
+  u.dispose();
+  // Values past C - 1 become the ignore index.
+  const out = T.tidy(() => T.where(T.ge(t, C), T.full(shape, 255, 'i32'), t));
+  t.dispose();
+  return out;
+}
+
+describe('losses over the binding limit', () => {
+  test('cross entropy with an ignore index over [5, 21, 11, 9] logits, forward and backward', async () => {
+    const x = randomTensor([5, 21, 11, 9], 22);
+    const t = classTargets([5, 11, 9], 21, 23);
+    await close(() => withGrads([x], (a) => T.crossEntropy(a, t)));
+    await sameBits(() => withGrads([x], (a) => T.crossEntropy(a, t, { reduction: 'none' }), 24));
+    // (N, C) logits, the classes read through a transposed view.
+    const x2 = randomTensor([19, 301], 25);
+    const t2 = classTargets([301], 19, 26);
+    await sameBits(() => withGrads([T.transpose(x2, 0, 1)], (a) => T.crossEntropy(a, t2, { reduction: 'none' })));
+  });
+
+  test('binary cross entropy and multilabel soft margin', async () => {
+    const x = randomTensor([37, 29], 27);
+    const y = T.tidy(() => T.sigmoid(randomTensor([37, 29], 28)));
+    await close(() => withGrads([x, y], (a, b) => T.multilabelSoftMarginLoss(a, b)));
+    await sameBits(() => withGrads([x, y], (a, b) => T.binaryCrossEntropyWithLogits(a, b, { reduction: 'none' })));
+    await close(() => withGrads([T.sigmoid(x), y], (a, b) => T.binaryCrossEntropy(a, b)));
+  });
+});
