@@ -155,3 +155,41 @@ describe('losses over the binding limit', () => {
     await close(() => withGrads([T.sigmoid(x), y], (a, b) => T.binaryCrossEntropy(a, b)));
   });
 });
+
+/** Indices in [-1, size + 1): a few out of range on each side, which read 0 and add nothing. */
+function indices(shape: number[], size: number, seed: number): T.Tensor {
+  const u = randomTensor(shape, seed);
+  const out = T.tidy(() => T.sub(T.cast(T.floor(T.mul(T.add(u, 2), (size + 2) / 4)), 'i32'), 1));
+  u.dispose();
+  return out;
+}
+
+describe('indexing over the binding limit', () => {
+  test('gather and scatterAdd, forward and backward, along a middle dim', async () => {
+    const x = randomTensor([9, 23, 17], 30);
+    const idx = indices([9, 31, 13], 23, 31);
+    await sameBits(() => withGrads([x], (a) => T.gather(a, 1, idx)));
+    // An index smaller than the output off dim: the rest of the output only copies x.
+    const src = randomTensor([9, 31, 17], 32);
+    await sameBits(() => withGrads([x, src], (a, b) => T.scatterAdd(a, 1, idx, b), 33));
+  });
+
+  test('indexSelect (its backward through segments) and oneHot', async () => {
+    // The table fits a binding (every output element may read any row of it); the output and gradient do not.
+    const x = randomTensor([23, 29], 34);
+    const idx = indices([97], 23, 35);
+    await sameBits(() => withGrads([x], (a) => T.indexSelect(a, 0, idx)));
+    await sameBits(() => withGrads([x], (a) => T.indexSelect(T.transpose(a, 0, 1), 1, idx), 36));
+    await sameBits(() => T.oneHot(T.reshape(indices([37, 31], 11, 37), [37, 31]), 11, 'f32'));
+  });
+});
+
+describe('shape ops over the binding limit', () => {
+  test('pad (constant and replicate), flip and repeat, forward and backward', async () => {
+    const x = randomTensor([4, 5, 13, 11], 40);
+    await sameBits(() => withGrads([x], (a) => T.pad(a, [2, 3, 1, 0], 'constant', 0.5)));
+    await close(() => withGrads([x], (a) => T.pad(T.transpose(a, 2, 3), [3, 3, 2, 4], 'replicate'), 41));
+    await sameBits(() => withGrads([x], (a) => T.flip(a, [1, 3]), 42));
+    await close(() => withGrads([T.narrow(x, 0, 0, 2)], (a) => T.repeat(a, [2, 1, 3, 1]), 43));
+  });
+});
