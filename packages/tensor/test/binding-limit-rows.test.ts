@@ -193,3 +193,36 @@ describe('shape ops over the binding limit', () => {
     await close(() => withGrads([T.narrow(x, 0, 0, 2)], (a) => T.repeat(a, [2, 1, 3, 1]), 43));
   });
 });
+
+describe('optimizer updates over the binding limit', () => {
+  /** Two steps of `make`'s optimizer on a parameter of 3,000 elements: the update runs in runs of its flat range. */
+  function twoSteps(make: (p: T.Tensor) => T.Optimizer<T.BaseHyper>): T.Tensor[] {
+    const p = randomTensor([3000], 50).requiresGrad_();
+    const opt = make(p);
+    for (let step = 0; step < 2; step++) {
+      T.scope(() => T.sum(T.mul(T.square(p), randomTensor([3000], 51 + step))).backward());
+      opt.step();
+      opt.zeroGrad();
+    }
+    return [p];
+  }
+
+  test('AdamW and SGD with momentum, to the bit', async () => {
+    await sameBits(() => twoSteps((p) => new T.AdamW([p], { lr: 0.01, weightDecay: 0.1 })));
+    await sameBits(() => twoSteps((p) => new T.SGD([p], { lr: 0.01, momentum: 0.9, nesterov: true })));
+  });
+
+  test('ema, copyInto (through a view at an offset) and firstNonFinite', async () => {
+    await sameBits(() => {
+      const k = randomTensor([3001], 53);
+      T.ema([k], [randomTensor([3001], 54)], 0.9);
+      const dst = T.zeros([5000]);
+      T.copyInto(T.narrow(dst, 0, 1999, 3001), k);
+      return [k, dst];
+    });
+    const bad = T.tidy(() => T.where(T.eq(T.arange(4001, 'i32'), 3777), Infinity, randomTensor([4001], 55)));
+    T.engine().setBindingLimit(4096);
+    expect(await T.firstNonFinite([randomTensor([3001], 56), bad])).toBe(1);
+    T.engine().setBindingLimit(null);
+  });
+});
