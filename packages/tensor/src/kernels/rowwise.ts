@@ -1,6 +1,7 @@
-import { engine } from '../runtime/engine.ts';
-import { type Shape } from '../shape.ts';
-import type { Tensor } from '../tensor.ts';
+import { type BufferWindow, engine } from '../runtime/engine.ts';
+import { contiguousStrides, type Shape } from '../shape.ts';
+import { allBindWhole, bindView, type ViewLike } from './binding.ts';
+import { indexSlices } from './slices.ts';
 import { ceilDiv, ENTRY_ARGS, f32Bits, UniformLayout } from './uniforms.ts';
 
 /**
@@ -18,7 +19,7 @@ export type RowKind = 'row' | 'col' | 'perRow' | 'raw';
 
 export interface RowOperand {
   name: string;
-  t: Tensor;
+  t: ViewLike;
   kind: RowKind;
   write?: boolean;
 }
@@ -50,15 +51,15 @@ export class RowLayout {
     this.values.kShape = this.kept.map((i) => shape[i]);
     for (const o of this.ordered) {
       if (o.kind === 'raw') continue;
+      // The value is the offset within the bound range, set in bind().
       this.u.field(`off_${o.name}`);
-      this.values[`off_${o.name}`] = o.t.offset;
       if (o.kind === 'row') {
         this.u.field(`ks_${o.name}`, kr).field(`rs_${o.name}`);
         this.values[`ks_${o.name}`] = this.kept.map((i) => o.t.strides[i]);
         this.values[`rs_${o.name}`] = o.t.strides[dim];
       } else if (o.kind === 'col') {
         this.u.field(`rs_${o.name}`);
-        this.values[`rs_${o.name}`] = o.t.strides[o.t.rank - 1] ?? 0;
+        this.values[`rs_${o.name}`] = o.t.strides[o.t.shape.length - 1] ?? 0;
       }
     }
     for (const [k, v] of Object.entries(params.ints ?? {})) {
@@ -71,12 +72,45 @@ export class RowLayout {
     }
   }
 
-  get buffers(): GPUBuffer[] {
-    return this.ordered.map((o) => o.t.buffer);
+  /** Sets an int param after construction (a per-slice value). */
+  setInt(name: string, v: number): void {
+    this.values[`p_${name}`] = v;
   }
 
-  pack(): Uint32Array {
-    return this.u.pack(this.values);
+  /** The buffers (or windows of them) to bind, in binding order, and the uniform block with offsets into them. */
+  bind(label: string): { buffers: (GPUBuffer | BufferWindow)[]; uniforms: Uint32Array } {
+    const buffers = this.ordered.map((o) => {
+      const b = bindView(o.t, label);
+      if (o.kind !== 'raw') this.values[`off_${o.name}`] = b.offset;
+      else if (b.offset !== 0) throw new Error(`${label}: raw operand ${o.name} must start its buffer`);
+      return b.resource;
+    });
+    return { buffers, uniforms: this.u.pack(this.values) };
+  }
+
+  /**
+   * This layout as layouts whose every operand fits a binding: itself when every buffer does, else one per run
+   * of whole rows (its 'row' and 'perRow' operands narrowed to the run; 'col' and 'raw' ones bound as they are).
+   */
+  slices(label: string): RowLayout[] {
+    if (allBindWhole(this.ordered.map((o) => o.t))) return [this];
+    const keptShape = this.kept.map((i) => this.shape[i]);
+    const rowOps = this.ordered.filter((o) => o.kind === 'row' || o.kind === 'perRow');
+    // Each row operand with its row axis last (a dim the walk keeps whole); per-row ones over the kept dims.
+    const views = rowOps.map((o): ViewLike => {
+      const { buffer, dtype, offset, strides } = o.t;
+      if (o.kind === 'perRow') return { buffer, dtype, offset, shape: keptShape, strides: contiguousStrides(keptShape) };
+      return { buffer, dtype, offset, shape: [...keptShape, this.n], strides: [...this.kept.map((i) => strides[i]), strides[this.dim]] };
+    });
+    const first = rowOps.findIndex((o) => o.kind === 'row');
+    return indexSlices(label, keptShape, views).map(({ views: vs }) => {
+      const sliced = this.ordered.map((o) => {
+        const k = rowOps.indexOf(o);
+        return k < 0 ? o : { ...o, t: vs[k] };
+      });
+      const shape = vs[first].shape;
+      return new RowLayout(shape, shape.length - 1, sliced, this.params);
+    });
   }
 
   /** Bindings, uniforms, per-row bases and the ld_/st_/ldr_ helpers. */
@@ -167,9 +201,14 @@ function combine(kind: 'sum' | 'max', a: string, b: string): string {
 }
 
 /** Runs a row program over every row of `layout`. `helpers` is WGSL placed at module scope. */
-export function runRowKernel(label: string, layout: RowLayout, steps: readonly RowStep[], helpers = ''): void {
-  if (layout.rows === 0 || layout.n === 0) return;
-  const threadMode = threadPerRow(layout.n, layout.rows);
+export function runRowKernel(label: string, whole: RowLayout, steps: readonly RowStep[], helpers = ''): void {
+  if (whole.rows === 0 || whole.n === 0) return;
+  // One mode for every slice: the same summation order as the unsliced kernel.
+  const threadMode = threadPerRow(whole.n, whole.rows);
+  for (const layout of whole.slices(label)) rowDispatch(label, layout, steps, helpers, threadMode);
+}
+
+function rowDispatch(label: string, layout: RowLayout, steps: readonly RowStep[], helpers: string, threadMode: boolean): void {
   const types = new Set(steps.flatMap((s) => ('reduce' in s ? [s.type ?? 'f32'] : [])));
   const body: string[] = [];
   let acc = 0;
@@ -217,8 +256,7 @@ ${entry}
   engine().dispatch({
     label,
     code,
-    buffers: layout.buffers,
-    uniforms: layout.pack(),
+    ...layout.bind(label),
     workgroups: threadMode ? ceilDiv(layout.rows, WG) : layout.rows,
   });
 }

@@ -1,5 +1,6 @@
 import { engine } from '../runtime/engine.ts';
 import { Tensor } from '../tensor.ts';
+import { bindView } from './binding.ts';
 import { ceilDiv, perElementMain, UniformLayout } from './uniforms.ts';
 
 /**
@@ -24,7 +25,10 @@ export function indexSegments(index: Tensor, n: number): Segments {
   const order = Tensor.empty([Math.max(K, 1)], 'u32', 'segments');
   const e = engine();
   const u = new UniformLayout().field('n').field('K').field('iOff').field('iStr').field('block');
-  const uniforms = u.pack({ n, K, iOff: index.offset, iStr: index.rank === 1 ? index.strides[0] : 0, block: ceilDiv(n, WG) });
+  // The index is read whole by every target: a view of a larger buffer is bound as the window it spans.
+  const bi = bindView(index, 'segments');
+  const [bc, bo, br] = [counts, offsets, order].map((t) => bindView(t, 'segments').resource);
+  const uniforms = u.pack({ n, K, iOff: bi.offset, iStr: index.rank === 1 ? index.strides[0] : 0, block: ceilDiv(n, WG) });
   const idxDecl = `@group(0) @binding(0) var<storage, read> idx: array<${index.dtype}>;`;
   const at = (k: string) => `u32(idx[${u.at('iOff')} + ${k} * ${u.at('iStr')}])`;
   e.dispatch({
@@ -37,7 +41,7 @@ ${perElementMain(WG, u)}
   for (var k = 0u; k < ${u.at('K')}; k++) { if (${at('k')} == gidx) { c++; } }
   counts[gidx] = c;
 }`,
-    buffers: [index.buffer, counts.buffer],
+    buffers: [bi.resource, bc],
     uniforms,
     workgroups: ceilDiv(n, WG),
   });
@@ -66,7 +70,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   var run = part[lid];
   for (var t = lo; t < hi; t++) { offsets[t] = run; run += counts[t]; }
 }`,
-    buffers: [counts.buffer, offsets.buffer],
+    buffers: [bc, bo],
     uniforms,
     workgroups: 1,
   });
@@ -80,7 +84,7 @@ ${perElementMain(WG, u)}
   var p = offsets[gidx];
   for (var k = 0u; k < ${u.at('K')}; k++) { if (${at('k')} == gidx) { order[p] = k; p++; } }
 }`,
-    buffers: [index.buffer, offsets.buffer, order.buffer],
+    buffers: [bi.resource, bo, br],
     uniforms,
     workgroups: ceilDiv(n, WG),
   });

@@ -1,5 +1,6 @@
+import type { BufferWindow } from '../runtime/engine.ts';
 import { type Shape } from '../shape.ts';
-import { allBindWhole, bindableBytes, spanBytes, type ViewLike } from './binding.ts';
+import { allBindWhole, bindableBytes, bindView, spanBytes, type ViewLike } from './binding.ts';
 import { TensorError } from '../errors.ts';
 import { formatShape } from '../shape.ts';
 
@@ -23,24 +24,42 @@ function narrowed(v: ViewLike, prefix: readonly number[], dim: number, start: nu
   };
 }
 
+/** One slice of an index space: the narrowed views, and the row-major index of its first element. */
+export interface IndexSlice {
+  views: ViewLike[];
+  first: number;
+}
+
 /**
  * Cuts the index space `shape`, shared by `views` (each of exactly that shape, broadcasts as stride 0), into
  * row-major runs whose every view spans at most the bindable bytes. Each slice lists the narrowed views in the
  * order given; a run is contiguous in row-major order, so a contiguous output view stays contiguous.
  */
 export function sliceIndexSpace(op: string, shape: Shape, views: readonly ViewLike[]): ViewLike[][] {
-  if (allBindWhole(views)) return [[...views]];
+  return indexSlices(op, shape, views).map((s) => s.views);
+}
+
+/**
+ * sliceIndexSpace, with two more uses: a view may have dimensions after `shape`'s (a row a kernel reads whole,
+ * or an output plane), which are never cut; and each slice says where in the index space it starts. A slice
+ * keeps the dims after its cut whole, so its views have rank `rank - d` for a cut at dim d.
+ */
+export function indexSlices(op: string, shape: Shape, views: readonly ViewLike[]): IndexSlice[] {
+  if (allBindWhole(views)) return [{ views: [...views], first: 0 }];
   const limit = bindableBytes();
   const fits = (vs: readonly ViewLike[]) => vs.every((v) => spanBytes(v) <= limit);
+  const tooBig = () => new TensorError(op, `one element of ${formatShape(shape)} spans more than a binding (${limit} bytes); this cannot be sliced`);
   if (shape.length === 0) {
-    if (fits(views)) return [[...views]];
-    throw new TensorError(op, 'a scalar view does not fit a binding');
+    if (fits(views)) return [{ views: [...views], first: 0 }];
+    throw tooBig();
   }
-  const out: ViewLike[][] = [];
+  // Row-major element counts per index of each dim, for `first`.
+  const inner = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+  const out: IndexSlice[] = [];
   const walk = (prefix: number[], dim: number, start: number, len: number) => {
     const vs = views.map((v) => narrowed(v, prefix, dim, start, len));
     if (fits(vs)) {
-      out.push(vs);
+      out.push({ views: vs, first: prefix.reduce((a, p, i) => a + p * inner[i], start * inner[dim]) });
       return;
     }
     if (len > 1) {
@@ -50,11 +69,33 @@ export function sliceIndexSpace(op: string, shape: Shape, views: readonly ViewLi
       walk(prefix, dim, start + half, len - half);
       return;
     }
-    if (dim + 1 >= shape.length) {
-      throw new TensorError(op, `one element of ${formatShape(shape)} spans more than a binding; this cannot be sliced`);
-    }
+    if (dim + 1 >= shape.length) throw tooBig();
     walk([...prefix, start], dim + 1, 0, shape[dim + 1]);
   };
   walk([], 0, 0, shape[0]);
   return out;
+}
+
+/** A sliced view given back its leading size-1 dims, for kernels written for one rank. */
+export function padRank(v: ViewLike, rank: number): ViewLike {
+  const lead = rank - v.shape.length;
+  if (lead <= 0) return v;
+  return { ...v, shape: [...new Array<number>(lead).fill(1), ...v.shape], strides: [...new Array<number>(lead).fill(0), ...v.strides] };
+}
+
+/** One run of a flat range: the binding of its part of the buffer, its element offset there, its first index. */
+export interface FlatRun {
+  resource: GPUBuffer | BufferWindow;
+  offset: number;
+  first: number;
+  n: number;
+}
+
+/**
+ * The elements [0, n) of a dense tensor (from its offset) in runs that each fit a binding, for kernels that
+ * write (or update) every element by its flat index: one run, the buffer bound whole, when it fits.
+ */
+export function flatRuns(op: string, t: ViewLike, n: number): FlatRun[] {
+  const flat: ViewLike = { buffer: t.buffer, dtype: t.dtype, offset: t.offset, shape: [n], strides: [1] };
+  return indexSlices(op, [n], [flat]).map(({ views: [v], first }) => ({ ...bindView(v, op), first, n: v.shape[0] }));
 }

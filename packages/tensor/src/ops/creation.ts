@@ -1,6 +1,7 @@
 import { type AnyTypedArray, type DType, dtypeOfArray } from '../dtype.ts';
 import { shapeError, TensorError } from '../errors.ts';
 import { packHalves } from '../f16.ts';
+import { flatRuns } from '../kernels/slices.ts';
 import { ceilDiv, f32Bits, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
 import { defaultGenerator, type Generator, THREEFRY_WGSL } from '../random.ts';
 import { engine } from '../runtime/engine.ts';
@@ -62,18 +63,21 @@ export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor 
   const t = Tensor.empty(shape, dtype, 'full');
   const n = numel(shape);
   if (n === 0) return t;
-  const u = new UniformLayout().field('n').field('v');
-  engine().dispatch({
-    label: 'full',
-    code: `@group(0) @binding(0) var<storage, read_write> out: array<${dtype}>;
+  const u = new UniformLayout().field('n').field('v').field('outOff');
+  const code = `@group(0) @binding(0) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(1)}
 ${perElementMain(256, u)}
-  out[gidx] = ${dtype === 'f16' ? `f16(bitcast<f32>(${u.at('v')}))` : `bitcast<${dtype}>(${u.at('v')})`};
-}`,
-    buffers: [t.buffer],
-    uniforms: u.pack({ n, v: dtype === 'f32' || dtype === 'f16' ? f32Bits(value) : value }),
-    workgroups: ceilDiv(n, 256),
-  });
+  out[${u.at('outOff')} + gidx] = ${dtype === 'f16' ? `f16(bitcast<f32>(${u.at('v')}))` : `bitcast<${dtype}>(${u.at('v')})`};
+}`;
+  for (const r of flatRuns('full', t, n)) {
+    engine().dispatch({
+      label: 'full',
+      code,
+      buffers: [r.resource],
+      uniforms: u.pack({ n: r.n, v: dtype === 'f32' || dtype === 'f16' ? f32Bits(value) : value, outOff: r.offset }),
+      workgroups: ceilDiv(r.n, 256),
+    });
+  }
   return t;
 }
 
@@ -98,23 +102,25 @@ export function arange(startOrStop: number, stopOrDtype?: number | DType, stepAr
   const n = Math.max(0, Math.ceil((stop - start) / stepArg));
   const t = Tensor.empty([n], dtype, 'arange');
   if (n === 0) return t;
-  const u = new UniformLayout().field('n').field('start').field('step');
+  const u = new UniformLayout().field('n').field('start').field('step').field('outOff').field('first');
   const T = dtype;
   // Halves are computed in f32 and rounded once.
   const C = T === 'f16' ? 'f32' : T;
-  engine().dispatch({
-    label: 'arange',
-    code: `@group(0) @binding(0) var<storage, read_write> out: array<${T}>;
+  const code = `@group(0) @binding(0) var<storage, read_write> out: array<${T}>;
 ${u.declare(1)}
 ${perElementMain(256, u)}
-  out[gidx] = ${T}(bitcast<${C}>(${u.at('start')}) + ${C}(gidx) * bitcast<${C}>(${u.at('step')}));
-}`,
-    buffers: [t.buffer],
-    uniforms: u.pack(
-      C === 'f32' ? { n, start: f32Bits(start), step: f32Bits(stepArg) } : { n, start, step: stepArg },
-    ),
-    workgroups: ceilDiv(n, 256),
-  });
+  out[${u.at('outOff')} + gidx] = ${T}(bitcast<${C}>(${u.at('start')}) + ${C}(${u.at('first')} + gidx) * bitcast<${C}>(${u.at('step')}));
+}`;
+  for (const r of flatRuns('arange', t, n)) {
+    const range = C === 'f32' ? { start: f32Bits(start), step: f32Bits(stepArg) } : { start, step: stepArg };
+    engine().dispatch({
+      label: 'arange',
+      code,
+      buffers: [r.resource],
+      uniforms: u.pack({ n: r.n, ...range, outOff: r.offset, first: r.first }),
+      workgroups: ceilDiv(r.n, 256),
+    });
+  }
   return t;
 }
 
@@ -125,24 +131,27 @@ function randomKernel(op: string, shape: Shape, body: string, gen: Generator, a:
   const n = numel(shape);
   const { k0, k1, stream } = gen.next();
   if (n === 0) return t;
-  const u = new UniformLayout().field('n').field('k0').field('k1').field('stream').field('a').field('b');
-  engine().dispatch({
-    label: op,
-    code: `${THREEFRY_WGSL}
+  const u = new UniformLayout().field('n').field('k0').field('k1').field('stream').field('a').field('b').field('outOff').field('first');
+  const code = `${THREEFRY_WGSL}
 @group(0) @binding(0) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(1)}
 ${perElementMain(256, u)}
-  // The same f32 draw for every dtype: f16 is that draw rounded.
-  let bits = threefry2x32(${u.at('k0')}, ${u.at('k1')}, gidx, ${u.at('stream')});
+  // The same f32 draw for every dtype: f16 is that draw rounded. The counter is the element's flat index.
+  let bits = threefry2x32(${u.at('k0')}, ${u.at('k1')}, ${u.at('first')} + gidx, ${u.at('stream')});
   let a = bitcast<f32>(${u.at('a')});
   let b = bitcast<f32>(${u.at('b')});
   ${body}
-  out[gidx] = ${dtype}(v);
-}`,
-    buffers: [t.buffer],
-    uniforms: u.pack({ n, k0, k1, stream, a: f32Bits(a), b: f32Bits(b) }),
-    workgroups: ceilDiv(n, 256),
-  });
+  out[${u.at('outOff')} + gidx] = ${dtype}(v);
+}`;
+  for (const r of flatRuns(op, t, n)) {
+    engine().dispatch({
+      label: op,
+      code,
+      buffers: [r.resource],
+      uniforms: u.pack({ n: r.n, k0, k1, stream, a: f32Bits(a), b: f32Bits(b), outOff: r.offset, first: r.first }),
+      workgroups: ceilDiv(r.n, 256),
+    });
+  }
   return t;
 }
 

@@ -1,5 +1,7 @@
 import { record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
+import { bindView, type ViewLike } from '../kernels/binding.ts';
+import { indexSlices } from '../kernels/slices.ts';
 import { ceilDiv, f32Bits, perElementMain, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
 import { defaultGenerator, type Generator, THREEFRY_WGSL } from '../random.ts';
 import { engine } from '../runtime/engine.ts';
@@ -25,22 +27,33 @@ function applyMask(op: string, x: Tensor, key: MaskKey): Tensor {
   const out = Tensor.empty(x.shape, 'f32', op);
   const n = numel(x.shape);
   if (n === 0) return out;
-  const rank = Math.max(x.rank, 1);
+  // Runs of the index space that fit a binding; the counter is each element's flat index over the whole of x.
+  for (const { views: [xs, os], first } of indexSlices(op, x.shape, [x, out])) maskKernel(op, xs, os, key, first);
+  return out;
+}
+
+function maskKernel(op: string, x: ViewLike, out: ViewLike, key: MaskKey, first: number): void {
+  const rank = Math.max(x.shape.length, 1);
+  const n = numel(x.shape);
+  const bx = bindView(x, op);
+  const bo = bindView(out, op);
   const u = new UniformLayout().field('n').field('k0').field('k1').field('stream').field('p').field('scale').field('shape', rank).field('str', rank).field('off');
+  u.field('outOff').field('first');
   const code = `${THREEFRY_WGSL}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${u.declare(2)}
 ${perElementMain(WG, u)}
-  let bits = threefry2x32(${u.at('k0')}, ${u.at('k1')}, gidx, ${u.at('stream')});
-  if (bits_to_unit(bits.x) < bitcast<f32>(${u.at('p')})) { out[gidx] = 0.0; return; }
-  ${stridedOffset(u, 'xo', 'gidx', x.rank, 'shape', 'str', 'off')}
-  out[gidx] = x[xo] * bitcast<f32>(${u.at('scale')});
+  let o = ${u.at('outOff')} + gidx;
+  let bits = threefry2x32(${u.at('k0')}, ${u.at('k1')}, ${u.at('first')} + gidx, ${u.at('stream')});
+  if (bits_to_unit(bits.x) < bitcast<f32>(${u.at('p')})) { out[o] = 0.0; return; }
+  ${stridedOffset(u, 'xo', 'gidx', x.shape.length, 'shape', 'str', 'off')}
+  out[o] = x[xo] * bitcast<f32>(${u.at('scale')});
 }`;
   engine().dispatch({
     label: op,
     code,
-    buffers: [x.buffer, out.buffer],
+    buffers: [bx.resource, bo.resource],
     uniforms: u.pack({
       n,
       k0: key.k0,
@@ -48,13 +61,14 @@ ${perElementMain(WG, u)}
       stream: key.stream,
       p: f32Bits(key.p),
       scale: f32Bits(1 / (1 - key.p)),
-      shape: x.rank ? [...x.shape] : [1],
-      str: x.rank ? [...x.strides] : [1],
-      off: x.offset,
+      shape: x.shape.length ? [...x.shape] : [1],
+      str: x.shape.length ? [...x.strides] : [1],
+      off: bx.offset,
+      outOff: bo.offset,
+      first,
     }),
     workgroups: ceilDiv(n, WG),
   });
-  return out;
 }
 
 /** Masking with the same key is linear and self-adjoint: its backward is itself, to any order. */

@@ -1,7 +1,10 @@
 import { record } from '../autograd/graph.ts';
-import type { DType } from '../dtype.ts';
+import { bytesPerElement, type DType } from '../dtype.ts';
+import { bindableBytes } from '../kernels/binding.ts';
 import { shapeError, TensorError } from '../errors.ts';
 import { indexSegments, type Segments } from '../kernels/segments.ts';
+import { bindView, type ViewLike } from '../kernels/binding.ts';
+import { indexSlices } from '../kernels/slices.ts';
 import { ceilDiv, perElementMain, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { formatShape, normalizeAxis, numel, type Shape } from '../shape.ts';
@@ -61,11 +64,22 @@ export async function checkIndices(op: string, index: Tensor, size: number): Pro
  */
 function indexRead(op: string, x: Tensor, index: Tensor, dim: number, outShape: Shape, xStr: number[], idxStr: number[]): Tensor {
   const out = Tensor.empty(outShape, x.dtype, op);
+  if (numel(outShape) === 0) return out;
+  // x seen over the output's index space plus a trailing dim: the whole extent an index may pick from.
+  const xv: ViewLike = { buffer: x.buffer, dtype: x.dtype, offset: x.offset, shape: [...outShape, x.shape[dim]], strides: [...xStr, x.strides[dim]] };
+  const iv: ViewLike = { buffer: index.buffer, dtype: index.dtype, offset: index.offset, shape: outShape, strides: idxStr };
+  for (const { views: [xs, is, os] } of indexSlices(op, outShape, [xv, iv, out])) readDispatch(op, xs, is, os);
+  return out;
+}
+
+/** One dispatch: out (a contiguous view) = x (whose last dim is the indexed one) at the indices. */
+function readDispatch(op: string, x: ViewLike, index: ViewLike, out: ViewLike): void {
+  const outShape = out.shape;
   const n = numel(outShape);
-  if (n === 0) return out;
   const r = Math.max(outShape.length, 1);
+  const [bx, bi, bo] = [x, index, out].map((v) => bindView(v, op));
   const u = new UniformLayout().field('n').field('shape', r).field('xStr', r).field('xOff').field('iStr', r).field('iOff');
-  u.field('size').field('dimStr');
+  u.field('size').field('dimStr').field('outOff');
   const T = x.dtype;
   const code = `
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
@@ -78,16 +92,26 @@ ${perElementMain(WG, u)}
   let j = u32(idx[io]); // negative i32 wraps to a large u32: out of range
   let ok = j < ${u.at('size')};
   let v = x[xo + select(0u, j, ok) * ${u.at('dimStr')}];
-  out[gidx] = select(${T}(0), v, ok);
+  out[${u.at('outOff')} + gidx] = select(${T}(0), v, ok);
 }`;
+  const rank = outShape.length;
   engine().dispatch({
     label: op,
     code,
-    buffers: [x.buffer, index.buffer, out.buffer],
-    uniforms: u.pack({ n, shape: [...outShape], xStr, xOff: x.offset, iStr: idxStr, iOff: index.offset, size: x.shape[dim], dimStr: x.strides[dim] }),
+    buffers: [bx.resource, bi.resource, bo.resource],
+    uniforms: u.pack({
+      n,
+      shape: [...outShape],
+      xStr: x.strides.slice(0, rank),
+      xOff: bx.offset,
+      iStr: [...index.strides],
+      iOff: bi.offset,
+      size: x.shape[rank],
+      dimStr: x.strides[rank],
+      outOff: bo.offset,
+    }),
     workgroups: ceilDiv(n, WG),
   });
-  return out;
 }
 
 interface AccumulatePlan {
@@ -104,23 +128,93 @@ interface AccumulatePlan {
 }
 
 /**
+ * accumulate, its walk along k cut in runs when one element's entries span more than a binding: each run adds
+ * to the result of the runs before it, so every element still adds its entries in increasing k (same bits).
+ * `segmented`: long indices (embedding and indexSelect backward) first group their positions by target, so each
+ * output element walks its own entries instead of all K.
+ */
+function accumulateInRuns(op: string, base: Tensor, dim: number, index: Tensor, indexDim: number, src: Tensor, p: AccumulatePlan, segmented: boolean): Tensor {
+  const kBytes = Math.max(Math.abs(p.idxK) * bytesPerElement(index.dtype), Math.abs(p.srcK) * bytesPerElement(src.dtype), 1);
+  const run = Math.max(1, Math.floor(bindableBytes() / kBytes));
+  if (run >= p.K || engine().maxBindingBytes >= Math.max(index.buffer.size, src.buffer.size)) {
+    const seg = segmented && p.K >= SEGMENT_MIN_ENTRIES && base.size > 0 ? indexSegments(index, base.shape[dim]) : undefined;
+    const out = accumulate(op, base, dim, index, src, p, seg);
+    seg?.offsets.dispose();
+    seg?.order.dispose();
+    return out;
+  }
+  const cut = (t: Tensor, d: number, s: number, len: number) => t.view(t.shape.map((v, i) => (i === d ? len : v)), t.strides, t.offset + s * t.strides[d], op);
+  let acc = base;
+  for (let s = 0; s < p.K; s += run) {
+    const len = Math.min(run, p.K - s);
+    const is = cut(index, indexDim, s, len);
+    const ss = cut(src, dim, s, len);
+    const next = accumulateInRuns(op, acc, dim, is, indexDim, ss, { ...p, K: len }, segmented);
+    is.dispose();
+    ss.dispose();
+    if (acc !== base) acc.dispose();
+    acc = next;
+  }
+  return acc;
+}
+
+/**
  * out[c] = base[c] + sum over k < K of src[s(c, k)] where index[i(c, k)] == c[dim], in increasing k: the same
  * sum, in the same order, on every run.
  */
 function accumulate(op: string, base: Tensor, dim: number, index: Tensor, src: Tensor, p: AccumulatePlan, seg?: Segments): Tensor {
   const shape = base.shape;
   const out = Tensor.empty(shape, base.dtype, op);
+  if (numel(shape) === 0) return out;
+  // index and src seen over the output's index space (stride 0 along dim) plus the k they are walked along.
+  const along = (t: Tensor, str: number[], k: number): ViewLike => ({
+    buffer: t.buffer,
+    dtype: t.dtype,
+    offset: t.offset,
+    shape: [...shape, p.K],
+    strides: [...str.map((v, d) => (d === dim ? 0 : v)), k],
+  });
+  const views = [base, out, along(index, p.idxStr, p.idxK), along(src, p.srcStr, p.srcK)];
+  for (const { views: [bs, os, is, ss], first } of indexSlices(op, shape, views)) {
+    const cut = shape.length - bs.shape.length;
+    // Absolute coordinates of the slice's first element: fixed along the dims before the cut.
+    const at = (d: number) => Math.floor(first / numel(shape.slice(d + 1))) % shape[d];
+    const outside = shape.slice(0, cut).some((_, d) => d !== dim && at(d) >= p.limit[d]);
+    const origin = { tgt: cut > dim ? at(dim) : 0, c0: cut < shape.length ? at(cut) : 0, outside };
+    accumulateDispatch(op, bs, os, is, ss, dim - cut, origin, p, seg);
+  }
+  return out;
+}
+
+/** Where a slice lies in the whole: its target when cut past dim, its first coordinate, and whether it lies past the index. */
+interface SliceOrigin {
+  tgt: number;
+  c0: number;
+  outside: boolean;
+}
+
+/**
+ * One dispatch: out (a contiguous view) = base + the entries of src whose index hits each element. `dim` is the
+ * target dim within these views, or negative when the views lie at one target (`o.tgt`); coordinates along the
+ * views' first dim start at `o.c0`.
+ */
+function accumulateDispatch(op: string, base: ViewLike, out: ViewLike, index: ViewLike, src: ViewLike, dim: number, o: SliceOrigin, p: AccumulatePlan, seg?: Segments): void {
+  const shape = base.shape;
   const n = numel(shape);
-  if (n === 0) return out;
-  const r = shape.length;
+  const r = Math.max(shape.length, 1);
+  const rank = shape.length;
+  const cut = p.limit.length - rank;
+  const [bb, bo, bi, bs] = [base, out, index, src].map((v) => bindView(v, op));
+  const segBound = seg && [seg.offsets, seg.order].map((t) => bindView(t, op));
   const u = new UniformLayout().field('n').field('K').field('shape', r).field('limit', r).field('bStr', r).field('bOff');
-  u.field('iStr', r).field('iOff').field('iK').field('sStr', r).field('sOff').field('sK');
+  u.field('iStr', r).field('iOff').field('iK').field('sStr', r).field('sOff').field('sK').field('outOff').field('tgt').field('c0');
   const coords: string[] = [];
-  for (let d = r - 1; d >= 0; d--) {
+  for (let d = rank - 1; d >= 0; d--) {
     coords.push(`{ let c = rem % ${u.at('shape', d)}; rem = rem / ${u.at('shape', d)};`);
-    coords.push(`  bo += c * ${u.at('bStr', d)};`);
-    if (d === dim) coords.push('  tgt = c; }');
-    else coords.push(`  io += c * ${u.at('iStr', d)}; so += c * ${u.at('sStr', d)}; inside = inside && c < ${u.at('limit', d)}; }`);
+    // Offsets move with the view's own coordinate; targets and limits compare the absolute one.
+    coords.push(`  bo += c * ${u.at('bStr', d)}; let ca = c${d === 0 ? ` + ${u.at('c0')}` : ''};`);
+    if (d === dim) coords.push('  tgt = ca; }');
+    else coords.push(`  io += c * ${u.at('iStr', d)}; so += c * ${u.at('sStr', d)}; inside = inside && ca < ${u.at('limit', d)}; }`);
   }
   const T = base.dtype;
   // With segments (a 1-D index grouped by target), each element walks only its own entries, same order.
@@ -146,36 +240,39 @@ ${perElementMain(WG, u)}
   var bo = ${u.at('bOff')};
   var io = ${u.at('iOff')};
   var so = ${u.at('sOff')};
-  var tgt = 0u;
+  var tgt = ${u.at('tgt')};
   var inside = true;
   ${coords.join('\n  ')}
   var acc = base[bo];
   if (inside) {
     ${walk}
   }
-  out[gidx] = acc;
+  out[${u.at('outOff')} + gidx] = acc;
 }`;
   engine().dispatch({
     label: op,
     code,
-    buffers: [base.buffer, ...(seg ? [seg.offsets.buffer, seg.order.buffer] : [index.buffer]), src.buffer, out.buffer],
+    buffers: [bb.resource, ...(segBound ? segBound.map((v) => v.resource) : [bi.resource]), bs.resource, bo.resource],
     uniforms: u.pack({
       n,
-      K: p.K,
+      // A slice past the index's extent along a dim before the cut only copies base.
+      K: o.outside ? 0 : p.K,
       shape: [...shape],
-      limit: p.limit,
+      limit: p.limit.slice(cut),
       bStr: [...base.strides],
-      bOff: base.offset,
-      iStr: p.idxStr,
-      iOff: index.offset,
+      bOff: bb.offset,
+      iStr: index.strides.slice(0, rank),
+      iOff: bi.offset,
       iK: p.idxK,
-      sStr: p.srcStr,
-      sOff: src.offset,
+      sStr: src.strides.slice(0, rank),
+      sOff: bs.offset,
       sK: p.srcK,
+      outOff: bo.offset,
+      tgt: o.tgt,
+      c0: o.c0,
     }),
     workgroups: ceilDiv(n, WG),
   });
-  return out;
 }
 
 // ---------------------------------------------------------------- gather / scatterAdd
@@ -223,14 +320,14 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
   ) {
     throw shapeError('scatterAdd', `index must have the input's rank, fit in src, and fit in the input off dim ${dim}`, x.shape, index.shape, src.shape);
   }
-  const out = accumulate('scatterAdd', x, d, index, src, {
+  const out = accumulateInRuns('scatterAdd', x, d, index, d, src, {
     idxStr: [...index.strides],
     idxK: index.strides[d],
     limit: [...index.shape],
     srcStr: [...src.strides],
     srcK: src.strides[d],
     K: index.shape[d],
-  });
+  }, false);
   const srcShape = src.shape;
   record(
     'scatterAdd',
@@ -306,20 +403,16 @@ export function indexAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Te
   if (index.rank > 1 || src.rank !== x.rank || src.shape.some((s, i) => s !== (i === d ? K : x.shape[i]))) {
     throw shapeError('indexAdd', `needs a 1-D index and src shaped as the input with dim ${dim} of the index's length`, x.shape, index.shape, src.shape);
   }
-  // Long indices (embedding and indexSelect backward) first group their positions by target, so each
-  // output element walks its own entries instead of all K.
-  const seg = K >= SEGMENT_MIN_ENTRIES && x.size > 0 ? indexSegments(index, x.shape[d]) : undefined;
-  const out = accumulate(
+  const out = accumulateInRuns(
     'indexAdd',
     x,
     d,
     index,
+    0,
     src,
     { idxStr: x.shape.map(() => 0), idxK: index.rank === 1 ? index.strides[0] : 0, limit: [...x.shape], srcStr: [...src.strides], srcK: src.strides[d], K },
-    seg,
+    true,
   );
-  seg?.offsets.dispose();
-  seg?.order.dispose();
   record('indexAdd', [x, src], [out], ([g], [idx]) => [g, indexSelect(g!, d, idx)], [index]);
   return out;
 }
@@ -332,27 +425,35 @@ export function oneHot(indices: Tensor, numClasses: number, dtype: DType = 'i32'
   if (!Number.isInteger(numClasses) || numClasses <= 0) throw new TensorError('oneHot', `numClasses must be a positive integer, got ${numClasses}`);
   const outShape = [...indices.shape, numClasses];
   const out = Tensor.empty(outShape, dtype, 'oneHot');
-  const n = numel(outShape);
-  if (n === 0) return out;
-  const r = Math.max(indices.rank, 1);
-  const u = new UniformLayout().field('n').field('C').field('shape', r).field('str', r).field('off');
+  if (numel(outShape) === 0) return out;
+  // Runs of positions, each with its whole row of classes.
+  for (const { views: [is, os] } of indexSlices('oneHot', indices.shape, [indices, out])) oneHotDispatch(is, os, numClasses);
+  return out;
+}
+
+function oneHotDispatch(indices: ViewLike, out: ViewLike, numClasses: number): void {
+  const n = numel(out.shape);
+  const rank = indices.shape.length;
+  const r = Math.max(rank, 1);
+  const [bi, bo] = [indices, out].map((v) => bindView(v, 'oneHot'));
+  const dtype = out.dtype;
+  const u = new UniformLayout().field('n').field('C').field('shape', r).field('str', r).field('off').field('outOff');
   const code = `
 @group(0) @binding(0) var<storage, read> idx: array<${indices.dtype}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(2)}
 ${perElementMain(WG, u)}
   let p = gidx / ${u.at('C')};
-  ${stridedOffset(u, 'io', 'p', indices.rank, 'shape', 'str', 'off')}
-  out[gidx] = select(${dtype}(0), ${dtype}(1), u32(idx[io]) == gidx % ${u.at('C')});
+  ${stridedOffset(u, 'io', 'p', rank, 'shape', 'str', 'off')}
+  out[${u.at('outOff')} + gidx] = select(${dtype}(0), ${dtype}(1), u32(idx[io]) == gidx % ${u.at('C')});
 }`;
   engine().dispatch({
     label: 'oneHot',
     code,
-    buffers: [indices.buffer, out.buffer],
-    uniforms: u.pack({ n, C: numClasses, shape: [...indices.shape], str: [...indices.strides], off: indices.offset }),
+    buffers: [bi.resource, bo.resource],
+    uniforms: u.pack({ n, C: numClasses, shape: [...indices.shape], str: [...indices.strides], off: bi.offset, outOff: bo.offset }),
     workgroups: ceilDiv(n, WG),
   });
-  return out;
 }
 
 // ---------------------------------------------------------------- method sugar

@@ -1,5 +1,6 @@
 import { needsGrad, record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
+import { bindView } from '../kernels/binding.ts';
 import { runMap } from '../kernels/map.ts';
 import { ceilDiv, perElementMain, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
@@ -7,6 +8,10 @@ import { formatShape, numel, shapesEqual } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { cast, div, ne } from './elementwise.ts';
 import { mean, sum } from './reduce.ts';
+import { concat, narrow } from './shape.ts';
+import { exceedsBinding, fitsDense, sliceSharedDims } from './slicing.ts';
+import { contiguous } from './view.ts';
+import { scope } from '../memory.ts';
 
 /** Losses as PyTorch's functional forms: fused kernels forward and backward, reductions composed from ops. */
 export type Reduction = 'none' | 'sum' | 'mean';
@@ -109,10 +114,13 @@ ${perElementMain(WG, u)}
   if (t < 0 || t >= i32(C)) { loss[gidx] = bitcast<f32>(${u.at('nan')}); return; }
   loss[gidx] = (m - x[xo + u32(t) * cs]) + ls;
 }`;
+  // Parts of a sliced loss are views of larger tensors: bound as windows of them (outputs are fresh and fit).
+  const bx = bindView(logits, 'cross_entropy');
+  const bt = bindView(target, 'cross_entropy');
   engine().dispatch({
     label: 'cross_entropy',
     code,
-    buffers: [logits.buffer, target.buffer, loss.buffer, lse.buffer],
+    buffers: [bx.resource, bt.resource, loss.buffer, lse.buffer],
     uniforms: u.pack({
       n,
       C: g.C,
@@ -120,9 +128,9 @@ ${perElementMain(WG, u)}
       cstr: logits.strides[1],
       pshape: g.posShape,
       xstr: g.xPos,
-      xoff: logits.offset,
+      xoff: bx.offset,
       tstr: [...target.strides],
-      toff: target.offset,
+      toff: bt.offset,
       // NaN travels as data: WGSL rejects a NaN constant.
       nan: 0x7fc00000,
     }),
@@ -160,10 +168,13 @@ ${perElementMain(WG, u)}
   let prob = exp((x[xo + c * ${u.at('cstr')}] - lse[2u * p]) - lse[2u * p + 1u]);
   gx[gidx] = gl[go] * (prob - select(0.0, 1.0, i32(c) == t));
 }`;
+  const label = 'cross_entropy_backward';
+  const [bx, bt, bl, bg] = [logits, target, lse, gr].map((t) => bindView(t, label));
+  if (bl.offset !== 0) throw new Error(`${label}: the saved statistics must start their buffer`);
   engine().dispatch({
-    label: 'cross_entropy_backward',
+    label,
     code,
-    buffers: [logits.buffer, target.buffer, lse.buffer, gr.buffer, gx.buffer],
+    buffers: [bx.resource, bt.resource, bl.resource, bg.resource, gx.buffer],
     uniforms: u.pack({
       n,
       C: g.C,
@@ -172,15 +183,39 @@ ${perElementMain(WG, u)}
       cstr: logits.strides[1],
       pshape: g.posShape,
       xstr: g.xPos,
-      xoff: logits.offset,
+      xoff: bx.offset,
       tstr: [...target.strides],
-      toff: target.offset,
+      toff: bt.offset,
       gstr: [...gr.strides],
-      goff: gr.offset,
+      goff: bg.offset,
     }),
     workgroups: ceilDiv(n, WG),
   });
   return gx;
+}
+
+/** The per-position loss, differentiable; logits past a binding are cut along the positions' dims. */
+function ceLoss(logits: Tensor, target: Tensor, ignore: number): Tensor {
+  const op = 'cross_entropy';
+  const geo = ceGeometry(op, logits, target);
+  const posBound = { shape: [...geo.posShape, 2], dtype: 'f32' as const };
+  if (exceedsBinding(logits, target, posBound)) {
+    // A part cut along an inner dim still spans every class: copied dense, it fits.
+    if (fitsDense(logits, target, posBound)) return scope(() => ceLoss(contiguous(logits), contiguous(target), ignore));
+    const bytes = Math.max(numel(logits.shape) * 4, numel(geo.posShape) * 8);
+    // Positions are independent: each part is this op on narrowed views, so autograd cuts the backward too.
+    return sliceSharedDims(
+      op,
+      geo.posShape,
+      bytes,
+      (k, s, l) => scope(() => ceLoss(narrow(logits, k === 0 ? 0 : k + 1, s, l), narrow(target, k, s, l), ignore)),
+      (k, parts) => concat(parts, k),
+    );
+  }
+  const { loss, lse } = ceForward(logits, target, geo, ignore);
+  record(op, [logits], [loss], ([g], [xs, ts, ls]) => [ceBackward(g!, xs, ts, ls, ignore)], [logits, target, lse]);
+  lse.dispose();
+  return loss;
 }
 
 /**
@@ -196,10 +231,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   const reduction = options.reduction ?? 'mean';
   checkReduction(op, reduction);
   if (!Number.isInteger(ignore)) throw new TensorError(op, `ignoreIndex must be an integer, got ${ignore}`);
-  const geo = ceGeometry(op, logits, target);
-  const { loss, lse } = ceForward(logits, target, geo, ignore);
-  record(op, [logits], [loss], ([g], [xs, ts, ls]) => [ceBackward(g!, xs, ts, ls, ignore)], [logits, target, lse]);
-  lse.dispose();
+  const loss = ceLoss(logits, target, ignore);
   if (reduction !== 'mean') return reduce(loss, reduction);
   const total = sum(loss);
   const valid = ne(target, ignore);

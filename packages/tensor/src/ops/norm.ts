@@ -1,5 +1,6 @@
 import { needsGrad, record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
+import { bindableBytes } from '../kernels/binding.ts';
 import { RowLayout, type RowOperand, runRowKernel } from '../kernels/rowwise.ts';
 import { ceilDiv } from '../kernels/uniforms.ts';
 import { scope } from '../memory.ts';
@@ -159,11 +160,11 @@ function weightGrads(g: Tensor, x: Tensor, m: Tensor, r: Tensor): { dw: Tensor; 
   const d = x.rank - 1;
   const n = x.shape[d];
   const rows = numel(x.shape.slice(0, d));
-  const chunks = Math.max(1, Math.min(MAX_CHUNKS, Math.floor(rows / MIN_ROWS_PER_CHUNK)));
-  const chunkRows = ceilDiv(rows, chunks);
+  // The partials must fit one binding, as [chunks, n] floats.
+  const chunks = Math.max(1, Math.min(MAX_CHUNKS, Math.floor(rows / MIN_ROWS_PER_CHUNK), Math.floor(bindableBytes() / (4 * n))));
   const pw = Tensor.empty([chunks, n], 'f32', 'layer_norm_backward');
   const pb = Tensor.empty([chunks, n], 'f32', 'layer_norm_backward');
-  const layout = new RowLayout(
+  const whole = new RowLayout(
     x.shape,
     d,
     [
@@ -174,9 +175,15 @@ function weightGrads(g: Tensor, x: Tensor, m: Tensor, r: Tensor): { dw: Tensor; 
       { name: 'pw', t: pw, kind: 'raw', write: true },
       { name: 'pb', t: pb, kind: 'raw', write: true },
     ],
-    { ints: { chunk: chunkRows } },
+    { ints: { chunk: 0, acc: 0 } },
   );
-  const code = `${layout.declarations()}
+  const label = 'layer_norm_backward';
+  // Rows past a binding run in slices; each slice adds its chunk sums to the partials of those before it.
+  const slices = rows > 0 ? whole.slices(label) : [];
+  slices.forEach((layout, i) => {
+    layout.setInt('chunk', ceilDiv(layout.rows, chunks));
+    layout.setInt('acc', i > 0 ? 1 : 0);
+    const code = `${layout.declarations()}
 @compute @workgroup_size(${COL_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k = gid.x;
@@ -192,18 +199,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     sw += gv * (ldr_x(r, k) - ldr_mean(r)) * ldr_rstd(r);
     sb += gv;
   }
+  if (P_acc() == 1u) { sw += pw[c * n + k]; sb += pb[c * n + k]; }
   pw[c * n + k] = sw;
   pb[c * n + k] = sb;
 }`;
-  if (rows > 0) {
-    engine().dispatch({
-      label: 'layer_norm_backward',
-      code,
-      buffers: layout.buffers,
-      uniforms: layout.pack(),
-      workgroups: [ceilDiv(n, COL_WG), chunks, 1],
-    });
-  }
+    engine().dispatch({ label, code, ...layout.bind(label), workgroups: [ceilDiv(n, COL_WG), chunks, 1] });
+  });
   const dw = sum(pw, 0);
   const db = sum(pb, 0);
   pw.dispose();

@@ -1,5 +1,7 @@
 import { needsGrad, record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
+import { bindView, type ViewLike } from '../kernels/binding.ts';
+import { indexSlices, padRank } from '../kernels/slices.ts';
 import { ceilDiv, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { numel } from '../shape.ts';
@@ -137,9 +139,23 @@ function forward(x: Tensor, p: Plan): { values: Tensor; indices: Tensor | null }
   const outShape = [N, C, p.h.outSize, p.w.outSize];
   const values = Tensor.empty(outShape, 'f32', p.op);
   const indices = p.kind === 'max' ? Tensor.empty(outShape, 'i32', p.op) : null;
+  if (numel(outShape) === 0) return { values, indices };
+  // Planes are independent: runs of them that fit a binding (one run, the tensors themselves, when all fit).
+  for (const { views } of indexSlices(p.op, [N, C], [x, values, ...(indices ? [indices] : [])])) {
+    const [xs, vs, is] = views.map((v) => padRank(v, 4));
+    forwardKernel(xs, vs, is ?? null, p);
+  }
+  return { values, indices };
+}
+
+/** One dispatch over a run of planes: x a view, values and indices contiguous views of the same planes. */
+function forwardKernel(x: ViewLike, values: ViewLike, indices: ViewLike | null, p: Plan): void {
+  const outShape = values.shape;
   const n = numel(outShape);
-  if (n === 0) return { values, indices };
-  const u = layout();
+  const bx = bindView(x, p.op);
+  const bv = bindView(values, p.op);
+  const bi = indices && bindView(indices, p.op);
+  const u = layout().field('outOff').field('idxOff');
   const isMax = p.kind === 'max';
   const code = `${windowFn(u, 'h', p.countIncludePad)}
 ${windowFn(u, 'w', p.countIncludePad)}
@@ -160,16 +176,15 @@ ${perElementMain(WG, u)}
       ${isMax ? '// As PyTorch: ties keep the first index, a NaN wins.\n      if (arg < 0 || v > best || v != v) { best = v; arg = h * W + w; }' : 'acc += v;'}
     }
   }
-  ${isMax ? 'vals[gidx] = best;\n  idxs[gidx] = arg;' : 'vals[gidx] = acc / f32(wh.z * ww.z);'}
+  ${isMax ? `vals[${u.at('outOff')} + gidx] = best;\n  idxs[${u.at('idxOff')} + gidx] = arg;` : `vals[${u.at('outOff')} + gidx] = acc / f32(wh.z * ww.z);`}
 }`;
   engine().dispatch({
     label: p.op,
     code,
-    buffers: [x.buffer, values.buffer, ...(indices ? [indices.buffer] : [])],
-    uniforms: u.pack({ n, shape: outShape, str: [...x.strides], off: x.offset, ...axisValues(p) }),
+    buffers: [bx.resource, bv.resource, ...(bi ? [bi.resource] : [])],
+    uniforms: u.pack({ n, shape: [...outShape], str: [...x.strides], off: bx.offset, outOff: bv.offset, idxOff: bi?.offset ?? 0, ...axisValues(p) }),
     workgroups: ceilDiv(n, WG),
   });
-  return { values, indices };
 }
 
 function backward(g: Tensor, indices: Tensor | null, p: Plan): Tensor {
@@ -177,9 +192,23 @@ function backward(g: Tensor, indices: Tensor | null, p: Plan): Tensor {
   const [N, C] = g.shape;
   const inShape = [N, C, p.h.inSize, p.w.inSize];
   const gx = Tensor.empty(inShape, 'f32', `${p.op}_backward`);
+  if (numel(inShape) === 0) return gx;
+  for (const { views } of indexSlices(`${p.op}_backward`, [N, C], [g, gx, ...(indices ? [indices] : [])])) {
+    const [gs, gxs, is] = views.map((v) => padRank(v, 4));
+    backwardKernel(gs, is ?? null, gxs, p);
+  }
+  return gx;
+}
+
+/** One dispatch over a run of planes: g a view, indices and gx contiguous views of the same planes. */
+function backwardKernel(g: ViewLike, indices: ViewLike | null, gx: ViewLike, p: Plan): void {
+  const inShape = gx.shape;
   const n = numel(inShape);
-  if (n === 0) return gx;
-  const u = layout();
+  const label = `${p.op}_backward`;
+  const bg = bindView(g, label);
+  const bi = indices && bindView(indices, label);
+  const bx = bindView(gx, label);
+  const u = layout().field('iOff').field('outOff');
   const isMax = p.kind === 'max';
   const code = `${windowFn(u, 'h', p.countIncludePad)}
 ${windowFn(u, 'w', p.countIncludePad)}
@@ -194,7 +223,7 @@ ${perElementMain(WG, u)}
   let oH = ${u.at('h_out')};
   let oW = ${u.at('w_out')};
   let me = ih * i32(${u.at('w_in')}) + iw;
-  let plane = (i0 * ${u.at('shape', 1)} + i1) * oH * oW;
+  let plane = ${u.at('iOff')} + (i0 * ${u.at('shape', 1)} + i1) * oH * oW;
   let gbase = ${u.at('off')} + i0 * ${u.at('str', 0)} + i1 * ${u.at('str', 1)};
   let ch = cand_h(ih);
   let cw = cand_w(iw);
@@ -209,16 +238,15 @@ ${perElementMain(WG, u)}
       ${isMax ? 'if (idxs[plane + u32(oh) * oW + u32(ow)] == me) { acc += gv; }' : 'acc += gv / f32(wh.z * ww.z);'}
     }
   }
-  gx[gidx] = acc;
+  gx[${u.at('outOff')} + gidx] = acc;
 }`;
   engine().dispatch({
-    label: `${p.op}_backward`,
+    label,
     code,
-    buffers: [g.buffer, ...(indices ? [indices.buffer] : []), gx.buffer],
-    uniforms: u.pack({ n, shape: inShape, str: [...g.strides], off: g.offset, ...axisValues(p) }),
+    buffers: [bg.resource, ...(bi ? [bi.resource] : []), bx.resource],
+    uniforms: u.pack({ n, shape: [...inShape], str: [...g.strides], off: bg.offset, iOff: bi?.offset ?? 0, outOff: bx.offset, ...axisValues(p) }),
     workgroups: ceilDiv(n, WG),
   });
-  return gx;
 }
 
 function pool(x: Tensor, p: Plan): { values: Tensor; indices: Tensor | null } {

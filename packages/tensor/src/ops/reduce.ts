@@ -5,7 +5,9 @@ import { shapeError } from '../errors.ts';
 import { isCpuAdapter } from '../kernels/rowwise.ts';
 import { ENTRY_ARGS, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
-import { normalizeAxis, numel, type Shape, shapesEqual } from '../shape.ts';
+import { contiguousStrides, normalizeAxis, numel, type Shape, shapesEqual } from '../shape.ts';
+import { allBindWhole, bindableBytes, bindView, type ViewLike } from '../kernels/binding.ts';
+import { indexSlices } from '../kernels/slices.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { arange } from './creation.ts';
 import { div, eq, where } from './elementwise.ts';
@@ -67,7 +69,7 @@ function mergeDims(shape: readonly number[], strides: readonly number[]): { shap
  * memory, as when reducing over a non-last axis), or a workgroup per output with a tree, optionally over
  * `chunks` slices of the extent whose partials a second kernel combines (long reductions to few outputs).
  */
-function layoutFor(nOut: number, redSize: number, red: { strides: number[] }, kept: { strides: number[] }): { thread: boolean; chunks: number } {
+function layoutFor(nOut: number, redSize: number, red: { strides: readonly number[] }, kept: { strides: readonly number[] }): { thread: boolean; chunks: number } {
   if (redSize <= SMALL) return { thread: true, chunks: 1 };
   const innerKeptContiguous = kept.strides.at(-1) === 1 && !red.strides.includes(1);
   if (nOut >= MANY_OUTPUTS && innerKeptContiguous) return { thread: true, chunks: 1 };
@@ -80,7 +82,7 @@ function layoutFor(nOut: number, redSize: number, red: { strides: number[] }, ke
 
 /**
  * One reduction kernel for every kind: a thread or a workgroup per output element (see layoutFor). Ties keep
- * the first index.
+ * the first index. Tensors larger than a binding are reduced in slices (slicedReduce).
  */
 function reduceKernel(
   op: string,
@@ -91,8 +93,6 @@ function reduceKernel(
   scale = 1,
 ): { values: Tensor; indices: Tensor | null } {
   const outDtype: DType = x.dtype;
-  // f16 is read into an f32 accumulator (partials too) and rounded once at the final store, times `scale`.
-  const A = computeType(x.dtype);
   const values = Tensor.empty(p.outShape, outDtype, op);
   const indices = withIndex ? Tensor.empty(p.outShape, 'i32', op) : null;
   const nOut = numel(p.outShape);
@@ -106,7 +106,90 @@ function reduceKernel(
     p.axes.map((d) => x.shape[d]),
     p.axes.map((d) => x.strides[d]),
   );
-  const { thread, chunks } = layoutFor(nOut, p.redSize, red, kept);
+  const spec: ReduceSpec = { op, kind, withIndex, scale };
+  const lay = layoutFor(nOut, p.redSize, red, kept);
+  // x as one view over [kept..., reduced...]; the outputs as views of the same index space (stride 0 along reduced dims).
+  const shape = [...kept.shape, ...red.shape];
+  const outStrides = [...contiguousStrides(kept.shape), ...red.shape.map(() => 0)];
+  const xv: ViewLike = { buffer: x.buffer, dtype: x.dtype, offset: x.offset, shape, strides: [...kept.strides, ...red.strides] };
+  const vv: ViewLike = { buffer: values.buffer, dtype: values.dtype, offset: 0, shape, strides: outStrides };
+  const iv: ViewLike | null = indices && { ...vv, buffer: indices.buffer, dtype: 'i32' };
+  if (allBindWhole([xv, vv, ...(iv ? [iv] : [])])) reduceDispatch(spec, xv, kept.shape.length, vv, iv, lay, 0);
+  else slicedReduce(spec, xv, kept.shape.length, vv, iv, lay);
+  return { values, indices };
+}
+
+interface ReduceSpec {
+  op: string;
+  kind: ReduceKind;
+  withIndex: boolean;
+  /** Multiplies the result at its final store (f16 mean); partials are stored unscaled. */
+  scale: number;
+}
+
+/**
+ * Reduces in slices that each fit a binding: runs of whole outputs are reduced as usual and written in place; an
+ * output whose own reduced extent is larger than a binding is reduced in parts, whose partials (values, and
+ * indices into the whole extent) are combined in order, so ties still keep the first index.
+ */
+function slicedReduce(spec: ReduceSpec, x: ViewLike, keptRank: number, values: ViewLike, indices: ViewLike | null, lay: { thread: boolean; chunks: number }): void {
+  const redShape = x.shape.slice(keptRank);
+  const redSize = numel(redShape);
+  const A = computeType(x.dtype);
+  const slices = indexSlices(spec.op, x.shape, [x, values, ...(indices ? [indices] : [])]);
+  for (let i = 0; i < slices.length; ) {
+    const [xs, vs, is] = slices[i].views;
+    const cut = x.shape.length - xs.shape.length;
+    if (cut < keptRank) {
+      // Whole outputs: the unsliced layout (same summation order), its partials kept within a binding.
+      const nOut = numel(vs.shape.slice(0, keptRank - cut));
+      const chunks = Math.max(1, Math.min(lay.chunks, Math.floor(bindableBytes() / (4 * nOut))));
+      reduceDispatch(spec, xs, keptRank - cut, vs, is ?? null, { thread: lay.thread, chunks }, 0);
+      i++;
+      continue;
+    }
+    // Parts of one output's reduction: consecutive slices, in order.
+    const o = Math.floor(slices[i].first / redSize);
+    let j = i;
+    while (j < slices.length && Math.floor(slices[j].first / redSize) === o && x.shape.length - slices[j].views[0].shape.length >= keptRank) j++;
+    const pv = Tensor.empty([j - i], A, spec.op);
+    const pi = spec.withIndex ? Tensor.empty([j - i], 'i32', spec.op) : null;
+    const part = { ...spec, scale: 1 };
+    for (let k = i; k < j; k++) {
+      const v = slices[k].views[0];
+      const at = (t: Tensor): ViewLike => ({ buffer: t.buffer, dtype: t.dtype, offset: k - i, shape: v.shape, strides: v.shape.map(() => 0) });
+      const pRed = { shape: v.shape, strides: v.strides };
+      reduceDispatch(part, v, 0, at(pv), pi && at(pi), layoutFor(1, numel(v.shape), pRed, { strides: [] }), slices[k].first % redSize);
+    }
+    combinePartials(spec.op, spec.kind, pv, pi, vs, is ?? null, 1, j - i, spec.scale);
+    pv.dispose();
+    pi?.dispose();
+    i = j;
+  }
+}
+
+/**
+ * One reduction over a view of [kept..., reduced...] (the first keptRank dims kept), into the output views
+ * (offsets only: outputs are consecutive from there). `idxBase` is added to the indices written.
+ */
+function reduceDispatch(
+  spec: ReduceSpec,
+  x: ViewLike,
+  keptRank: number,
+  values: ViewLike,
+  indices: ViewLike | null,
+  lay: { thread: boolean; chunks: number },
+  idxBase: number,
+): void {
+  const { op, kind, scale } = spec;
+  const { thread, chunks } = lay;
+  const outDtype = values.dtype;
+  // f16 is read into an f32 accumulator (partials too) and rounded once at the final store, times `scale`.
+  const A = computeType(x.dtype);
+  const kept = { shape: x.shape.slice(0, keptRank), strides: x.strides.slice(0, keptRank) };
+  const red = { shape: x.shape.slice(keptRank), strides: x.strides.slice(keptRank) };
+  const nOut = numel(kept.shape);
+  const redSize = numel(red.shape);
   const kr = Math.max(kept.shape.length, 1);
   const rr = Math.max(red.shape.length, 1);
   const u = new UniformLayout()
@@ -116,6 +199,8 @@ function reduceKernel(
     .field('chunks')
     .field('chunkLen')
     .field('scale')
+    .field('outOff')
+    .field('idxBase')
     .field('outShape', kr)
     .field('outStr', kr)
     .field('redShape', rr)
@@ -127,13 +212,18 @@ function reduceKernel(
   const baseCode = offsetCode(u, 'base', 'o', kept.shape.length, 'outShape', 'outStr', true);
   const redCode = offsetCode(u, 'ro', 'r', red.shape.length, 'redShape', 'redStr', false);
   // With chunks, this kernel writes [nOut, chunks] partials (indices into the whole extent) for a second pass.
-  const vOut = chunks > 1 ? Tensor.empty([nOut * chunks], A, op) : values;
-  const iOut = chunks > 1 && withIndex ? Tensor.empty([nOut * chunks], 'i32', op) : indices;
-  const bufs = [x.buffer, vOut.buffer, ...(iOut ? [iOut.buffer] : [])];
+  const vOut = chunks > 1 ? Tensor.empty([nOut * chunks], A, op) : null;
+  const iOut = chunks > 1 && indices ? Tensor.empty([nOut * chunks], 'i32', op) : null;
+  const bx = bindView(x, op);
+  const bv = vOut ? { resource: vOut.buffer, offset: 0 } : bindView(values, op);
+  const bi = iOut ? { resource: iOut.buffer, offset: 0 } : indices && bindView(indices, op);
+  const bufs = [bx.resource, bv.resource, ...(bi ? [bi.resource] : [])];
   const decl = `@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> outv: array<${vOut.dtype}>;
-${iOut ? '@group(0) @binding(2) var<storage, read_write> outi: array<i32>;' : ''}
+@group(0) @binding(1) var<storage, read_write> outv: array<${vOut ? A : outDtype}>;
+${bi ? '@group(0) @binding(2) var<storage, read_write> outi: array<i32>;' : ''}
 ${u.declare(bufs.length)}`;
+  const outAt = (o: string) => `${u.at('outOff')} + ${o}`;
+  const idxOut = (i: string) => `i32(${i} + ${u.at('idxBase')})`;
   let code: string;
   if (thread) {
     code = `${decl}
@@ -149,8 +239,8 @@ fn main(${ENTRY_ARGS}) {
     let v = ${A}(x[base + ro]);
     ${combine('acc', 'idx', 'v', 'r')}
   }
-  outv[o] = ${chunks > 1 ? 'acc' : store('acc')};
-  ${iOut ? 'outi[o] = i32(idx);' : ''}
+  outv[${outAt('o')}] = ${vOut ? 'acc' : store('acc')};
+  ${bi ? `outi[${outAt('o')}] = ${idxOut('idx')};` : ''}
 }`;
   } else {
     code = `${decl}
@@ -187,23 +277,25 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     workgroupBarrier();
   }
   if (lid == 0u) {
-    outv[w] = ${chunks > 1 ? 'sv[0]' : store('sv[0]')};
-    ${iOut ? 'outi[w] = i32(si[0]);' : ''}
+    outv[${outAt('w')}] = ${vOut ? 'sv[0]' : store('sv[0]')};
+    ${bi ? `outi[${outAt('w')}] = ${idxOut('si[0]')};` : ''}
   }
 }`;
   }
-  const chunkLen = Math.ceil(p.redSize / chunks);
+  const chunkLen = Math.ceil(redSize / chunks);
   engine().dispatch({
     label: op,
     code,
     buffers: bufs,
     uniforms: u.pack({
       nOut,
-      redSize: p.redSize,
-      offset: x.offset,
+      redSize,
+      offset: bx.offset,
       chunks,
       chunkLen,
       scale: f32Bits(scale),
+      outOff: bv.offset,
+      idxBase,
       outShape: kept.shape,
       outStr: kept.strides,
       redShape: red.shape,
@@ -211,12 +303,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }),
     workgroups: thread ? Math.ceil(nOut / WG) : nOut * chunks,
   });
-  if (chunks > 1) {
+  if (vOut) {
     combinePartials(op, kind, vOut, iOut, values, indices, nOut, chunks, scale);
     vOut.dispose();
     iOut?.dispose();
   }
-  return { values, indices };
 }
 
 /** Second pass of a chunked reduction: a thread per output over its chunk partials, in chunk order. */
@@ -225,20 +316,22 @@ function combinePartials(
   kind: ReduceKind,
   pv: Tensor,
   pi: Tensor | null,
-  values: Tensor,
-  indices: Tensor | null,
+  values: ViewLike,
+  indices: ViewLike | null,
   nOut: number,
   chunks: number,
   scale: number,
 ): void {
   const T = pv.dtype;
-  const u = new UniformLayout().field('nOut').field('chunks').field('scale');
+  const u = new UniformLayout().field('nOut').field('chunks').field('scale').field('outOff');
   const final = T === 'f32' ? `${values.dtype}(acc * bitcast<f32>(${u.at('scale')}))` : 'acc';
-  const bufs = [pv.buffer, ...(pi ? [pi.buffer] : []), values.buffer, ...(indices ? [indices.buffer] : [])];
+  const bv = bindView(values, op);
+  const bi = indices && bindView(indices, op);
+  const bufs = [pv.buffer, ...(pi ? [pi.buffer] : []), bv.resource, ...(bi ? [bi.resource] : [])];
   const code = `@group(0) @binding(0) var<storage, read> pv: array<${T}>;
 ${pi ? '@group(0) @binding(1) var<storage, read> pi: array<i32>;' : ''}
 @group(0) @binding(${pi ? 2 : 1}) var<storage, read_write> outv: array<${values.dtype}>;
-${indices ? `@group(0) @binding(${pi ? 3 : 2}) var<storage, read_write> outi: array<i32>;` : ''}
+${bi ? `@group(0) @binding(${pi ? 3 : 2}) var<storage, read_write> outi: array<i32>;` : ''}
 ${u.declare(bufs.length)}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
@@ -252,10 +345,16 @@ fn main(${ENTRY_ARGS}) {
     let vi = ${pi ? 'u32(pi[c0 + c])' : 'c'};
     ${combiner(kind)('acc', 'idx', 'v', 'vi')}
   }
-  outv[o] = ${final};
-  ${indices ? 'outi[o] = i32(idx);' : ''}
+  outv[${u.at('outOff')} + o] = ${final};
+  ${bi ? `outi[${u.at('outOff')} + o] = i32(idx);` : ''}
 }`;
-  engine().dispatch({ label: `${op}_partials`, code, buffers: bufs, uniforms: u.pack({ nOut, chunks, scale: f32Bits(scale) }), workgroups: Math.ceil(nOut / WG) });
+  engine().dispatch({
+    label: `${op}_partials`,
+    code,
+    buffers: bufs,
+    uniforms: u.pack({ nOut, chunks, scale: f32Bits(scale), outOff: bv.offset }),
+    workgroups: Math.ceil(nOut / WG),
+  });
 }
 
 function combiner(kind: ReduceKind): (acc: string, idx: string, v: string, vi: string) => string {

@@ -1,6 +1,8 @@
 import { record } from '../autograd/graph.ts';
 import type { DType } from '../dtype.ts';
 import { shapeError, TensorError } from '../errors.ts';
+import { bindView, type ViewLike } from '../kernels/binding.ts';
+import { indexSlices, padRank } from '../kernels/slices.ts';
 import { ceilDiv, f32Bits, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { numel } from '../shape.ts';
@@ -125,24 +127,38 @@ function forward(x: Tensor, p: Plan): Tensor {
   const [N, C] = x.shape;
   const outShape = [N, C, p.h.outSize, p.w.outSize];
   const out = Tensor.empty(outShape, x.dtype, 'interpolate');
+  if (numel(outShape) === 0) return out;
+  // Planes are independent: runs of them that fit a binding (one run, the tensors themselves, when all fit).
+  for (const { views } of indexSlices('interpolate', [N, C], [x, out])) {
+    const [xs, os] = views.map((v) => padRank(v, 4));
+    forwardKernel(xs, os, p);
+  }
+  return out;
+}
+
+/** One dispatch over a run of planes: x a view, out a contiguous view of the same planes. */
+function forwardKernel(x: ViewLike, out: ViewLike, p: Plan): void {
+  const outShape = out.shape;
   const n = numel(outShape);
-  if (n === 0) return out;
+  const bx = bindView(x, 'interpolate');
+  const bo = bindView(out, 'interpolate');
   const K = TAPS[p.mode];
   const u = new UniformLayout().field('n').field('shape', 4).field('str', 4).field('off').field('inH').field('inW').field('sh').field('sw');
+  u.field('outOff');
   const T: DType = x.dtype;
   const read = (hy: string, wx: string) => `x[base + u32(${hy}) * ${u.at('str', 2)} + u32(${wx}) * ${u.at('str', 3)}]`;
   // f16: taps are weighed in f32 and the result rounded once (nearest copies the half as it is).
   const wide = (v: string) => (T === 'f16' ? `f32(${v})` : v);
   const body =
     K === 1
-      ? `out[gidx] = ${read('ty.i[0]', 'tx.i[0]')};`
+      ? `out[${u.at('outOff')} + gidx] = ${read('ty.i[0]', 'tx.i[0]')};`
       : `var acc = 0.0;
   for (var k = 0; k < ${K}; k++) {
     var row = 0.0;
     for (var l = 0; l < ${K}; l++) { row += tx.w[l] * ${wide(read('ty.i[k]', 'tx.i[l]'))}; }
     acc += ty.w[k] * row;
   }
-  out[gidx] = ${T === 'f16' ? 'f16(acc)' : 'acc'};`;
+  out[${u.at('outOff')} + gidx] = ${T === 'f16' ? 'f16(acc)' : 'acc'};`;
   const code = `${tapsWgsl(p.mode, p.alignCorners)}
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${T}>;
@@ -162,12 +178,13 @@ ${perElementMain(WG, u)}
   engine().dispatch({
     label: 'interpolate',
     code,
-    buffers: [x.buffer, out.buffer],
+    buffers: [bx.resource, bo.resource],
     uniforms: u.pack({
       n,
-      shape: outShape,
+      shape: [...outShape],
       str: [...x.strides],
-      off: x.offset,
+      off: bx.offset,
+      outOff: bo.offset,
       inH: p.h.inSize,
       inW: p.w.inSize,
       sh: f32Bits(p.h.scale),
@@ -175,7 +192,6 @@ ${perElementMain(WG, u)}
     }),
     workgroups: ceilDiv(n, WG),
   });
-  return out;
 }
 
 /**
@@ -188,14 +204,27 @@ function backwardPass(g: Tensor, p: Plan, axis: 2 | 3): Tensor {
   const outShape = [...g.shape];
   outShape[axis] = a.inSize;
   const out = Tensor.empty(outShape, 'f32', 'interpolate_backward');
+  if (numel(outShape) === 0) return out;
+  for (const { views } of indexSlices('interpolate_backward', outShape.slice(0, 2), [g, out])) {
+    const [gs, os] = views.map((v) => padRank(v, 4));
+    backwardKernel(gs, os, p, axis);
+  }
+  return out;
+}
+
+/** One dispatch of a backward pass over a run of planes: g a view, out a contiguous view of the same planes. */
+function backwardKernel(g: ViewLike, out: ViewLike, p: Plan, axis: 2 | 3): void {
+  const a = axis === 2 ? p.h : p.w;
+  const outShape = out.shape;
   const n = numel(outShape);
-  if (n === 0) return out;
+  const bg = bindView(g, 'interpolate_backward');
+  const bo = bindView(out, 'interpolate_backward');
   const K = TAPS[p.mode];
   // Source positions in input units that can reach input i: [i - lo, i + hi].
   const [lo, hi] = p.mode === 'nearest' ? [0, 1] : p.mode === 'bilinear' ? [1, 1] : [2, 2];
   // Inverse of the source-index map: output index for a source position.
   const inv = p.mode === 'nearest' || p.alignCorners ? (s: string) => `(${s}) / scale` : (s: string) => `((${s}) + 0.5) / scale - 0.5`;
-  const u = new UniformLayout().field('n').field('shape', 4).field('str', 4).field('off').field('nOut').field('scale');
+  const u = new UniformLayout().field('n').field('shape', 4).field('str', 4).field('off').field('nOut').field('scale').field('outOff');
   const decompose = [3, 2, 1].map((d) => `let i${d} = r % ${u.at('shape', d)}; r = r / ${u.at('shape', d)};`).join('\n  ');
   const baseExpr = [u.at('off'), ...[0, 1, 2, 3].filter((d) => d !== axis).map((d) => `${d === 0 ? 'r' : `i${d}`} * ${u.at('str', d)}`)].join(' + ');
   const code = `${tapsWgsl(p.mode, p.alignCorners)}
@@ -225,16 +254,15 @@ ${perElementMain(WG, u)}
     for (var k = 0; k < ${K}; k++) { if (t.i[k] == i) { w += t.w[k]; } }
     if (w != 0.0) { acc += w * f32(g[base + u32(o) * ${u.at('str', axis)}]); }
   }
-  out[gidx] = acc;
+  out[${u.at('outOff')} + gidx] = acc;
 }`;
   engine().dispatch({
     label: 'interpolate_backward',
     code,
-    buffers: [g.buffer, out.buffer],
-    uniforms: u.pack({ n, shape: outShape, str: [...g.strides], off: g.offset, nOut: a.outSize, scale: f32Bits(a.scale) }),
+    buffers: [bg.resource, bo.resource],
+    uniforms: u.pack({ n, shape: [...outShape], str: [...g.strides], off: bg.offset, nOut: a.outSize, scale: f32Bits(a.scale), outOff: bo.offset }),
     workgroups: ceilDiv(n, WG),
   });
-  return out;
 }
 
 function backward(g: Tensor, p: Plan): Tensor {

@@ -1,5 +1,7 @@
 import { record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
+import { bindView, type ViewLike } from '../kernels/binding.ts';
+import { indexSlices } from '../kernels/slices.ts';
 import { ceilDiv, f32Bits, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { contiguousStrides, normalizeAxis, numel, type Shape } from '../shape.ts';
@@ -187,18 +189,32 @@ export function pad(x: Tensor, pads: readonly number[], mode: PadMode = 'constan
 
 function padKernel(x: Tensor, outShape: number[], before: number[], mode: PadMode, value: number): Tensor {
   const out = Tensor.empty(outShape, x.dtype, 'pad');
+  if (numel(outShape) === 0) return out;
+  // Dims before the first padded one map input to output one to one: runs of them, the rest kept whole.
+  const lead = before.findIndex((b, d) => b > 0 || outShape[d] !== x.shape[d]);
+  const shared = x.shape.slice(0, lead < 0 ? x.rank : lead);
+  for (const { views: [xs, os] } of indexSlices('pad', shared, [x, out])) padDispatch(xs, os, before.slice(x.rank - xs.shape.length), mode, value);
+  return out;
+}
+
+/** One dispatch: out (a contiguous view) = x padded by `before` and to out's shape. */
+function padDispatch(x: ViewLike, out: ViewLike, before: number[], mode: PadMode, value: number): void {
+  const outShape = out.shape;
   const n = numel(outShape);
-  if (n === 0) return out;
-  const r = x.rank;
+  const r = Math.max(x.shape.length, 1);
+  const bx = bindView(x, 'pad');
+  const bo = bindView(out, 'pad');
   const u = new UniformLayout().field('n').field('outShape', r).field('before', r).field('inShape', r).field('inStr', r).field('off').field('value');
+  u.field('outOff');
   const T = x.dtype;
   const lines: string[] = [];
-  for (let d = r - 1; d >= 0; d--) {
+  for (let d = x.shape.length - 1; d >= 0; d--) {
     lines.push(`{ let c = i32(rem % ${u.at('outShape', d)}) - i32(${u.at('before', d)}); rem = rem / ${u.at('outShape', d)};`);
     lines.push(`  let size = i32(${u.at('inShape', d)});`);
     lines.push(mode === 'replicate' ? '  let k = clamp(c, 0, size - 1);' : '  inside = inside && c >= 0 && c < size; let k = clamp(c, 0, max(size - 1, 0));');
     lines.push(`  src += u32(k) * ${u.at('inStr', d)}; }`);
   }
+  const o = `out[${u.at('outOff')} + gidx]`;
   const code = `
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${T}>;
@@ -208,24 +224,24 @@ ${perElementMain(WG, u)}
   var src = ${u.at('off')};
   var inside = true;
   ${lines.join('\n  ')}
-  ${mode === 'replicate' ? 'out[gidx] = x[src];' : `if (inside) { out[gidx] = x[src]; } else { out[gidx] = bitcast<${T}>(${u.at('value')}); }`}
+  ${mode === 'replicate' ? `${o} = x[src];` : `if (inside) { ${o} = x[src]; } else { ${o} = bitcast<${T}>(${u.at('value')}); }`}
 }`;
   engine().dispatch({
     label: 'pad',
     code,
-    buffers: [x.buffer, out.buffer],
+    buffers: [bx.resource, bo.resource],
     uniforms: u.pack({
       n,
-      outShape,
+      outShape: [...outShape],
       before,
       inShape: [...x.shape],
       inStr: [...x.strides],
-      off: x.offset,
+      off: bx.offset,
       value: T === 'f32' ? f32Bits(value) : value,
+      outOff: bo.offset,
     }),
     workgroups: ceilDiv(n, WG),
   });
-  return out;
 }
 
 /** The interior of a padded gradient: a view. */

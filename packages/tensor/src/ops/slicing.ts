@@ -1,6 +1,6 @@
 import { bytesPerElement } from '../dtype.ts';
 import { TensorError } from '../errors.ts';
-import { bindableBytes } from '../kernels/binding.ts';
+import { bindableBytes, spanBytes } from '../kernels/binding.ts';
 import { engine } from '../runtime/engine.ts';
 import { numel, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
@@ -17,8 +17,12 @@ export type Bound = Tensor | { shape: Shape; dtype: Tensor['dtype'] };
 
 function boundBytes(b: Bound): number {
   const t = b as Tensor;
-  // A view of a big buffer binds only its span; a fresh output binds its whole size.
-  if ('buffer' in b && t.buffer.size <= engine().maxBindingBytes) return 0;
+  // A view of a big buffer binds only its span (more than its elements when strided); a fresh output its size.
+  if ('buffer' in b) return t.buffer.size <= engine().maxBindingBytes ? 0 : spanBytes(t);
+  return denseBytes(b);
+}
+
+function denseBytes(b: Bound): number {
   return numel(b.shape) * bytesPerElement(b.dtype);
 }
 
@@ -26,6 +30,12 @@ function boundBytes(b: Bound): number {
 export function exceedsBinding(...bound: Bound[]): boolean {
   const limit = bindableBytes();
   return bound.some((b) => boundBytes(b) > limit);
+}
+
+/** Whether each of these would fit a binding as a dense copy (a strided view may span more than that). */
+export function fitsDense(...bound: Bound[]): boolean {
+  const limit = bindableBytes();
+  return bound.every((b) => denseBytes(b) <= limit);
 }
 
 /**
@@ -65,4 +75,24 @@ export function bytesPerIndex(dimOf: (b: Bound) => number, ...bound: Bound[]): n
     most = Math.max(most, (numel(b.shape) * bytesPerElement(b.dtype)) / Math.max(b.shape[d], 1));
   }
   return most;
+}
+
+/**
+ * The op-level cut of tensors that share independent dims (`sizes`, outer first, the most bytes any bound
+ * tensor holds in `bytes`): runs along the first dim longer than 1, down to single indices when one index does
+ * not fit but a later dim can still be cut (each part then slices itself along that one). `part(k, start,
+ * len)` runs the op on the part; `join(k, parts)` joins the parts along shared dim k.
+ */
+export function sliceSharedDims(
+  op: string,
+  sizes: readonly number[],
+  bytes: number,
+  part: (k: number, start: number, len: number) => Tensor,
+  join: (k: number, parts: Tensor[]) => Tensor,
+): Tensor {
+  const k = sizes.findIndex((s) => s > 1);
+  if (k < 0) throw new TensorError(op, `${bytes} bytes for one element of its independent dims, more than the device binds at once (${engine().maxBindingBytes}); it cannot be sliced`);
+  const perIndex = bytes / sizes[k];
+  const later = sizes.slice(k + 1).some((s) => s > 1);
+  return sliceRuns(op, sizes[k], later ? Math.min(perIndex, bindableBytes()) : perIndex, (s, l) => part(k, s, l), (parts) => join(k, parts));
 }

@@ -20,14 +20,16 @@ export const ADAMW_DEFAULTS: AdamWHyper = { lr: 1e-3, betas: [0.9, 0.999], eps: 
 const ADAMW = defineKernel(
   'adamw',
   [
-    { name: 'p', access: 'read_write' },
-    { name: 'g', access: 'read' },
-    { name: 'm', access: 'read_write' },
-    { name: 'v', access: 'read_write' },
+    { name: 'p', access: 'read_write', offset: 'pOff' },
+    { name: 'g', access: 'read', offset: 'gOff' },
+    { name: 'm', access: 'read_write', offset: 'mOff' },
+    { name: 'v', access: 'read_write', offset: 'vOff' },
   ],
   [
     { name: 'pOff', kind: 'u32' },
     { name: 'gOff', kind: 'u32' },
+    { name: 'mOff', kind: 'u32' },
+    { name: 'vOff', kind: 'u32' },
     { name: 'decay', kind: 'f32' },
     { name: 'omb1', kind: 'f32' },
     { name: 'b2', kind: 'f32' },
@@ -38,12 +40,12 @@ const ADAMW = defineKernel(
   ],
   `let grad = g[gOff + i];
   let param = p[pOff + i] * decay;
-  let m0 = m[i];
+  let m0 = m[mOff + i];
   let m1 = m0 + omb1 * (grad - m0);
-  let v1 = v[i] * b2 + (omb2 * grad) * grad;
+  let v1 = v[vOff + i] * b2 + (omb2 * grad) * grad;
   let denom = sqrt(v1) / bc2Sqrt + eps;
-  m[i] = m1;
-  v[i] = v1;
+  m[mOff + i] = m1;
+  v[vOff + i] = v1;
   p[pOff + i] = param + negStepSize * (m1 / denom);`,
 );
 
@@ -79,6 +81,8 @@ export class AdamW extends Optimizer<AdamWHyper> {
       launch(ADAMW, [p.buffer, g.t.buffer, st.buffers.exp_avg.buffer, st.buffers.exp_avg_sq.buffer], {
         pOff: p.offset,
         gOff: g.t.offset,
+        mOff: st.buffers.exp_avg.offset,
+        vOff: st.buffers.exp_avg_sq.offset,
         decay: 1 - group.lr * group.weightDecay,
         omb1: 1 - b1,
         b2,

@@ -6,8 +6,8 @@ import { defineKernel, denseInput, launch } from './fused.ts';
 const COPY = defineKernel(
   'copy_into',
   [
-    { name: 'src', access: 'read', type: 'u32' },
-    { name: 'dst', access: 'read_write', type: 'u32' },
+    { name: 'src', access: 'read', type: 'u32', offset: 'sOff' },
+    { name: 'dst', access: 'read_write', type: 'u32', offset: 'dOff' },
   ],
   [
     { name: 'sOff', kind: 'u32' },
@@ -20,8 +20,8 @@ const COPY = defineKernel(
 const COPY_HALF = defineKernel(
   'copy_into',
   [
-    { name: 'src', access: 'read', type: 'f16' },
-    { name: 'dst', access: 'read_write', type: 'f16' },
+    { name: 'src', access: 'read', type: 'f16', offset: 'sOff' },
+    { name: 'dst', access: 'read_write', type: 'f16', offset: 'dOff' },
   ],
   [
     { name: 'sOff', kind: 'u32' },

@@ -9,8 +9,8 @@ export const SECO_EMA_MOMENTUM = 0.999;
 const EMA = defineKernel(
   'ema',
   [
-    { name: 'src', access: 'read' },
-    { name: 'dst', access: 'read_write' },
+    { name: 'src', access: 'read', offset: 'sOff' },
+    { name: 'dst', access: 'read_write', offset: 'dOff' },
   ],
   [
     { name: 'sOff', kind: 'u32' },

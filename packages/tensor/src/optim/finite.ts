@@ -6,7 +6,7 @@ import { defineKernel, denseInput, launch } from './fused.ts';
 const CHECK = defineKernel(
   'nonfinite_check',
   [
-    { name: 'g', access: 'read' },
+    { name: 'g', access: 'read', offset: 'gOff' },
     { name: 'flag', access: 'read_write', type: 'atomic' },
   ],
   [

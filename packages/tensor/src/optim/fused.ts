@@ -1,6 +1,8 @@
 import { TensorError } from '../errors.ts';
 import { ceilDiv, f32Bits, perElementMain, UniformLayout } from '../kernels/uniforms.ts';
-import { engine } from '../runtime/engine.ts';
+import { bindView, type ViewLike } from '../kernels/binding.ts';
+import { indexSlices } from '../kernels/slices.ts';
+import { type BufferWindow, engine } from '../runtime/engine.ts';
 import { formatShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { noGrad } from '../autograd/graph.ts';
@@ -16,6 +18,11 @@ export interface BufferSpec {
   access: 'read' | 'read_write';
   /** `atomic` declares array<atomic<u32>> (flags written by many threads); `u32` moves raw bits of any dtype. */
   type?: 'f32' | 'f16' | 'u32' | 'atomic';
+  /**
+   * The u32 field holding this buffer's element offset: element i is `name[off + i]`. A buffer with one may be
+   * larger than a binding (it is then updated in runs, each bound as a window); one without is bound whole.
+   */
+  offset?: string;
 }
 
 export interface FieldSpec {
@@ -64,7 +71,28 @@ export function launch(k: FusedKernel, buffers: readonly GPUBuffer[], values: Re
     if (v === undefined) throw new Error(`${k.label}: no value for uniform ${f.name}`);
     packed[f.name] = f.kind === 'f32' ? f32Bits(v) : v;
   }
-  engine().dispatch({ label: k.label, code: k.code, buffers, uniforms: k.layout.pack(packed), workgroups: ceilDiv(n, WG) });
+  const e = engine();
+  if (buffers.every((b) => b.size <= e.maxBindingBytes)) {
+    e.dispatch({ label: k.label, code: k.code, buffers, uniforms: k.layout.pack(packed), workgroups: ceilDiv(n, WG) });
+    return;
+  }
+  // Past the binding limit: runs of the flat range, each buffer with an offset bound as the window the run spans.
+  const dense = k.buffers.flatMap((b, j) => (b.offset ? [j] : []));
+  const views: ViewLike[] = dense.map((j) => {
+    const spec = k.buffers[j];
+    const dtype = spec.type === 'f16' || spec.type === 'u32' ? spec.type : 'f32';
+    return { buffer: buffers[j], dtype, offset: values[spec.offset!], shape: [n], strides: [1] };
+  });
+  for (const { views: run } of indexSlices(k.label, [n], views)) {
+    const bound: (GPUBuffer | BufferWindow)[] = [...buffers];
+    const runValues: Record<string, number> = { ...packed, n: run[0].shape[0] };
+    run.forEach((v, q) => {
+      const b = bindView(v, k.label);
+      bound[dense[q]] = b.resource;
+      runValues[k.buffers[dense[q]].offset!] = b.offset;
+    });
+    e.dispatch({ label: k.label, code: k.code, buffers: bound, uniforms: k.layout.pack(runValues), workgroups: ceilDiv(runValues.n, WG) });
+  }
 }
 
 /** A parameter must be a dense f32 block (an element offset into its storage is fine). */

@@ -26,8 +26,8 @@ const FIELDS = [
 const PLAIN = defineKernel(
   'sgd',
   [
-    { name: 'p', access: 'read_write' },
-    { name: 'g', access: 'read' },
+    { name: 'p', access: 'read_write', offset: 'pOff' },
+    { name: 'g', access: 'read', offset: 'gOff' },
   ],
   FIELDS,
   `let param = p[pOff + i];
@@ -38,12 +38,13 @@ const PLAIN = defineKernel(
 const MOMENTUM = defineKernel(
   'sgd_momentum',
   [
-    { name: 'p', access: 'read_write' },
-    { name: 'g', access: 'read' },
-    { name: 'buf', access: 'read_write' },
+    { name: 'p', access: 'read_write', offset: 'pOff' },
+    { name: 'g', access: 'read', offset: 'gOff' },
+    { name: 'buf', access: 'read_write', offset: 'bOff' },
   ],
   [
     ...FIELDS,
+    { name: 'bOff', kind: 'u32' },
     { name: 'mom', kind: 'f32' },
     { name: 'omDamp', kind: 'f32' },
     { name: 'first', kind: 'u32' },
@@ -52,8 +53,8 @@ const MOMENTUM = defineKernel(
   `let param = p[pOff + i];
   var d = g[gOff + i] + wd * param;
   var b = d;
-  if (first == 0u) { b = buf[i] * mom + omDamp * d; }
-  buf[i] = b;
+  if (first == 0u) { b = buf[bOff + i] * mom + omDamp * d; }
+  buf[bOff + i] = b;
   if (nesterov != 0u) { d = d + mom * b; } else { d = b; }
   p[pOff + i] = param + negLr * d;`,
 );
@@ -92,6 +93,7 @@ export class SGD extends Optimizer<SGDHyper> {
         if (!buf) throw new TensorError('SGD', 'momentum was switched on after the first step; the buffer is missing');
         launch(MOMENTUM, [p.buffer, g.t.buffer, buf.buffer], {
           ...common,
+          bOff: buf.offset,
           mom: group.momentum,
           omDamp: 1 - group.dampening,
           first: st.step === 1 ? 1 : 0,

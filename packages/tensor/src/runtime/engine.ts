@@ -167,6 +167,8 @@ export class Engine {
     const uBytes = d.uniforms ? d.uniforms.byteLength : 0;
     const slot = Math.ceil(uBytes / UNIFORM_ALIGN) * UNIFORM_ALIGN;
     if (this.uniformUsed + slot > UNIFORM_RING_BYTES) this.flush();
+    // A binding past the limit is a kernel that forgot to slice: caught here, also under a limit set for tests.
+    for (const b of d.buffers) if (b.size > this.bindingLimit) throw new Error(`${d.label}: binds ${b.size} bytes, more than the binding limit (${this.bindingLimit})`);
     const entries: GPUBindGroupEntry[] = d.buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } }));
     if (d.uniforms && uBytes > 0) {
       const src = new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, uBytes);
