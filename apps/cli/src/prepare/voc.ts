@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { openVoc } from '@seco/data';
+import { openVoc, readClsLabelsNpy } from '@seco/data';
 import type { PrepareContext } from './context.ts';
 import { extractTar, extractZip } from './extract.ts';
 import type { FileKey } from './known-files.ts';
@@ -27,7 +27,8 @@ const readIds = (file: string) => readFileSync(file, 'utf8').split(/\r?\n/).map(
 /** Opens each split with the reader training uses (every id resolved to its image, mask and labels). */
 export async function verifyVoc(root: string): Promise<SplitCount[]> {
   const voc2012 = join(root, 'VOCdevkit', 'VOC2012');
-  const labels = { npy: join(root, 'voc', 'cls_labels_onehot.npy') };
+  // Read once for the three splits (12,031 entries in SeCo's file).
+  const labels = { map: readClsLabelsNpy(join(root, 'voc', 'cls_labels_onehot.npy'), 20) };
   const out: SplitCount[] = [];
   for (const split of ['train_aug', 'train', 'val']) {
     const list = join(root, 'voc', `${split}.txt`);
