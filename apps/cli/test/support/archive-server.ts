@@ -54,3 +54,12 @@ export async function serveFiles(files: Map<string, Uint8Array>): Promise<Served
     close: () => new Promise((r) => server.close(() => r())),
   };
 }
+
+/** A base URL on 127.0.0.1 where nothing listens (connection refused), for downloads that must fail. */
+export async function refusedBase(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return `http://127.0.0.1:${port}`;
+}
