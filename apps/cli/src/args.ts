@@ -18,7 +18,7 @@ interface Flag {
   int?: boolean;
 }
 
-export const COMMANDS = ['train', 'eval', 'cam', 'infer', 'demo'] as const;
+export const COMMANDS = ['prepare', 'train', 'eval', 'cam', 'infer', 'demo'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const config: Flag = { type: 'string', value: 'NAME|FILE', help: 'preset (voc, coco, demo) or JSON config file, which may "extends" one', default: 'voc' };
@@ -37,6 +37,16 @@ interface CommandSpec {
 }
 
 export const SPECS: Record<CommandName, CommandSpec> = {
+  prepare: {
+    summary: 'download, check and lay out VOC 2012 + SBD, COCO 2014 or the pretrained ViT-B/16',
+    usage: 'seco prepare voc|coco|pretrained [--root DIR] [--from URL|DIR]',
+    positionals: 'voc|coco|pretrained',
+    flags: {
+      root: { type: 'string', value: 'DIR', help: 'where the dataset goes (default data, where the presets read it); for pretrained, the weights folder (default $SECO_CACHE, else the user cache)' },
+      from: { type: 'string', value: 'URL|DIR', help: 'a folder holding the archives already (offline machines), or a mirror URL, instead of the original sites' },
+      help,
+    },
+  },
   train: {
     summary: 'train SeCo; logs, checkpoints and loss.png go to --out',
     usage: 'seco train --config voc --out runs/voc [--resume] [--set KEY=VALUE]...',
@@ -113,6 +123,11 @@ export function mainHelp(): string {
     ...COMMANDS.map((c) => `  ${c.padEnd(w)}  ${SPECS[c].summary}`),
     '',
     'seco <command> --help shows the flags of a command.',
+    '',
+    'from a fresh clone to training on VOC:',
+    '  npx seco prepare voc          # VOC 2012 + SBD masks, lists, labels into data/',
+    '  npx seco prepare pretrained   # timm ViT-B/16 into the cache',
+    '  npx seco train --config voc --out runs/voc',
     '',
   ].join('\n');
 }

@@ -6,6 +6,7 @@ import { commandHelp, mainHelp, parseCommand, UsageError } from './args.ts';
 import { demoCommand } from './commands/demo.ts';
 import { evalCommand } from './commands/evaluate.ts';
 import { inferCommand } from './commands/infer.ts';
+import { prepareCommand } from './commands/prepare.ts';
 import { type CommandIO, processIO } from './commands/io.ts';
 import { trainCommand } from './commands/train.ts';
 
@@ -21,6 +22,8 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
       return 0;
     }
     switch (p.command) {
+      case 'prepare':
+        return await prepareCommand(p.flags, p.positionals, io);
       case 'train':
         return await trainCommand(p.flags, io);
       case 'eval':

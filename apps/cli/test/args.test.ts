@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { COMMANDS, commandHelp, parseCommand, UsageError } from '../src/args.ts';
+import { COMMANDS, commandHelp, parseCommand, SPECS, UsageError } from '../src/args.ts';
 import { main } from '../src/main.ts';
 
 function capture() {
@@ -34,7 +34,8 @@ describe('argument parsing', () => {
     expect(err(['eval', '--checkpoint', 'c', '--out', 'o', '--split', 'test'])).toBe("eval: --split must be train or val, got 'test'");
     expect(err(['infer', '--checkpoint', 'c', '--out', 'o'])).toBe('infer: give at least one IMAGE (see seco infer --help)');
     expect(err(['train', '--out', 'o', 'extra'])).toBe("train: unexpected argument 'extra' (see seco train --help)");
-    expect(err(['fly'])).toBe("unknown command 'fly' (commands: train, eval, cam, infer, demo)");
+    expect(err(['fly'])).toBe("unknown command 'fly' (commands: prepare, train, eval, cam, infer, demo)");
+    expect(err(['prepare'])).toBe('prepare: give at least one voc|coco|pretrained (see seco prepare --help)');
   });
 
   test.each(COMMANDS)('%s --help lists every flag', (c) => {
@@ -42,8 +43,7 @@ describe('argument parsing', () => {
     expect(p.help).toBe(true);
     const text = commandHelp(c);
     expect(text).toContain(`seco ${c}:`);
-    expect(text).toContain('--config');
-    expect(text).toContain('--help');
+    for (const f of Object.keys(SPECS[c].flags)) expect(text).toContain(`--${f}`);
   });
 
   test('main: exit 2 on usage errors, 1 on config errors, 0 on help', async () => {
@@ -54,7 +54,11 @@ describe('argument parsing', () => {
     expect(await main(['train', '--out', 'x', '--set', 'train.lr=-1'], c.io)).toBe(1);
     expect(c.err.join('')).toBe('seco: config train.lr: got -1, expected a number > 0\n');
     c = capture();
+    expect(await main(['prepare', 'mars'], c.io)).toBe(2);
+    expect(c.err.join('')).toContain("prepare: give one of voc, coco, pretrained, got 'mars'");
+    c = capture();
     expect(await main(['--help'], c.io)).toBe(0);
     expect(c.out.join('')).toContain('usage: seco <command>');
+    expect(c.out.join('')).toContain('seco prepare voc');
   });
 });

@@ -3,6 +3,7 @@
 import { readStateDict, SECO_LOSS_TERMS, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
 import { defaultGenerator, Generator, NonFiniteWatch } from '@seco/tensor';
 import { composeTrainState, type TrainState } from '../checkpoint/train-state.ts';
+import { resolvePretrained } from '../prepare/cache-dir.ts';
 import type { SecoConfig } from '../config/schema.ts';
 import { networkConfig } from '../model-bridge.ts';
 import type { Trainer } from '../train-loop.ts';
@@ -35,7 +36,7 @@ export function networkFromConfig(config: SecoConfig): SecoNetwork {
 export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer> {
   const t = config.train;
   const net = networkFromConfig(config);
-  if (config.model.pretrained) await loadPretrained(net, config.model.pretrained);
+  if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));
   const optimizer = secoOptimizer(net, config);
   const batches = new TrainBatches(config);
   const parts = composeTrainState({

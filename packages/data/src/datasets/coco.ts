@@ -57,6 +57,8 @@ export interface ConvertOptions {
   labelsJson?: string;
   /** Only these image names. */
   only?: readonly string[];
+  /** Called after each mask written (a conversion of COCO train takes a while). */
+  onImage?: (done: number, total: number) => void;
 }
 
 /** Converts COCO instance annotations to VOC-style palette masks; returns the image-level labels. */
@@ -66,13 +68,14 @@ export function convertCocoToVoc(o: ConvertOptions): ImageLabels {
   const only = o.only ? new Set(o.only) : null;
   mkdirSync(o.outDir, { recursive: true });
   const labels: ImageLabels = new Map();
-  for (const im of inst.images) {
+  const todo = only ? inst.images.filter((im) => only.has(stem(im.file_name))) : inst.images;
+  for (const im of todo) {
     const name = stem(im.file_name);
-    if (only && !only.has(name)) continue;
     const anns = byImage.get(im.id) ?? [];
     const mask = annotationsToMask(anns, im.width, im.height, o.annotations);
     writeFileSync(join(o.outDir, `${String(im.id).padStart(12, '0')}.png`), encodeIndexPng(mask));
     labels.set(name, labelsFromAnnotations(anns));
+    o.onImage?.(labels.size, todo.length);
   }
   if (o.labelsJson) writeFileSync(o.labelsJson, JSON.stringify(Object.fromEntries(labels)));
   return labels;
