@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { loadConfig, validateConfig } from '../src/config/load.ts';
 import { PRESETS } from '../src/config/presets.ts';
+import { stepOptions } from '../src/trainer/step-options.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'seco-cli-config-'));
 const writeJson = (dir: string, name: string, v: unknown) => {
@@ -114,6 +115,12 @@ describe('config files', () => {
     expect(() => loadConfig('demo', ['train.max_iters=abc'])).toThrow('config train.max_iters: got "abc", expected an integer >= 1');
     expect(() => loadConfig('demo', ['train.lr=1e400'])).toThrow(/config train.lr: got Infinity, expected a finite number/);
     expect(() => loadConfig('demo', ['nokey'])).toThrow('--set nokey: expected key.path=value');
+  });
+
+  test("loss.energy.sse_padding: rloss' x86 padding in every preset, switchable, handed to the step", () => {
+    for (const name of Object.keys(PRESETS)) expect(stepOptions(loadConfig(name).config).energy.ssePadding, name).toBe(true);
+    expect(stepOptions(loadConfig('voc', ['loss.energy.sse_padding=false']).config).energy.ssePadding).toBe(false);
+    expect(() => loadConfig('voc', ['loss.energy.sse_padding=1'])).toThrow(/config loss\.energy\.sse_padding/);
   });
 
   test('bad JSON and missing files are named', () => {

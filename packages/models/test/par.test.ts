@@ -10,8 +10,9 @@ beforeAll(async () => {
 });
 
 describe('PAR', () => {
-  // 1 B: one neighbour per gather; 5 masks of 4·40·36 floats: 5 neighbours per chunk (ragged last chunk); default: all 48.
-  for (const [what, chunkBytes] of [['all 48 neighbours at once', undefined], ['5 neighbours per chunk', 5 * 4 * 4 * 40 * 36], ['one neighbour per chunk', 1]] as const) {
+  const [B, C, H, W] = fx['par.masks'].shape;
+  // 1 B: one neighbour per gather; 5 neighbours' worth of the f32 masks: 5 per chunk (ragged last chunk); default: all 48.
+  for (const [what, chunkBytes] of [['all 48 neighbours at once', undefined], ['5 neighbours per chunk', 5 * 4 * B * C * H * W], ['one neighbour per chunk', 1]] as const) {
     test(`par.out from par.img and par.masks (SeCo model/PAR.py, 6 dilations, 10 iterations), ${what}`, async () => {
       const out = scope(() => par(toTensor(fx['par.img']), toTensor(fx['par.masks']), { chunkBytes }));
       await expectTensor(out, fx['par.out'], TOL.forward, 'par.out');
@@ -22,7 +23,7 @@ describe('PAR', () => {
   test('weights are not renormalised: a constant mask grows by 1.01 per iteration', async () => {
     const img = scope(() => toTensor(fx['par.img']));
     for (const iterations of [1, 3]) {
-      const out = scope(() => par(img, full([1, 2, 40, 36], 0.5), { iterations }));
+      const out = scope(() => par(img, full([B, 2, H, W], 0.5), { iterations }));
       const got = await out.data();
       const want = 0.5 * 1.01 ** iterations;
       for (const v of got) expect(v).toBeCloseTo(want, 5);

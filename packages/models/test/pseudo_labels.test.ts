@@ -94,7 +94,8 @@ describe('pseudo-label pipeline against SeCo utils/camutils.py', () => {
       const { validCam, label } = camToLabel(cams, cls, { ...s.thresholds, imgBox: s.imgBox });
       const refined = refineCamsWithBkg(par, imgs, validCam, cls, { imgBox: s.imgBox });
       const roi = camToRoiMask(cams, cls, { ...s.thresholds, imgBox: s.imgBox });
-      const { crops, flags } = await assignCscTags(imgs, roi, { cropNum: 4, cropSize: 16 });
+      const [, , H, W] = c.inputs.imgs01.shape;
+      const { crops, flags } = await assignCscTags(imgs, roi, { cropNum: 4, cropSize: Math.max(1, Math.floor(Math.min(H, W) / 4)) });
       const made = [cams, cls, imgs, validCam, label, refined, roi, flags, ...crops];
       expect(liveTensors().length - before).toBe(made.length);
       for (const t of made) t.dispose();

@@ -99,7 +99,9 @@ describe("SeCo's released checkpoint format (train_step/released_format.pth)", (
   test('a training checkpoint dict: said so and its model weights used; an optimizer state alone is refused', async () => {
     const nested = await readNetworkWeights(`${fixturesDir}io/nested_checkpoint.pth`);
     const bare = await readNetworkWeights(`${fixturesDir}io/state_dict.pth`);
-    expect(nested.notes.join(' ')).toMatch(/a training checkpoint \(keys: .*\); the model weights are its 'model'/);
+    const modelKey = loadJson<{ nested: { model_key: string } }>('io/expected.json').nested.model_key;
+    expect(nested.notes.join(' ')).toMatch(/a training checkpoint \(keys: .*\); the model weights are its '/);
+    expect(nested.notes.join(' ')).toContain(`the model weights are its '${modelKey}'`);
     expect(Object.keys(nested.tensors).sort()).toEqual(Object.keys(bare.tensors).sort());
     const sd = (await readNetworkWeights(released)).tensors;
     expect(() => stateDictIn({ state: { 0: { step: sd.queue_ptr } }, param_groups: [{ lr: 1 }] }, 'adam.pth')).toThrow(

@@ -33,9 +33,17 @@ interface EmaCase {
   outputs: { k_after_each_step: FixtureTensor[] };
 }
 
-const optimCases = () => loadJson<{ cases: { name: string }[] }>('optim/optim.json').cases;
-const adamCases = () => optimCases().filter((c): c is AdamCase & { name: string } => 'steps' in c) as AdamCase[];
-const byName = <C>(name: string) => optimCases().find((c) => c.name === name) as C;
+// Cases are told apart by what they hold (steps, a schedule table, an EMA trajectory), not by name.
+const optimCases = () => loadJson<{ cases: Record<string, unknown>[] }>('optim/optim.json').cases;
+const adamCases = () => optimCases().filter((c) => 'steps' in c) as unknown as AdamCase[];
+const scheduleCases = () => optimCases().filter((c) => 'schedule' in ((c.outputs as object | undefined) ?? {})) as unknown as ScheduleCase[];
+const emaCases = () => optimCases().filter((c) => 'k_after_each_step' in ((c.outputs as object | undefined) ?? {})) as unknown as EmaCase[];
+/** The AdamW case with the most steps and at least two groups (the state tests need both). */
+const longestAdam = () => {
+  const cs = adamCases().filter((c) => c.params.groups.length >= 2);
+  if (!cs.length) throw new Error('optim.json has no AdamW case with two parameter groups');
+  return cs.reduce((a, b) => (b.steps.length > a.steps.length ? b : a));
+};
 
 function polyOf(c: AdamCase): T.PolyWarmupConfig {
   return { warmupIter: c.params.warmup_iter, maxIter: c.params.max_iter, warmupRatio: c.params.warmup_ratio, power: c.params.power };
@@ -62,13 +70,15 @@ function buildAdam(c: AdamCase) {
 }
 
 describe('PolyWarmupAdamW against optim.json', () => {
-  test('fixture has the AdamW cases', () => {
-    expect(adamCases().length).toBeGreaterThanOrEqual(2);
+  test('fixture has AdamW, schedule and EMA cases', () => {
+    expect(adamCases().length).toBeGreaterThan(0);
+    expect(scheduleCases().length).toBeGreaterThan(0);
+    expect(emaCases().length).toBeGreaterThan(0);
   });
 
-  for (const name of ['poly_warmup_adamw_seco_lrs', 'poly_warmup_adamw_large_lr_past_max_iter']) {
+  for (const c of adamCases()) {
+    const name = c.name;
     test(`${name}: lr and parameters after every step, final state`, async () => {
-      const c = byName<AdamCase>(name);
       const { named, opt, feed, dispose } = buildAdam(c);
       try {
         for (const s of c.steps) {
@@ -95,21 +105,30 @@ describe('PolyWarmupAdamW against optim.json', () => {
     });
   }
 
-  test('poly_warmup_schedule_seco_voc: float64 lrs of the real VOC schedule', () => {
-    const c = byName<ScheduleCase>('poly_warmup_schedule_seco_voc');
-    const cfg = { warmupIter: c.params.warmup_iter, maxIter: c.params.max_iter, warmupRatio: c.params.warmup_ratio, power: c.params.power };
-    for (const row of c.outputs.schedule) {
-      const got = c.params.base_lrs.map((b) => T.polyWarmupLr(row.global_step, b, cfg));
-      expectClose(got, row.lr, LR_TOL, `lr at ${row.global_step}`);
+  const scheduleOf = (c: ScheduleCase) => ({ warmupIter: c.params.warmup_iter, maxIter: c.params.max_iter, warmupRatio: c.params.warmup_ratio, power: c.params.power });
+  for (const c of scheduleCases()) {
+    test(`${c.name}: float64 lrs of every listed step`, () => {
+      const cfg = scheduleOf(c);
+      for (const row of c.outputs.schedule) {
+        const got = c.params.base_lrs.map((b) => T.polyWarmupLr(row.global_step, b, cfg));
+        expectClose(got, row.lr, LR_TOL, `lr at ${row.global_step}`);
+      }
+    });
+  }
+
+  test("SECO_POLY_WARMUP and secoParamGroups' multipliers are a schedule of the file (SeCo's VOC run)", () => {
+    const same = (x: T.PolyWarmupConfig, y: T.PolyWarmupConfig) => x.warmupIter === y.warmupIter && x.maxIter === y.maxIter && x.warmupRatio === y.warmupRatio && x.power === y.power;
+    expect(Object.keys(T.SECO_POLY_WARMUP).sort()).toEqual(['maxIter', 'power', 'warmupIter', 'warmupRatio']);
+    const seco = scheduleCases().filter((c) => same(scheduleOf(c), T.SECO_POLY_WARMUP));
+    expect(seco.length, JSON.stringify(scheduleCases().map(scheduleOf))).toBeGreaterThan(0);
+    for (const c of seco) {
+      const groups = T.secoParamGroups({ encoder: [], heads: [], decoder: [] }, c.params.base_lrs[0]);
+      expectClose(groups.map((g) => g.lr!), c.params.base_lrs, LR_TOL, 'secoParamGroups lrs');
     }
-    // The same numbers as SECO_POLY_WARMUP and secoParamGroups' multipliers.
-    expect(T.SECO_POLY_WARMUP).toEqual(cfg);
-    const groups = T.secoParamGroups({ encoder: [], heads: [], decoder: [] }, c.params.base_lrs[0]);
-    expectClose(groups.map((g) => g.lr!), c.params.base_lrs, LR_TOL, "secoParamGroups lrs");
   });
 
   test('step(): one dispatch per parameter, no readback, no new pipeline after the first step', async () => {
-    const c = byName<AdamCase>('poly_warmup_adamw_seco_lrs');
+    const c = longestAdam();
     const { opt, feed, dispose } = buildAdam(c);
     try {
       feed(c.steps[0]);
@@ -130,8 +149,8 @@ describe('PolyWarmupAdamW against optim.json', () => {
 
 describe('optimizer state', () => {
   test('save after k steps, load into a fresh optimizer, continue: equals the uninterrupted run', async () => {
-    const c = byName<AdamCase>('poly_warmup_adamw_large_lr_past_max_iter');
-    const k = 5;
+    const c = longestAdam();
+    const k = Math.floor(c.steps.length / 2);
     const a = buildAdam(c);
     const b = buildAdam(c);
     try {
@@ -167,18 +186,23 @@ describe('optimizer state', () => {
   });
 
   test('loadStateDict rejects a state of another shape, group layout or type', () => {
-    const c = byName<AdamCase>('poly_warmup_adamw_seco_lrs');
+    const c = longestAdam();
     const a = buildAdam(c);
     try {
       a.feed(c.steps[0]);
       a.opt.step();
       const sd = a.opt.stateDict();
-      const wrongShape = { tensors: { ...sd.tensors, 'state.0.exp_avg': T.keep(T.zeros([2, 2])) }, meta: sd.meta };
-      expect(() => a.opt.loadStateDict(wrongShape)).toThrow(/state\.0\.exp_avg \(w0\) is \[2, 2\], parameter is \[7, 13\]/);
-      const extra = { tensors: { ...sd.tensors, 'state.9.exp_avg': sd.tensors['state.0.exp_avg'] }, meta: sd.meta };
-      expect(() => a.opt.loadStateDict(extra)).toThrow(/unexpected state tensors: state\.9\.exp_avg/);
+      const first = a.opt.groups[0].names[0];
+      const shape = a.named[first].shape;
+      const wrong = [shape.reduce((x, y) => x * y) + 1];
+      const wrongShape = { tensors: { ...sd.tensors, 'state.0.exp_avg': T.keep(T.zeros(wrong)) }, meta: sd.meta };
+      expect(() => a.opt.loadStateDict(wrongShape)).toThrow(`state.0.exp_avg (${first}) is [${wrong.join(', ')}], parameter is [${shape.join(', ')}]`);
+      const beyond = `state.${a.opt.parameters.length}.exp_avg`;
+      const extra = { tensors: { ...sd.tensors, [beyond]: sd.tensors['state.0.exp_avg'] }, meta: sd.meta };
+      expect(() => a.opt.loadStateDict(extra)).toThrow(`unexpected state tensors: ${beyond}`);
       const fewerGroups = { tensors: sd.tensors, meta: { ...sd.meta, groups: sd.meta.groups.slice(1) } };
-      expect(() => a.opt.loadStateDict(fewerGroups)).toThrow(/1 parameter groups, optimizer 2/);
+      const nGroups = a.opt.groups.length;
+      expect(() => a.opt.loadStateDict(fewerGroups)).toThrow(`${nGroups - 1} parameter groups, optimizer ${nGroups}`);
       expect(() => a.opt.loadStateDict({ tensors: sd.tensors, meta: { ...sd.meta, type: 'SGD' } })).toThrow(/state is for SGD/);
       wrongShape.tensors['state.0.exp_avg'].dispose();
       for (const t of Object.values(sd.tensors)) t.dispose();
@@ -421,8 +445,11 @@ describe('SGD against a CPU reference', () => {
 });
 
 describe('EMA', () => {
-  test('ema_momentum_0.999: k after each step', async () => {
-    const c = byName<EmaCase>('ema_momentum_0.999');
+  test("SECO_EMA_MOMENTUM is the momentum of an EMA case (SeCo's)", () => {
+    expect(emaCases().map((c) => c.params.momentum)).toContain(T.SECO_EMA_MOMENTUM);
+  });
+
+  for (const c of emaCases()) test(`${c.name}: k after each step`, async () => {
     const k = T.keep(toTensor(c.inputs.k_initial));
     try {
       for (let s = 0; s < c.inputs.q_per_step.length; s++) {
@@ -431,7 +458,6 @@ describe('EMA', () => {
         q.dispose();
         expectClose(await k.data(), c.outputs.k_after_each_step[s].data, PARAM_TOL, `ema step ${s}`);
       }
-      expect(T.SECO_EMA_MOMENTUM).toBe(c.params.momentum);
     } finally {
       k.dispose();
     }

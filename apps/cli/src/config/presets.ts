@@ -47,7 +47,7 @@ const voc: SecoConfig = {
     weights: { cls: 1, cls_aux: 1, ptc: 0.3, lil: 0.5, lig: 0.5, seg: 0.12, reg: 0.05 },
     // train_voc.py: `n_iter <= 1000` cls+aux+ptc, `<= 2000` + lig + lil, then + seg + reg
     start: { cls: 0, cls_aux: 0, ptc: 0, lil: 1001, lig: 1001, seg: 2001, reg: 2001 },
-    energy: { weight: 1e-7, sigma_rgb: 15, sigma_xy: 100, scale_factor: 0.5 },
+    energy: { weight: 1e-7, sigma_rgb: 15, sigma_xy: 100, scale_factor: 0.5, sse_padding: true },
   },
   cam: { scales: [1.0, 0.5, 0.75, 1.5], bkg_thre: 0.5, high_thre: 0.7, low_thre: 0.25 },
   par: { dilations: [1, 2, 4, 8, 12, 24], iterations: 10, down_scale: 2 },

@@ -78,8 +78,11 @@ export const configSchema = obj({
     weights: perTerm(weight),
     /** First 0-based iteration at which a term counts; the reference's `n_iter <= 1000` means a start of 1001. */
     start: perTerm(iter),
-    /** DenseEnergyLoss (rloss) inner settings; the reg weight above multiplies its output. */
-    energy: obj({ weight: positive(), sigma_rgb: positive(), sigma_xy: positive(), scale_factor: positive() }),
+    /**
+     * DenseEnergyLoss (rloss) inner settings; the reg weight above multiplies its output. sse_padding: the lattice
+     * pads the pixels to a multiple of 4 like rloss' x86 build (true, SeCo's), or not (false).
+     */
+    energy: obj({ weight: positive(), sigma_rgb: positive(), sigma_xy: positive(), scale_factor: positive(), sse_padding: bool() }),
   }),
   cam: obj({
     scales: list(positive(), { minLength: 1 }),

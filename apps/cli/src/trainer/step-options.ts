@@ -19,7 +19,7 @@ export function stepOptions(config: SecoConfig): SecoStepOptions {
     tempLig: seco.temp_lig,
     par: { dilations: config.par.dilations, iterations: config.par.iterations },
     parDownScale: config.par.down_scale,
-    energy: { weight: e.weight, sigmaRgb: e.sigma_rgb, sigmaXy: e.sigma_xy, scaleFactor: e.scale_factor },
+    energy: { weight: e.weight, sigmaRgb: e.sigma_rgb, sigmaXy: e.sigma_xy, scaleFactor: e.scale_factor, ssePadding: e.sse_padding },
   };
 }
 

@@ -17,13 +17,18 @@ export class PermutohedralLattice {
   /** For axis j and vertex v: the two neighbours along that axis (+1; 0 where absent). */
   readonly blurNeighbours: Int32Array;
 
-  /** `features` is row-major (n, d). */
-  constructor(features: Float32Array, n: number, d: number) {
+  /**
+   * `features` is row-major (n, d). `zeroPoints` all-zero feature points are placed after the n real ones: their
+   * simplex vertices join the lattice (and so the blur) but they carry no value and are never sliced. rloss'
+   * SSE build pads its points this way to a multiple of 4 (losses/bilateral.ts).
+   */
+  constructor(features: Float32Array, n: number, d: number, zeroPoints = 0) {
     if (features.length !== n * d) throw new Error(`PermutohedralLattice: ${features.length} features for ${n} points of dimension ${d}`);
+    if (!Number.isInteger(zeroPoints) || zeroPoints < 0) throw new Error(`PermutohedralLattice: zeroPoints must be a whole number >= 0, got ${zeroPoints}`);
     this.n = n;
     this.d = d;
     const d1 = d + 1;
-    const table = new KeyTable(d, n * d1);
+    const table = new KeyTable(d, (n + zeroPoints) * d1);
     this.offsets = new Int32Array(n * d1);
     this.weights = new Float32Array(n * d1);
 
@@ -43,11 +48,12 @@ export class PermutohedralLattice {
     const key = new Int32Array(d);
     const down = 1 / d1;
 
-    for (let p = 0; p < n; p++) {
+    for (let p = 0; p < n + zeroPoints; p++) {
       const f = p * d;
+      const real = p < n;
       let sm = 0;
       for (let j = d; j > 0; j--) {
-        const cf = Math.fround(features[f + j - 1] * scale[j - 1]);
+        const cf = real ? Math.fround(features[f + j - 1] * scale[j - 1]) : 0;
         elevated[j] = sm - j * cf;
         sm = Math.fround(sm + cf);
       }
@@ -89,7 +95,9 @@ export class PermutohedralLattice {
       bary[0] += 1 + bary[d + 1];
       for (let r = 0; r <= d; r++) {
         for (let i = 0; i < d; i++) key[i] = rem0[i] + canonical[r * d1 + rank[i]];
-        this.offsets[p * d1 + r] = table.findOrInsert(key) + 1;
+        const vertex = table.findOrInsert(key);
+        if (!real) continue;
+        this.offsets[p * d1 + r] = vertex + 1;
         this.weights[p * d1 + r] = bary[r];
       }
     }

@@ -28,24 +28,35 @@ export function bilateralFeatures(image: Float32Array, h: number, w: number, sig
   return f;
 }
 
+/** How many all-zero points rloss' SSE build appends to n pixels: its lattice init walks the points 4 at a time. */
+export function ssePadding(n: number): number {
+  return (4 - (n % 4)) % 4;
+}
+
 /**
  * Filters K planar maps (K, n) with the features (n, 5). 'lattice' is the permutohedral lattice rloss uses
  * (Krähenbühl's, ~0.5× the exact Gaussian sum on SeCo's settings); 'exact' is the O(n²) sum in float64, only
  * for small images (tests against the fixtures' exact_dense_reference).
+ *
+ * `ssePad` (lattice only, default true): rloss built with SSE (every x86 build, so SeCo's) reads the features
+ * in blocks of 4 and fills the last block with zero feature vectors, whose lattice vertices join the blur
+ * although they carry no value; when n % 4 ≠ 0 this shifts the filtered values near the feature origin (dark
+ * pixels near the top-left corner). false is the plain lattice, as rloss built without SSE. The exact sum is
+ * unaffected by zero-valued points, so it has no such switch.
  */
-export function bilateralFilter(kind: BilateralFilterKind, features: Float32Array, values: Float32Array, n: number, K: number): Float32Array {
+export function bilateralFilter(kind: BilateralFilterKind, features: Float32Array, values: Float32Array, n: number, K: number, ssePad = true): Float32Array {
   if (features.length !== n * 5 || values.length !== n * K) {
     throw new Error(`bilateralFilter: ${features.length / 5} feature rows and ${values.length} values for ${n} pixels x ${K} maps`);
   }
   if (kind === 'exact' && n > EXACT_MAX_PIXELS) {
     throw new Error(`bilateralFilter: the exact filter is O(n²), meant for test images; ${n} pixels exceed ${EXACT_MAX_PIXELS} (use 'lattice')`);
   }
-  return kind === 'lattice' ? latticeFilter(features, values, n, K) : exactFilter(features, values, n, K);
+  return kind === 'lattice' ? latticeFilter(features, values, n, K, ssePad ? ssePadding(n) : 0) : exactFilter(features, values, n, K);
 }
 
-function latticeFilter(features: Float32Array, values: Float32Array, n: number, K: number): Float32Array {
+function latticeFilter(features: Float32Array, values: Float32Array, n: number, K: number, zeroPoints: number): Float32Array {
   // rloss filters each class on its own; the lattice is linear and per-channel, so all K at once is the same.
-  const lattice = new PermutohedralLattice(features, n, 5);
+  const lattice = new PermutohedralLattice(features, n, 5, zeroPoints);
   const interleaved = new Float32Array(n * K);
   for (let k = 0; k < K; k++) for (let p = 0; p < n; p++) interleaved[p * K + k] = values[k * n + p];
   const filtered = lattice.filter(interleaved, K);

@@ -17,6 +17,12 @@ export interface EnergyLossOptions {
    * sum, about twice the lattice's value on SeCo's settings; only for small test images.
    */
   filter?: BilateralFilterKind;
+  /**
+   * true (default): like rloss' x86 (SSE) build, the lattice gets zero feature vectors padding the h·w pixels
+   * of each downscaled image to a multiple of 4, which take part in the blur; false: the plain lattice, as
+   * rloss without SSE. Nothing changes when h·w is a multiple of 4, as at SeCo's 224² (bilateral.ts).
+   */
+  ssePadding?: boolean;
 }
 
 /** Image box rows [row0, row1, col0, col1], exclusive ends, in input pixels; null = the whole image. */
@@ -111,7 +117,7 @@ export async function energyLossWithParts(
     const unlabeled = Uint8Array.from(scaledLabel, (v) => ((v & 255) === 255 ? 1 : 0));
     const scaledRoi = roiMask(boxes, B, H, W, h, w);
     const scaledProb = prob as Float32Array;
-    const host = energyHost({ image: scaledImage, prob: scaledProb, roi: scaledRoi, unlabeled, B, K, h, w }, { sigmaRgb, sigmaXy: sigmaXy * sf, filter: options.filter ?? 'lattice' });
+    const host = energyHost({ image: scaledImage, prob: scaledProb, roi: scaledRoi, unlabeled, B, K, h, w }, { sigmaRgb, sigmaXy: sigmaXy * sf, filter: options.filter ?? 'lattice', ssePadding: options.ssePadding ?? true });
     loss = withGradient(Math.fround(weight * host.loss), sHalf, host.gradProb.map((v) => v * weight));
     parts = { ...host, lossUnweighted: host.loss, scaledImage, scaledProb, scaledRoi, scaledLabel, shape: { B, K, h, w } };
   } finally {

@@ -32,6 +32,8 @@ export interface EnergyHostOptions {
   /** Already multiplied by the scale factor (rloss gets sigma_xy·scale_factor). */
   sigmaXy: number;
   filter: BilateralFilterKind;
+  /** rloss' SSE padding of the pixels to a multiple of 4 (bilateralFilter's ssePad); default true. */
+  ssePadding?: boolean;
 }
 
 /** rloss' forward and custom backward on the host (spec §3.6f steps 3–8), one lattice per image. */
@@ -55,7 +57,7 @@ export function energyHost(x: EnergyHostInputs, o: EnergyHostOptions): EnergyHos
     const masked = new Float32Array(K * n);
     for (let k = 0; k < K; k++) for (let p = 0; p < n; p++) masked[k * n + p] = prob[k * n + p] * roi[p];
     const feats = bilateralFeatures(x.image.subarray(b * 3 * n, (b + 1) * 3 * n), h, w, o.sigmaRgb, o.sigmaXy);
-    const as = bilateralFilter(o.filter, feats, masked, n, K);
+    const as = bilateralFilter(o.filter, feats, masked, n, K, o.ssePadding ?? true);
     filtered.set(as, b * K * n);
     for (let k = 0; k < K; k++) {
       for (let p = 0; p < n; p++) {
