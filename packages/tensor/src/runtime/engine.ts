@@ -1,4 +1,6 @@
 import { getGPU, platformName, releaseGPU } from '#platform';
+import { BindGroupCache, type BindGroupStats, type BufferBinding, bufferOf } from './bind-groups.ts';
+import { LayoutCache, parseBindings, type SharedLayout } from './kernel-layout.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
 import { CHECK_WGSL, NAN_CHECK_WG, NanCheck, type NonFiniteOp } from './nan-check.ts';
 
@@ -15,15 +17,44 @@ export interface EngineOptions {
 export interface Dispatch {
   /** The op, for error messages and profiles. */
   label: string;
+  /**
+   * A short name for the WGSL (e.g. `map|f32|r3|…`), unique per program: with it the pipeline is found without
+   * building or hashing the code, which is then only read on a cache miss. Without it the code is the key.
+   */
+  key?: string;
   /** WGSL: storage buffers at bindings 0..n-1 in the order of `buffers`, the uniform (if any) at binding n. */
-  code: string;
-  buffers: readonly GPUBuffer[];
+  code: string | (() => string);
+  buffers: readonly BufferBinding[];
   uniforms?: ArrayBufferView;
   /** Workgroup grid. A 1-D count above the per-dimension limit is folded into x·y; kernels recover the linear id. */
   workgroups: number | readonly [number, number, number];
 }
 
-export interface EngineStats extends PoolStats {
+/** A WGSL program the engine compiled: what a warm start records and precompiles. */
+export interface Program {
+  key?: string;
+  label: string;
+  code: string;
+}
+
+export interface WarmupReport {
+  /** Programs compiled now (the others were already compiled). */
+  compiled: number;
+  /** Programs that failed to compile here (another adapter's features, say); they are skipped. */
+  failed: number;
+  /** Wall milliseconds from the first request to the last pipeline. */
+  ms: number;
+}
+
+interface Compiled {
+  pipeline: GPUComputePipeline;
+  layout: SharedLayout;
+  program: Program;
+  /** False for a keyed program precompiled from a record: its code is compared once with the caller's. */
+  verified: boolean;
+}
+
+export interface EngineStats extends PoolStats, BindGroupStats {
   dispatches: number;
   submits: number;
   pipelines: number;
@@ -32,6 +63,8 @@ export interface EngineStats extends PoolStats {
   encodeMs: number;
   /** Host milliseconds spent creating pipelines (a part of encodeMs). */
   compileMs: number;
+  /** Wall milliseconds spent in warmup() (outside encodeMs). */
+  warmupMs: number;
   /**
    * With trackQueueIdle on: milliseconds the queue sat empty between the completion of submitted work and the
    * next submit (the GPU waiting on the host), as seen from the host.
@@ -51,16 +84,24 @@ export class Engine {
   readonly limits: GPUSupportedLimits;
   readonly maxBindingBytes: number;
   readonly maxWorkgroupsPerDim: number;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, Compiled>();
+  private readonly layouts: LayoutCache;
+  private readonly bindGroups: BindGroupCache;
+  /**
+   * Debug: on every keyed dispatch, build the code and check that the key names exactly that program (on in
+   * this package's tests through SECO_CHECK_KERNEL_KEYS=1).
+   */
+  checkKernelKeys = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SECO_CHECK_KERNEL_KEYS === '1';
   private readonly stagingPool: BufferPool;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  private passPipeline: GPUComputePipeline | null = null;
   private pending = 0;
   private readonly uniformStaging = new Uint8Array(UNIFORM_RING_BYTES);
   private uniformUsed = 0;
   private readonly uniformBuffer: GPUBuffer;
   private readonly dispatchesPerSubmit: number;
-  private counters = { dispatches: 0, submits: 0, readbacks: 0, encodeMs: 0, compileMs: 0, queueIdleMs: 0 };
+  private counters = { dispatches: 0, submits: 0, readbacks: 0, encodeMs: 0, compileMs: 0, warmupMs: 0, queueIdleMs: 0 };
   /** Measure queueIdleMs (one onSubmittedWorkDone callback per submit). */
   trackQueueIdle = false;
   private inFlight = 0;
@@ -80,7 +121,10 @@ export class Engine {
     this.limits = device.limits;
     this.maxBindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
-    this.pool = new BufferPool(device, STORAGE_USAGE);
+    this.layouts = new LayoutCache(device);
+    this.bindGroups = new BindGroupCache(device);
+    // Groups of destroyed buffers can never be hit (ids are not reused); dropping them frees their memory.
+    this.pool = new BufferPool(device, STORAGE_USAGE, () => this.bindGroups.clear());
     this.stagingPool = new BufferPool(device, 0x1 | 0x8); // MAP_READ | COPY_DST
     this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
     this.dispatchesPerSubmit = options.dispatchesPerSubmit ?? 32;
@@ -99,16 +143,74 @@ export class Engine {
     return this.features.has('shader-f16');
   }
 
+  /** The pipeline of a WGSL program (compiled on first use). */
   pipeline(code: string, label: string): GPUComputePipeline {
-    let p = this.pipelines.get(code);
-    if (!p) {
+    return this.kernel({ label, code, buffers: [], workgroups: 0 }).pipeline;
+  }
+
+  private kernel(d: Dispatch): Compiled {
+    const id = d.key ?? (typeof d.code === 'string' ? d.code : d.code());
+    let k = this.pipelines.get(id);
+    if (k && (!k.verified || (this.checkKernelKeys && d.key !== undefined))) {
+      const code = typeof d.code === 'string' ? d.code : d.code();
+      if (code !== k.program.code) {
+        if (k.verified) throw new Error(`${d.label}: kernel key '${d.key}' names two different programs`);
+        k = undefined; // a record from another version of the code: compile what the caller has now
+      } else k.verified = true;
+    }
+    if (!k) {
       const t0 = performance.now();
-      const module = this.device.createShaderModule({ code: withF16Enable(code), label });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
-      this.pipelines.set(code, p);
+      const program: Program = { key: d.key, label: d.label, code: typeof d.code === 'string' ? d.code : d.code() };
+      const layout = this.layouts.get(parseBindings(program.code));
+      const module = this.device.createShaderModule({ code: withF16Enable(program.code), label: d.label });
+      const pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [layout.layout] });
+      const pipeline = this.device.createComputePipeline({ layout: pipelineLayout, compute: { module, entryPoint: 'main' }, label: d.label });
+      k = { pipeline, layout, program, verified: true };
+      this.pipelines.set(id, k);
       this.counters.compileMs += performance.now() - t0;
     }
-    return p;
+    return k;
+  }
+
+  /**
+   * Compiles programs ahead of use, all requested at once through createComputePipelineAsync (so a driver that
+   * compiles in parallel does), e.g. those a previous run recorded with programs(). Keyed programs are
+   * checked against the caller's code at their first dispatch, so a stale record costs a recompile, never a
+   * wrong kernel.
+   */
+  async warmup(programs: readonly Program[]): Promise<WarmupReport> {
+    this.assertAlive();
+    const t0 = performance.now();
+    const todo = programs.filter((p) => !this.pipelines.has(p.key ?? p.code));
+    let failed = 0;
+    await Promise.all(
+      todo.map(async (program) => {
+        try {
+          const layout = this.layouts.get(parseBindings(program.code));
+          this.device.pushErrorScope('validation');
+          const module = this.device.createShaderModule({ code: withF16Enable(program.code), label: program.label });
+          const moduleError = this.device.popErrorScope();
+          const pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [layout.layout] });
+          const pipeline = await this.device.createComputePipelineAsync({
+            layout: pipelineLayout,
+            compute: { module, entryPoint: 'main' },
+            label: program.label,
+          });
+          if (await moduleError) throw new Error('invalid module');
+          this.pipelines.set(program.key ?? program.code, { pipeline, layout, program, verified: program.key === undefined });
+        } catch {
+          failed++;
+        }
+      }),
+    );
+    const ms = performance.now() - t0;
+    this.counters.warmupMs += ms;
+    return { compiled: todo.length - failed, failed, ms };
+  }
+
+  /** Every program compiled so far (for a warm-start record). */
+  programs(): Program[] {
+    return [...this.pipelines.values()].filter((k) => k.verified).map((k) => k.program);
   }
 
   dispatch(d: Dispatch): void {
@@ -122,34 +224,32 @@ export class Engine {
 
   private encode(d: Dispatch): void {
     this.assertAlive();
-    const pipeline = this.pipeline(d.code, d.label);
-    const uBytes = d.uniforms ? d.uniforms.byteLength : 0;
-    const slot = Math.ceil(uBytes / UNIFORM_ALIGN) * UNIFORM_ALIGN;
-    if (this.uniformUsed + slot > UNIFORM_RING_BYTES) this.flush();
-    const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-    if (d.uniforms && uBytes > 0) {
-      const src = new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, uBytes);
-      this.uniformStaging.set(src, this.uniformUsed);
-      entries.push({
-        binding: d.buffers.length,
-        resource: { buffer: this.uniformBuffer, offset: this.uniformUsed, size: uBytes },
-      });
-      this.uniformUsed += slot;
-    }
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const k = this.kernel(d);
     const [x, y, z] = this.grid(d.workgroups, d.label);
     if (x === 0 || y === 0 || z === 0) return;
+    const uBytes = d.uniforms ? d.uniforms.byteLength : 0;
+    if (k.layout.uniform !== uBytes > 0) throw new Error(`${d.label}: the kernel ${k.layout.uniform ? 'declares' : 'lacks'} a uniform block, the dispatch passes ${uBytes} uniform bytes`);
+    if (k.layout.storage !== d.buffers.length) throw new Error(`${d.label}: the kernel binds ${k.layout.storage} storage buffers, the dispatch passes ${d.buffers.length}`);
+    const slot = Math.ceil(uBytes / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+    if (this.uniformUsed + slot > UNIFORM_RING_BYTES) this.flush();
+    const bindGroup = this.bindGroups.get(k.layout, d.buffers, k.layout.uniform ? this.uniformBuffer : null, uBytes);
     if (!this.pass) {
       this.encoder = this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
+      this.passPipeline = null;
     }
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    if (this.passPipeline !== k.pipeline) this.pass.setPipeline((this.passPipeline = k.pipeline));
+    if (k.layout.uniform) {
+      const src = new Uint8Array(d.uniforms!.buffer, d.uniforms!.byteOffset, uBytes);
+      this.uniformStaging.set(src, this.uniformUsed);
+      this.pass.setBindGroup(0, bindGroup, [this.uniformUsed]);
+      this.uniformUsed += slot;
+    } else this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
     this.lastLabel = d.label;
     this.counters.dispatches++;
     if (this.nanCheck) {
-      for (const c of this.nanCheck.take(d.label, d.buffers)) {
+      for (const c of this.nanCheck.take(d.label, d.buffers.map(bufferOf))) {
         this.encode({
           label: `nan-check after ${d.label}`,
           code: CHECK_WGSL,
@@ -198,6 +298,7 @@ export class Engine {
     this.submit(this.encoder.finish());
     this.encoder = null;
     this.pass = null;
+    this.passPipeline = null;
     this.pending = 0;
     this.uniformUsed = 0;
     this.counters.encodeMs += performance.now() - t0;
@@ -261,7 +362,7 @@ export class Engine {
   }
 
   stats(): EngineStats {
-    return { ...this.pool.stats(), ...this.counters, pipelines: this.pipelines.size };
+    return { ...this.pool.stats(), ...this.bindGroups.stats(), ...this.counters, pipelines: this.pipelines.size };
   }
 
   private assertAlive(): void {
