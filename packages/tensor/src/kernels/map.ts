@@ -2,6 +2,7 @@ import type { DType } from '../dtype.ts';
 import { engine } from '../runtime/engine.ts';
 import { isContiguous, numel, type Shape, shapesEqual } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
+import { memoKernel } from './memo.ts';
 import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, stridedOffset, UniformLayout } from './uniforms.ts';
 
 /** A map operand: a tensor (broadcast to the output shape) or a scalar that travels in the uniform block. */
@@ -54,39 +55,68 @@ export function runMap(
   const n = numel(outShape);
   if (n === 0) return out;
   const rank = outShape.length;
-  const u = new UniformLayout().field('numel').field('outShape', Math.max(rank, 1));
   const tensors: Tensor[] = [];
   const values: Record<string, number | number[]> = { numel: n, outShape: [...outShape] };
-  const decls: string[] = [];
-  const loads: string[] = [];
+  const reads: OperandRead[] = [];
+  // The key names what the WGSL depends on: per operand its kind, dtype and whether it is read directly (same
+  // shape, contiguous) or through strides; the expression last, so no expression can fake another key.
+  let key = `map|${outDtype}|${computeType}|${rank}`;
   operands.forEach((o, k) => {
     if (o instanceof Tensor) {
-      const b = tensors.length;
       tensors.push(o);
-      decls.push(`@group(0) @binding(${b}) var<storage, read> in${k}: array<${o.dtype}>;`);
-      const direct = shapesEqual(o.shape, outShape) && isContiguous(o.shape, o.strides);
-      u.field(`off${k}`);
       values[`off${k}`] = o.offset;
-      if (direct) {
+      const direct = shapesEqual(o.shape, outShape) && isContiguous(o.shape, o.strides);
+      if (!direct) values[`str${k}`] = broadcastStrides(o.shape, o.strides, outShape);
+      reads.push({ dtype: o.dtype, direct });
+      key += direct ? `|d${o.dtype}` : `|s${o.dtype}`;
+    } else {
+      // A half scalar travels as f32 bits (a uniform word cannot be bitcast to a 2-byte type).
+      const st = o.dtype === 'f16' ? 'f32' : o.dtype;
+      values[`s${k}`] = st === 'f32' ? f32Bits(o.scalar) : o.scalar;
+      reads.push({ scalar: st });
+      key += `|c${st}`;
+    }
+  });
+  key += `|=${expr}`;
+  const kernel = memoKernel(key, () => mapKernel(reads, rank, outDtype, computeType, expr));
+  engine().dispatch({
+    label: op,
+    key,
+    code: kernel.code,
+    buffers: [...tensors.map((t) => t.buffer), out.buffer],
+    uniforms: kernel.layout.pack(values),
+    workgroups: ceilDiv(n, WG),
+  });
+  return out;
+}
+
+/** How a map kernel reads operand k: a tensor directly or through strides, or a scalar from the uniforms. */
+type OperandRead = { dtype: DType; direct: boolean } | { scalar: DType };
+
+function mapKernel(reads: readonly OperandRead[], rank: number, outDtype: DType, computeType: string, expr: string): { code: string; layout: UniformLayout } {
+  const u = new UniformLayout().field('numel').field('outShape', Math.max(rank, 1));
+  const decls: string[] = [];
+  const loads: string[] = [];
+  reads.forEach((r, k) => {
+    if ('dtype' in r) {
+      decls.push(`@group(0) @binding(${decls.length}) var<storage, read> in${k}: array<${r.dtype}>;`);
+      u.field(`off${k}`);
+      if (r.direct) {
         loads.push(`let x${k} = ${computeType}(in${k}[${u.at(`off${k}`)} + gidx]);`);
       } else {
         u.field(`str${k}`, Math.max(rank, 1));
-        values[`str${k}`] = broadcastStrides(o.shape, o.strides, outShape);
         loads.push(stridedOffset(u, `o${k}`, 'gidx', rank, 'outShape', `str${k}`, `off${k}`));
         loads.push(`let x${k} = ${computeType}(in${k}[o${k}]);`);
       }
     } else {
-      // A half scalar travels as f32 bits (a uniform word cannot be bitcast to a 2-byte type).
-      const st = o.dtype === 'f16' ? 'f32' : o.dtype;
       u.field(`s${k}`);
-      values[`s${k}`] = st === 'f32' ? f32Bits(o.scalar) : o.scalar;
-      loads.push(`let x${k} = ${computeType}(bitcast<${st}>(${u.at(`s${k}`)}));`);
+      loads.push(`let x${k} = ${computeType}(bitcast<${r.scalar}>(${u.at(`s${k}`)}));`);
     }
   });
   const code = `${PRELUDE}
 ${decls.join('\n')}
-@group(0) @binding(${tensors.length}) var<storage, read_write> out: array<${outDtype}>;
-${u.declare(tensors.length + 1)}
+@group(0) @binding(${decls.length}) var<storage, read_write> out: array<${outDtype}>;
+${u.declare(decls.length + 1)}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
   ${linearId(WG)}
@@ -94,14 +124,7 @@ fn main(${ENTRY_ARGS}) {
   ${loads.join('\n  ')}
   out[gidx] = ${outDtype}(${expr});
 }`;
-  engine().dispatch({
-    label: op,
-    code,
-    buffers: [...tensors.map((t) => t.buffer), out.buffer],
-    uniforms: u.pack(values),
-    workgroups: ceilDiv(n, WG),
-  });
-  return out;
+  return { code, layout: u };
 }
 
 /** Strides that read a tensor broadcast to `outShape` (0 along broadcast dimensions). */

@@ -1,6 +1,7 @@
 import { engine } from '../runtime/engine.ts';
 import { type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
+import { memoKernel } from './memo.ts';
 import { ceilDiv, ENTRY_ARGS, f32Bits, UniformLayout } from './uniforms.ts';
 
 /**
@@ -73,6 +74,15 @@ export class RowLayout {
 
   get buffers(): GPUBuffer[] {
     return this.ordered.map((o) => o.t.buffer);
+  }
+
+  /** Everything declarations() depends on: per operand its name, kind, access and dtype; the rank; the params. */
+  get signature(): string {
+    let sig = `${this.kept.length}`;
+    for (const o of this.ordered) sig += `|${o.name}:${o.kind}${o.write ? '!' : ''}${o.t.dtype}`;
+    for (const k in this.params.ints ?? {}) sig += `|i${k}`;
+    for (const k in this.params.floats ?? {}) sig += `|f${k}`;
+    return sig;
   }
 
   pack(): Uint32Array {
@@ -170,6 +180,23 @@ function combine(kind: 'sum' | 'max', a: string, b: string): string {
 export function runRowKernel(label: string, layout: RowLayout, steps: readonly RowStep[], helpers = ''): void {
   if (layout.rows === 0 || layout.n === 0) return;
   const threadMode = threadPerRow(layout.n, layout.rows);
+  // The steps are short literals (their hashes cached by the JS engine), so naming the program by them costs
+  // one concatenation, far less than generating the WGSL.
+  let key = `row|${threadMode ? 't' : 'w'}|${layout.signature}`;
+  for (const s of steps) key += `|${'reduce' in s ? `${s.let}=${s.reduce}:${s.type ?? 'f32'}:${s.of}` : 'stmt' in s ? `;${s.stmt}` : 'each' in s ? `*${s.each}` : `1${s.once}`}`;
+  key += `|#${helpers}`;
+  const code = memoKernel(key, () => rowKernelCode(layout, steps, helpers, threadMode));
+  engine().dispatch({
+    label,
+    key,
+    code,
+    buffers: layout.buffers,
+    uniforms: layout.pack(),
+    workgroups: threadMode ? ceilDiv(layout.rows, WG) : layout.rows,
+  });
+}
+
+function rowKernelCode(layout: RowLayout, steps: readonly RowStep[], helpers: string, threadMode: boolean): string {
   const types = new Set(steps.flatMap((s) => ('reduce' in s ? [s.type ?? 'f32'] : [])));
   const body: string[] = [];
   let acc = 0;
@@ -204,7 +231,7 @@ export function runRowKernel(label: string, layout: RowLayout, steps: readonly R
   const entry = threadMode
     ? `fn main(${ENTRY_ARGS}) {\n  let r = gid.x + gid.y * nwg.x * ${WG}u;`
     : `fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {\n  let r = wid.x + wid.y * nwg.x;`;
-  const code = `${layout.declarations()}
+  return `${layout.declarations()}
 ${scratch}
 ${helpers}
 @compute @workgroup_size(${WG})
@@ -214,11 +241,4 @@ ${entry}
   let n = N();
   ${body.join('\n  ')}
 }`;
-  engine().dispatch({
-    label,
-    code,
-    buffers: layout.buffers,
-    uniforms: layout.pack(),
-    workgroups: threadMode ? ceilDiv(layout.rows, WG) : layout.rows,
-  });
 }

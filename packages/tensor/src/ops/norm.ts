@@ -176,7 +176,8 @@ function weightGrads(g: Tensor, x: Tensor, m: Tensor, r: Tensor): { dw: Tensor; 
     ],
     { ints: { chunk: chunkRows } },
   );
-  const code = `${layout.declarations()}
+  const key = `layer_norm_wgrad|${layout.signature}`;
+  const code = () => `${layout.declarations()}
 @compute @workgroup_size(${COL_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k = gid.x;
@@ -198,6 +199,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (rows > 0) {
     engine().dispatch({
       label: 'layer_norm_backward',
+      key,
       code,
       buffers: layout.buffers,
       uniforms: layout.pack(),

@@ -121,80 +121,84 @@ function reduceKernel(
     .field('redShape', rr)
     .field('redStr', rr);
   const T = x.dtype;
-  const init = kind === 'sum' ? `${A}(0)` : kind === 'max' ? lowest(A) : highest(A);
-  const store = (v: string) => (A === 'f32' ? `${outDtype}(${v} * bitcast<f32>(${u.at('scale')}))` : v);
-  const combine = combiner(kind);
-  const baseCode = offsetCode(u, 'base', 'o', kept.shape.length, 'outShape', 'outStr', true);
-  const redCode = offsetCode(u, 'ro', 'r', red.shape.length, 'redShape', 'redStr', false);
   // With chunks, this kernel writes [nOut, chunks] partials (indices into the whole extent) for a second pass.
   const vOut = chunks > 1 ? Tensor.empty([nOut * chunks], A, op) : values;
   const iOut = chunks > 1 && withIndex ? Tensor.empty([nOut * chunks], 'i32', op) : indices;
   const bufs = [x.buffer, vOut.buffer, ...(iOut ? [iOut.buffer] : [])];
-  const decl = `@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> outv: array<${vOut.dtype}>;
-${iOut ? '@group(0) @binding(2) var<storage, read_write> outi: array<i32>;' : ''}
-${u.declare(bufs.length)}`;
-  let code: string;
-  if (thread) {
-    code = `${decl}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = gid.x + gid.y * nwg.x * ${WG}u;
-  if (o >= ${u.at('nOut')}) { return; }
-  ${baseCode}
-  var acc = ${init};
-  var idx = 0x7fffffffu;
-  for (var r = 0u; r < ${u.at('redSize')}; r++) {
-    ${redCode}
-    let v = ${A}(x[base + ro]);
-    ${combine('acc', 'idx', 'v', 'r')}
-  }
-  outv[o] = ${chunks > 1 ? 'acc' : store('acc')};
-  ${iOut ? 'outi[o] = i32(idx);' : ''}
-}`;
-  } else {
-    code = `${decl}
-var<workgroup> sv: array<${A}, ${WG}>;
-var<workgroup> si: array<u32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let w = wid.x + wid.y * nwg.x;
-  let o = w / ${u.at('chunks')};
-  if (o >= ${u.at('nOut')}) { return; }
-  let r0 = (w % ${u.at('chunks')}) * ${u.at('chunkLen')};
-  let r1 = min(r0 + ${u.at('chunkLen')}, ${u.at('redSize')});
-  ${baseCode}
-  var acc = ${init};
-  var idx = 0x7fffffffu;
-  for (var r = r0 + lid; r < r1; r += ${WG}u) {
-    ${redCode}
-    let v = ${A}(x[base + ro]);
-    ${combine('acc', 'idx', 'v', 'r')}
-  }
-  sv[lid] = acc;
-  si[lid] = idx;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      var a = sv[lid];
-      var ai = si[lid];
-      let b = sv[lid + s];
-      let bi = si[lid + s];
-      ${combine('a', 'ai', 'b', 'bi')}
-      sv[lid] = a;
-      si[lid] = ai;
+  // Named by everything the WGSL depends on; generated only the first time.
+  const key = `reduce|${kind}|${T}|${A}|${values.dtype}|${kept.shape.length}|${red.shape.length}|${thread ? 't' : 'w'}|${chunks > 1 ? 'c' : '1'}|${iOut ? 'i' : ''}`;
+  const code = (): string => {
+    const init = kind === 'sum' ? `${A}(0)` : kind === 'max' ? lowest(A) : highest(A);
+    const store = (v: string) => (A === 'f32' ? `${outDtype}(${v} * bitcast<f32>(${u.at('scale')}))` : v);
+    const combine = combiner(kind);
+    const baseCode = offsetCode(u, 'base', 'o', kept.shape.length, 'outShape', 'outStr', true);
+    const redCode = offsetCode(u, 'ro', 'r', red.shape.length, 'redShape', 'redStr', false);
+    const decl = `@group(0) @binding(0) var<storage, read> x: array<${T}>;
+  @group(0) @binding(1) var<storage, read_write> outv: array<${vOut.dtype}>;
+  ${iOut ? '@group(0) @binding(2) var<storage, read_write> outi: array<i32>;' : ''}
+  ${u.declare(bufs.length)}`;
+    if (thread) {
+      return `${decl}
+  @compute @workgroup_size(${WG})
+  fn main(${ENTRY_ARGS}) {
+    let o = gid.x + gid.y * nwg.x * ${WG}u;
+    if (o >= ${u.at('nOut')}) { return; }
+    ${baseCode}
+    var acc = ${init};
+    var idx = 0x7fffffffu;
+    for (var r = 0u; r < ${u.at('redSize')}; r++) {
+      ${redCode}
+      let v = ${A}(x[base + ro]);
+      ${combine('acc', 'idx', 'v', 'r')}
     }
+    outv[o] = ${chunks > 1 ? 'acc' : store('acc')};
+    ${iOut ? 'outi[o] = i32(idx);' : ''}
+  }`;
+    } else {
+      return `${decl}
+  var<workgroup> sv: array<${A}, ${WG}>;
+  var<workgroup> si: array<u32, ${WG}>;
+  @compute @workgroup_size(${WG})
+  fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let w = wid.x + wid.y * nwg.x;
+    let o = w / ${u.at('chunks')};
+    if (o >= ${u.at('nOut')}) { return; }
+    let r0 = (w % ${u.at('chunks')}) * ${u.at('chunkLen')};
+    let r1 = min(r0 + ${u.at('chunkLen')}, ${u.at('redSize')});
+    ${baseCode}
+    var acc = ${init};
+    var idx = 0x7fffffffu;
+    for (var r = r0 + lid; r < r1; r += ${WG}u) {
+      ${redCode}
+      let v = ${A}(x[base + ro]);
+      ${combine('acc', 'idx', 'v', 'r')}
+    }
+    sv[lid] = acc;
+    si[lid] = idx;
     workgroupBarrier();
-  }
-  if (lid == 0u) {
-    outv[w] = ${chunks > 1 ? 'sv[0]' : store('sv[0]')};
-    ${iOut ? 'outi[w] = i32(si[0]);' : ''}
-  }
-}`;
-  }
+    for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+      if (lid < s) {
+        var a = sv[lid];
+        var ai = si[lid];
+        let b = sv[lid + s];
+        let bi = si[lid + s];
+        ${combine('a', 'ai', 'b', 'bi')}
+        sv[lid] = a;
+        si[lid] = ai;
+      }
+      workgroupBarrier();
+    }
+    if (lid == 0u) {
+      outv[w] = ${chunks > 1 ? 'sv[0]' : store('sv[0]')};
+      ${iOut ? 'outi[w] = i32(si[0]);' : ''}
+    }
+  }`;
+    }
+  };
   const chunkLen = Math.ceil(p.redSize / chunks);
   engine().dispatch({
     label: op,
+    key,
     code,
     buffers: bufs,
     uniforms: u.pack({
@@ -235,7 +239,8 @@ function combinePartials(
   const u = new UniformLayout().field('nOut').field('chunks').field('scale');
   const final = T === 'f32' ? `${values.dtype}(acc * bitcast<f32>(${u.at('scale')}))` : 'acc';
   const bufs = [pv.buffer, ...(pi ? [pi.buffer] : []), values.buffer, ...(indices ? [indices.buffer] : [])];
-  const code = `@group(0) @binding(0) var<storage, read> pv: array<${T}>;
+  const key = `reduce_partials|${kind}|${T}|${values.dtype}|${pi ? 'i' : ''}${indices ? 'o' : ''}`;
+  const code = () => `@group(0) @binding(0) var<storage, read> pv: array<${T}>;
 ${pi ? '@group(0) @binding(1) var<storage, read> pi: array<i32>;' : ''}
 @group(0) @binding(${pi ? 2 : 1}) var<storage, read_write> outv: array<${values.dtype}>;
 ${indices ? `@group(0) @binding(${pi ? 3 : 2}) var<storage, read_write> outi: array<i32>;` : ''}
@@ -255,7 +260,7 @@ fn main(${ENTRY_ARGS}) {
   outv[o] = ${final};
   ${indices ? 'outi[o] = i32(idx);' : ''}
 }`;
-  engine().dispatch({ label: `${op}_partials`, code, buffers: bufs, uniforms: u.pack({ nOut, chunks, scale: f32Bits(scale) }), workgroups: Math.ceil(nOut / WG) });
+  engine().dispatch({ label: `${op}_partials`, key, code, buffers: bufs, uniforms: u.pack({ nOut, chunks, scale: f32Bits(scale) }), workgroups: Math.ceil(nOut / WG) });
 }
 
 function combiner(kind: ReduceKind): (acc: string, idx: string, v: string, vi: string) => string {

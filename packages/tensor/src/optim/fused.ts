@@ -25,6 +25,8 @@ export interface FieldSpec {
 
 export interface FusedKernel {
   label: string;
+  /** Unique per defined kernel (two kernels may share a label). */
+  key: string;
   code: string;
   layout: UniformLayout;
   buffers: readonly BufferSpec[];
@@ -32,6 +34,7 @@ export interface FusedKernel {
 }
 
 const WG = 256;
+let defined = 0;
 
 /** `body` runs once per element index `i` (below the `n` field); fields are plain WGSL `let`s of their name. */
 export function defineKernel(label: string, buffers: readonly BufferSpec[], fields: readonly FieldSpec[], body: string): FusedKernel {
@@ -48,7 +51,7 @@ ${perElementMain(WG, layout)}
   ${lets.join('\n  ')}
   ${body}
 }`;
-  return { label, code, layout, buffers, fields };
+  return { label, key: `fused|${defined++}|${label}`, code, layout, buffers, fields };
 }
 
 /** Dispatches over n elements. Refuses a buffer bound twice: WebGPU forbids a writable binding that aliases another. */
@@ -64,7 +67,7 @@ export function launch(k: FusedKernel, buffers: readonly GPUBuffer[], values: Re
     if (v === undefined) throw new Error(`${k.label}: no value for uniform ${f.name}`);
     packed[f.name] = f.kind === 'f32' ? f32Bits(v) : v;
   }
-  engine().dispatch({ label: k.label, code: k.code, buffers, uniforms: k.layout.pack(packed), workgroups: ceilDiv(n, WG) });
+  engine().dispatch({ label: k.label, key: k.key, code: k.code, buffers, uniforms: k.layout.pack(packed), workgroups: ceilDiv(n, WG) });
 }
 
 /** A parameter must be a dense f32 block (an element offset into its storage is fine). */
