@@ -21,6 +21,8 @@ export interface Trainer {
   validate?(iteration: number): Promise<Record<string, number>>;
   /** Releases loader workers and GPU memory once training is over. */
   close?(): Promise<void>;
+  /** A line about the start (e.g. pipelines precompiled), printed before the first iteration. */
+  readonly startup?: string;
 }
 
 export interface TrainLoopOptions {
