@@ -17,6 +17,7 @@ interface Window {
   minHostUs: number;
   encodeMs: number;
   compileMs: number;
+  submitMs: number;
   /** Median wall ms from the iteration's start to its last submit (ops, autograd and encoding). */
   wallMs: number;
   bindGroupHits: number;
@@ -46,13 +47,14 @@ async function measure(step: () => void, iters: number): Promise<Window> {
     await e.sync();
   }
   const last = e.stats();
-  const d = (k: 'encodeMs' | 'compileMs' | 'bindGroupHits' | 'bindGroupMisses') => (last[k] - first[k]) / iters;
+  const d = (k: 'encodeMs' | 'compileMs' | 'submitMs' | 'bindGroupHits' | 'bindGroupMisses') => (last[k] - first[k]) / iters;
   return {
     dispatches,
     hostUs: median(host),
     minHostUs: Math.min(...host),
     encodeMs: d('encodeMs'),
     compileMs: d('compileMs'),
+    submitMs: d('submitMs'),
     wallMs: median(wall),
     bindGroupHits: d('bindGroupHits'),
     bindGroupMisses: d('bindGroupMisses'),
@@ -72,7 +74,7 @@ function row(name: string, shape: string, w: Window, notes: string): BenchCase {
     adapter: engine().adapterDescription,
     throughput: round(w.hostUs, 1),
     unit: 'host µs/dispatch',
-    notes: `${w.dispatches} dispatches/iteration; fastest iteration ${round(w.minHostUs, 1)} µs/dispatch; encode ${round(w.encodeMs)} ms/iteration (compile ${round(w.compileMs)}); whole host iteration ${round((1000 * w.wallMs) / w.dispatches, 1)} µs/dispatch${hit}; ${notes}`,
+    notes: `${w.dispatches} dispatches/iteration; fastest iteration ${round(w.minHostUs, 1)} µs/dispatch; encode ${round(w.encodeMs)} ms/iteration (compile ${round(w.compileMs)}, submits ${round(w.submitMs)}); whole host iteration ${round((1000 * w.wallMs) / w.dispatches, 1)} µs/dispatch${hit}; ${notes}`,
   };
 }
 

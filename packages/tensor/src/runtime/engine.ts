@@ -63,6 +63,8 @@ export interface EngineStats extends PoolStats, BindGroupStats {
   encodeMs: number;
   /** Host milliseconds spent creating pipelines (a part of encodeMs). */
   compileMs: number;
+  /** Host milliseconds spent in flush(): finishing the pass and submitting it (a part of encodeMs). */
+  submitMs: number;
   /** Wall milliseconds spent in warmup() (outside encodeMs). */
   warmupMs: number;
   /**
@@ -101,7 +103,7 @@ export class Engine {
   private uniformUsed = 0;
   private readonly uniformBuffer: GPUBuffer;
   private readonly dispatchesPerSubmit: number;
-  private counters = { dispatches: 0, submits: 0, readbacks: 0, encodeMs: 0, compileMs: 0, warmupMs: 0, queueIdleMs: 0 };
+  private counters = { dispatches: 0, submits: 0, readbacks: 0, encodeMs: 0, compileMs: 0, submitMs: 0, warmupMs: 0, queueIdleMs: 0 };
   /** Measure queueIdleMs (one onSubmittedWorkDone callback per submit). */
   trackQueueIdle = false;
   private inFlight = 0;
@@ -301,7 +303,9 @@ export class Engine {
     this.passPipeline = null;
     this.pending = 0;
     this.uniformUsed = 0;
-    this.counters.encodeMs += performance.now() - t0;
+    const ms = performance.now() - t0;
+    this.counters.encodeMs += ms;
+    this.counters.submitMs += ms;
   }
 
   /** Every submit goes through here, so the queue's idle time can be measured. */
