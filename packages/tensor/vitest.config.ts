@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
 import { sharedTestConfig } from '../../vitest.shared.ts';
 
-export default defineConfig(sharedTestConfig);
+// Every keyed dispatch also builds its WGSL and checks that the key names exactly that program.
+export default defineConfig({ ...sharedTestConfig, test: { ...sharedTestConfig.test, env: { SECO_CHECK_KERNEL_KEYS: '1' } } });

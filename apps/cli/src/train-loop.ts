@@ -23,6 +23,8 @@ export interface Trainer {
   validate?(iteration: number): Promise<Record<string, number>>;
   /** Releases loader workers and GPU memory once training is over. */
   close?(): Promise<void>;
+  /** A line about the start (e.g. pipelines precompiled), printed before the first iteration. */
+  readonly startup?: string;
   /**
    * The first iteration and loss term that went non-finite since the last call, or null; the trainer watches
    * its losses on the GPU each step, and this reads the watch back (a few bytes, so only at log and save steps).

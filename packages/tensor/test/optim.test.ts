@@ -127,7 +127,7 @@ describe('PolyWarmupAdamW against optim.json', () => {
     }
   });
 
-  test('step(): one dispatch per parameter, no readback, no new pipeline after the first step', async () => {
+  test('step(): multi-tensor dispatches (4 parameters each where 16+ storage bindings), no readback, no new pipeline after the first step', async () => {
     const c = longestAdam();
     const { opt, feed, dispose } = buildAdam(c);
     try {
@@ -138,7 +138,9 @@ describe('PolyWarmupAdamW against optim.json', () => {
       const before = T.engine().stats();
       opt.step();
       const after = T.engine().stats();
-      expect(after.dispatches - before.dispatches).toBe(opt.parameters.length);
+      const slots = Math.min(8, Math.floor(T.engine().limits.maxStorageBuffersPerShaderStage / 4));
+      expect(slots).toBeGreaterThan(1);
+      expect(after.dispatches - before.dispatches).toBe(Math.ceil(opt.parameters.length / slots));
       expect(after.readbacks).toBe(before.readbacks);
       expect(after.pipelines).toBe(before.pipelines);
     } finally {

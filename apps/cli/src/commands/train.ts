@@ -36,6 +36,7 @@ export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
   const makeTrainer = s.makeTrainer ?? (async (c: SecoConfig) => (await requireModels('train'), await init(), createTrainer(c)));
   const run = RunDir.open(s.out, { resume: s.resume });
   const trainer = await makeTrainer(s.config);
+  if (trainer.startup) io.stdout.write(`${trainer.startup}\n`);
   const checkpoints = new CheckpointManager(run.checkpointDir, { keep: s.config.log.keep_checkpoints, warn });
   let start = 0;
   if (s.resume) {

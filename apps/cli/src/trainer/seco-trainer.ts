@@ -11,6 +11,7 @@ import { TrainBatches } from './batches.ts';
 import { secoOptimizer } from './optimizer.ts';
 import { stepOptions, stepPoint } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
+import { defaultCacheDir, warmStart } from './warm-start.ts';
 
 export interface SecoTrainer extends Trainer {
   readonly net: SecoNetwork;
@@ -35,6 +36,10 @@ export function networkFromConfig(config: SecoConfig): SecoNetwork {
 
 export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer> {
   const t = config.train;
+  // Pipelines of earlier runs on this adapter compile now, in parallel; this run's are recorded after its
+  // first iteration (by then it has compiled nearly all it will) and again at the end.
+  const warm = await warmStart(defaultCacheDir());
+  let recorded = false;
   const net = networkFromConfig(config);
   if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));
   const optimizer = secoOptimizer(net, config);
@@ -58,17 +63,21 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
       const batch: SecoBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
       if (optimizer.globalStep !== iteration) throw new Error(`optimizer is at step ${optimizer.globalStep}, the loop at iteration ${iteration}`);
       ctx.watch.step = iteration;
-      return secoTrainStep(ctx, batch, stepPoint(point), read);
+      const out = await secoTrainStep(ctx, batch, stepPoint(point), read);
+      if (!recorded) await warm.save().then(() => (recorded = true));
+      return out;
     },
     learningRate: () => optimizer.groups[0].lr,
     validate: async () => ({ ...(await validateNetwork(net, config)) }),
     validateWith: (o) => validateNetwork(net, config, o),
+    startup: warm.summary,
     async divergence() {
       const at = await watch.take();
       return at && { iteration: at.step, term: SECO_LOSS_TERMS[at.index] ?? 'total' };
     },
     async close() {
       watch.dispose();
+      await warm.save();
       await batches.close();
       net.dispose();
     },

@@ -2,6 +2,7 @@ import { engine } from '../runtime/engine.ts';
 import type { Tensor } from '../tensor.ts';
 import type { AttentionConfig } from './attention.ts';
 import { type AttentionKernel, dkvKernel, dqKernel, forwardKernel, type Vec4Flags } from './attention-code.ts';
+import { memoKernel } from './memo.ts';
 import { isCpuAdapter } from './rowwise.ts';
 import { ceilDiv, f32Bits } from './uniforms.ts';
 
@@ -50,8 +51,11 @@ export interface AttentionLaunch {
 }
 
 /** Encodes one kernel over every (batch, head); grids past the per-dimension limit are split along z. */
-function launch(label: string, kernel: AttentionKernel, p: AttentionLaunch, strided: Record<string, Tensor>, buffers: GPUBuffer[]): void {
+function launch(label: string, build: typeof forwardKernel, p: AttentionLaunch, strided: Record<string, Tensor>, buffers: GPUBuffer[]): void {
   const e = engine();
+  const f = flags(strided);
+  const key = `${label}|${p.d}|${p.cfg.mode},${p.cfg.wg},${p.cfg.bc}|${Object.values(f).map(Number).join('')}`;
+  const kernel: AttentionKernel = memoKernel(key, () => build(p.d, p.cfg, f));
   const bh = p.B * p.H;
   const gx = ceilDiv(p.N, p.cfg.wg);
   if (bh === 0 || p.N === 0) return;
@@ -63,7 +67,7 @@ function launch(label: string, kernel: AttentionKernel, p: AttentionLaunch, stri
   }
   for (let z0 = 0; z0 < bh; z0 += e.maxWorkgroupsPerDim) {
     const uniforms = kernel.layout.pack({ ...values, zBase: z0 });
-    e.dispatch({ label, code: kernel.code, buffers, uniforms, workgroups: [gx, 1, Math.min(e.maxWorkgroupsPerDim, bh - z0)] });
+    e.dispatch({ label, key, code: kernel.code, buffers, uniforms, workgroups: [gx, 1, Math.min(e.maxWorkgroupsPerDim, bh - z0)] });
   }
 }
 
@@ -76,8 +80,7 @@ const flags = (ts: Partial<Record<keyof Vec4Flags, Tensor>>): Vec4Flags => ({
 });
 
 export function launchForward(p: AttentionLaunch, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor): void {
-  const kern = forwardKernel(p.d, p.cfg, flags({ q, k, v }));
-  launch('attention', kern, p, { q, k, v }, [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer]);
+  launch('attention', forwardKernel, p, { q, k, v }, [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer]);
 }
 
 /** dq (and D = rowsum(dO ∘ O) into `dd`), then dk and dv: two passes, each output row summed by one invocation. */
@@ -87,8 +90,7 @@ export function launchBackward(
   out: { dq: Tensor; dk: Tensor; dv: Tensor; dd: Tensor },
 ): void {
   const { q, k, v, o, g, lse } = t;
-  const f = flags({ q, k, v, o, g });
-  launch('attention_backward_dq', dqKernel(p.d, p.cfg, f), p, { q, k, v, o, g }, [
+  launch('attention_backward_dq', dqKernel, p, { q, k, v, o, g }, [
     q.buffer,
     k.buffer,
     v.buffer,
@@ -98,7 +100,7 @@ export function launchBackward(
     out.dq.buffer,
     out.dd.buffer,
   ]);
-  launch('attention_backward_dkv', dkvKernel(p.d, p.cfg, f), p, { q, k, v, g }, [
+  launch('attention_backward_dkv', dkvKernel, p, { q, k, v, g }, [
     q.buffer,
     k.buffer,
     v.buffer,

@@ -47,6 +47,7 @@ export function gatherUniforms(g: GatherGeometry): Record<string, number> {
 export function gatherHook(divided: boolean): OperandHook {
   const I = (u: UniformLayout, f: string) => `i32(${u.at(f)})`;
   return {
+    key: divided ? 'gather/div' : 'gather',
     fields(u) {
       for (const f of FIELDS) u.field(f);
     },

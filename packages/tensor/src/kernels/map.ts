@@ -4,6 +4,7 @@ import { isContiguous, numel, type Shape } from '../shape.ts';
 import { bindView, type BoundView, type ViewLike } from './binding.ts';
 import { sliceIndexSpace } from './slices.ts';
 import { Tensor } from '../tensor.ts';
+import { memoKernel } from './memo.ts';
 import { ceilDiv, ENTRY_ARGS, f32Bits, linearId, stridedOffset, UniformLayout } from './uniforms.ts';
 
 /** A map operand: a tensor (broadcast to the output shape) or a scalar that travels in the uniform block. */
@@ -59,7 +60,7 @@ export function runMap(
   for (const slice of sliceIndexSpace(op, outShape, [...views, out])) {
     let k = 0;
     const sliced = operands.map((o) => (o instanceof Tensor ? slice[k++] : o));
-    mapKernel(op, sliced, slice[k], computeAs, expr);
+    dispatchMap(op, sliced, slice[k], computeAs, expr);
   }
   return out;
 }
@@ -69,7 +70,7 @@ function viewFields(t: Tensor): ViewLike {
 }
 
 /** One dispatch: out (a contiguous view) = expr over operands, each a view of out's shape. */
-function mapKernel(op: string, operands: readonly (ViewLike | MapScalar)[], out: ViewLike, computeAs: DType, expr: string): void {
+function dispatchMap(op: string, operands: readonly (ViewLike | MapScalar)[], out: ViewLike, computeAs: DType, expr: string): void {
   // Halves are storage only: every expression computes in f32 and rounds once at the store.
   const computeType = computeAs === 'f16' ? 'f32' : computeAs;
   const outShape = out.shape;
@@ -77,40 +78,68 @@ function mapKernel(op: string, operands: readonly (ViewLike | MapScalar)[], out:
   const n = numel(outShape);
   const rank = outShape.length;
   const boundOut = bindView(out, op);
-  const u = new UniformLayout().field('numel').field('outOff').field('outShape', Math.max(rank, 1));
   const bound: BoundView[] = [];
   const values: Record<string, number | number[]> = { numel: n, outOff: boundOut.offset, outShape: [...outShape] };
-  const decls: string[] = [];
-  const loads: string[] = [];
+  const reads: OperandRead[] = [];
+  // The key names what the WGSL depends on: per operand its kind, dtype and whether it is read directly
+  // (contiguous) or through strides; the expression last, so no expression can fake another key.
+  let key = `map|${outDtype}|${computeType}|${rank}`;
   operands.forEach((o, k) => {
     if ('buffer' in o) {
-      const b = bound.length;
       const bv = bindView(o, op);
       bound.push(bv);
-      decls.push(`@group(0) @binding(${b}) var<storage, read> in${k}: array<${o.dtype}>;`);
-      const direct = isContiguous(o.shape, o.strides);
-      u.field(`off${k}`);
       values[`off${k}`] = bv.offset;
-      if (direct) {
+      const direct = isContiguous(o.shape, o.strides);
+      if (!direct) values[`str${k}`] = [...o.strides];
+      reads.push({ dtype: o.dtype, direct });
+      key += direct ? `|d${o.dtype}` : `|s${o.dtype}`;
+    } else {
+      // A half scalar travels as f32 bits (a uniform word cannot be bitcast to a 2-byte type).
+      const st = o.dtype === 'f16' ? 'f32' : o.dtype;
+      values[`s${k}`] = st === 'f32' ? f32Bits(o.scalar) : o.scalar;
+      reads.push({ scalar: st });
+      key += `|c${st}`;
+    }
+  });
+  key += `|=${expr}`;
+  const kernel = memoKernel(key, () => mapKernel(reads, rank, outDtype, computeType, expr));
+  engine().dispatch({
+    label: op,
+    key,
+    code: kernel.code,
+    buffers: [...bound.map((b) => b.resource), boundOut.resource],
+    uniforms: kernel.layout.pack(values),
+    workgroups: ceilDiv(n, WG),
+  });
+}
+
+/** How a map kernel reads operand k: a tensor directly or through strides, or a scalar from the uniforms. */
+type OperandRead = { dtype: DType; direct: boolean } | { scalar: DType };
+
+function mapKernel(reads: readonly OperandRead[], rank: number, outDtype: DType, computeType: string, expr: string): { code: string; layout: UniformLayout } {
+  const u = new UniformLayout().field('numel').field('outOff').field('outShape', Math.max(rank, 1));
+  const decls: string[] = [];
+  const loads: string[] = [];
+  reads.forEach((r, k) => {
+    if ('dtype' in r) {
+      decls.push(`@group(0) @binding(${decls.length}) var<storage, read> in${k}: array<${r.dtype}>;`);
+      u.field(`off${k}`);
+      if (r.direct) {
         loads.push(`let x${k} = ${computeType}(in${k}[${u.at(`off${k}`)} + gidx]);`);
       } else {
         u.field(`str${k}`, Math.max(rank, 1));
-        values[`str${k}`] = [...o.strides];
         loads.push(stridedOffset(u, `o${k}`, 'gidx', rank, 'outShape', `str${k}`, `off${k}`));
         loads.push(`let x${k} = ${computeType}(in${k}[o${k}]);`);
       }
     } else {
-      // A half scalar travels as f32 bits (a uniform word cannot be bitcast to a 2-byte type).
-      const st = o.dtype === 'f16' ? 'f32' : o.dtype;
       u.field(`s${k}`);
-      values[`s${k}`] = st === 'f32' ? f32Bits(o.scalar) : o.scalar;
-      loads.push(`let x${k} = ${computeType}(bitcast<${st}>(${u.at(`s${k}`)}));`);
+      loads.push(`let x${k} = ${computeType}(bitcast<${r.scalar}>(${u.at(`s${k}`)}));`);
     }
   });
   const code = `${PRELUDE}
 ${decls.join('\n')}
-@group(0) @binding(${bound.length}) var<storage, read_write> out: array<${outDtype}>;
-${u.declare(bound.length + 1)}
+@group(0) @binding(${decls.length}) var<storage, read_write> out: array<${outDtype}>;
+${u.declare(decls.length + 1)}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
   ${linearId(WG)}
@@ -118,13 +147,7 @@ fn main(${ENTRY_ARGS}) {
   ${loads.join('\n  ')}
   out[${u.at('outOff')} + gidx] = ${outDtype}(${expr});
 }`;
-  engine().dispatch({
-    label: op,
-    code,
-    buffers: [...bound.map((b) => b.resource), boundOut.resource],
-    uniforms: u.pack(values),
-    workgroups: ceilDiv(n, WG),
-  });
+  return { code, layout: u };
 }
 
 /** Strides that read a tensor broadcast to `outShape` (0 along broadcast dimensions). */

@@ -1,7 +1,8 @@
 import { engine } from '../runtime/engine.ts';
 import type { Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { type MatmulConfig, matmulCode, matmulLayout, type MatmulVariant } from './matmul.ts';
+import { type MatmulConfig, matmulCode, matmulKey, matmulLayout, type MatmulVariant } from './matmul.ts';
+import { memoKernel } from './memo.ts';
 
 /** Where C[b] = op(A[b])·op(B[b]) reads its operands: sizes and element strides, transposes already applied. */
 export interface MatmulPlan {
@@ -103,8 +104,8 @@ export function launchMatmul(label: string, p: MatmulPlan, cfg: MatmulConfig, a:
   const batch = p.batchShape.reduce((x, y) => x * y, 1);
   if (p.M === 0 || p.N === 0 || batch === 0) return;
   const e = engine();
-  const code = matmulCode(cfg, p.variant);
-  const u = matmulLayout(p.variant.batchRank, p.variant.bHook);
+  const key = matmulKey(cfg, p.variant);
+  const { code, layout: u } = memoKernel(key, () => ({ code: matmulCode(cfg, p.variant), layout: matmulLayout(p.variant.batchRank, p.variant.bHook) }));
   const gx = Math.ceil(p.N / (cfg.wg * cfg.tn));
   const gy = Math.ceil(p.M / cfg.tm);
   const max = e.maxWorkgroupsPerDim;
@@ -131,7 +132,7 @@ export function launchMatmul(label: string, p: MatmulPlan, cfg: MatmulConfig, a:
         sBb: p.sBb.length ? p.sBb : [0],
         ...p.hookUniforms,
       });
-      e.dispatch({ label, code, buffers, uniforms, workgroups: [gx, Math.min(max, gy - y0), Math.min(max, batch - z0)] });
+      e.dispatch({ label, key, code, buffers, uniforms, workgroups: [gx, Math.min(max, gy - y0), Math.min(max, batch - z0)] });
     }
   }
 }

@@ -67,6 +67,24 @@ export function clearMatmulTuning(): void {
   tuned.clear();
 }
 
+/** This adapter's tuned tiles by shape class, for keeping on disk (JSON-safe). */
+export function exportMatmulTuning(): Record<string, MatmulConfig> {
+  return Object.fromEntries(adapterCache());
+}
+
+/** Tiles measured earlier on this adapter (exportMatmulTuning's output); malformed entries are skipped. */
+export function importMatmulTuning(entries: Record<string, MatmulConfig>): number {
+  const m = adapterCache();
+  let n = 0;
+  for (const [cls, c] of Object.entries(entries)) {
+    const ok = [c?.wg, c?.tm, c?.tn].every((x) => Number.isInteger(x) && x > 0) && c.wg % 8 === 0;
+    if (!ok) continue;
+    m.set(cls, { wg: c.wg, tm: c.tm, tn: c.tn });
+    n++;
+  }
+  return n;
+}
+
 export interface TuneResult {
   config: MatmulConfig;
   /** Median milliseconds per candidate, in candidatesFor() order (plus the heuristic when it is not listed). */

@@ -50,6 +50,8 @@ export interface MatmulVariant {
  * a time (incremental index arithmetic, no divisions in the inner loop).
  */
 export interface OperandHook {
+  /** Names the code the hook generates (part of the matmul kernel key). */
+  key: string;
   /** Reserves the hook's uniform fields. */
   fields(u: UniformLayout): void;
   /** Per-column setup for column slot j; `col` is the (clamped) column, `base` B's batch offset (u32 exprs). */
@@ -83,6 +85,12 @@ export function matmulLayout(batchRank: number, hook?: OperandHook): UniformLayo
     .field('sBb', r);
   hook?.fields(u);
   return u;
+}
+
+/** A short name for matmulCode(cfg, v): every field the code depends on. */
+export function matmulKey(cfg: MatmulConfig, v: MatmulVariant): string {
+  const f = (b: boolean | undefined) => (b ? 1 : 0);
+  return `matmul|${cfg.wg},${cfg.tm},${cfg.tn}|${f(v.aVec4)}${f(v.bVec4)}${f(v.bias)}${f(v.biasRows)}${f(v.subgroup)}${f(v.half)}|${v.batchRank}|${v.bHook?.key ?? ''}`;
 }
 
 export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {

@@ -1,6 +1,7 @@
 import { type BufferWindow, engine } from '../runtime/engine.ts';
 import { contiguousStrides, type Shape } from '../shape.ts';
 import { allBindWhole, bindView, type ViewLike } from './binding.ts';
+import { memoKernel } from './memo.ts';
 import { indexSlices } from './slices.ts';
 import { ceilDiv, ENTRY_ARGS, f32Bits, UniformLayout } from './uniforms.ts';
 
@@ -113,6 +114,15 @@ export class RowLayout {
     });
   }
 
+  /** Everything declarations() depends on: per operand its name, kind, access and dtype; the rank; the params. */
+  get signature(): string {
+    let sig = `${this.kept.length}`;
+    for (const o of this.ordered) sig += `|${o.name}:${o.kind}${o.write ? '!' : ''}${o.t.dtype}`;
+    for (const k in this.params.ints ?? {}) sig += `|i${k}`;
+    for (const k in this.params.floats ?? {}) sig += `|f${k}`;
+    return sig;
+  }
+
   /** Bindings, uniforms, per-row bases and the ld_/st_/ldr_ helpers. */
   declarations(): string {
     const u = this.u;
@@ -209,6 +219,22 @@ export function runRowKernel(label: string, whole: RowLayout, steps: readonly Ro
 }
 
 function rowDispatch(label: string, layout: RowLayout, steps: readonly RowStep[], helpers: string, threadMode: boolean): void {
+  // The steps are short literals (their hashes cached by the JS engine), so naming the program by them costs
+  // one concatenation, far less than generating the WGSL.
+  let key = `row|${threadMode ? 't' : 'w'}|${layout.signature}`;
+  for (const s of steps) key += `|${'reduce' in s ? `${s.let}=${s.reduce}:${s.type ?? 'f32'}:${s.of}` : 'stmt' in s ? `;${s.stmt}` : 'each' in s ? `*${s.each}` : `1${s.once}`}`;
+  key += `|#${helpers}`;
+  const code = memoKernel(key, () => rowKernelCode(layout, steps, helpers, threadMode));
+  engine().dispatch({
+    label,
+    key,
+    code,
+    ...layout.bind(label),
+    workgroups: threadMode ? ceilDiv(layout.rows, WG) : layout.rows,
+  });
+}
+
+function rowKernelCode(layout: RowLayout, steps: readonly RowStep[], helpers: string, threadMode: boolean): string {
   const types = new Set(steps.flatMap((s) => ('reduce' in s ? [s.type ?? 'f32'] : [])));
   const body: string[] = [];
   let acc = 0;
@@ -243,7 +269,7 @@ function rowDispatch(label: string, layout: RowLayout, steps: readonly RowStep[]
   const entry = threadMode
     ? `fn main(${ENTRY_ARGS}) {\n  let r = gid.x + gid.y * nwg.x * ${WG}u;`
     : `fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {\n  let r = wid.x + wid.y * nwg.x;`;
-  const code = `${layout.declarations()}
+  return `${layout.declarations()}
 ${scratch}
 ${helpers}
 @compute @workgroup_size(${WG})
@@ -253,10 +279,4 @@ ${entry}
   let n = N();
   ${body.join('\n  ')}
 }`;
-  engine().dispatch({
-    label,
-    code,
-    ...layout.bind(label),
-    workgroups: threadMode ? ceilDiv(layout.rows, WG) : layout.rows,
-  });
 }

@@ -1,12 +1,14 @@
 import { TensorError } from '../errors.ts';
 import { formatShape, shapesEqual } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { assertDense, defineKernel, denseInput, launch } from './fused.ts';
+import { assertDense, denseInput } from './fused.ts';
+import { defineMulti, launchMulti, type MultiItem } from './multi.ts';
 
 /** SeCo's momentum for encoder→encoder_k and proj_head→proj_head_t: constant, no schedule (spec §2.5). */
 export const SECO_EMA_MOMENTUM = 0.999;
 
-const EMA = defineKernel(
+// PyTorch order: k*m + q*(1-m), each scalar a float32 of its float64 value. Several pairs per dispatch.
+const EMA = defineMulti(
   'ema',
   [
     { name: 'src', access: 'read', offset: 'sOff' },
@@ -18,7 +20,6 @@ const EMA = defineKernel(
     { name: 'm', kind: 'f32' },
     { name: 'om', kind: 'f32' },
   ],
-  // PyTorch order: k*m + q*(1-m), each scalar a float32 of its float64 value.
   'dst[dOff + i] = dst[dOff + i] * m + src[sOff + i] * om;',
 );
 
@@ -41,21 +42,25 @@ function pairs(target: TensorSet, source: TensorSet): [string, Tensor, Tensor][]
 }
 
 /**
- * target ← momentum·target + (1−momentum)·source, one in-place kernel per tensor pair; arrays pair by position,
+ * target ← momentum·target + (1−momentum)·source, in place, several tensor pairs per dispatch; arrays pair by position,
  * maps and records by name. Never recorded by autograd.
  */
 export function ema(target: TensorSet, source: TensorSet, momentum: number = SECO_EMA_MOMENTUM): void {
   if (!(momentum >= 0 && momentum <= 1)) throw new TensorError('ema', `momentum must be in [0, 1], got ${momentum}`);
-  for (const [name, k, q] of pairs(target, source)) {
-    if (!shapesEqual(k.shape, q.shape)) {
-      throw new TensorError('ema', `${name}: target ${formatShape(k.shape)} and source ${formatShape(q.shape)} differ`);
+  const items: MultiItem[] = [];
+  const owned: Tensor[] = [];
+  try {
+    for (const [name, k, q] of pairs(target, source)) {
+      if (!shapesEqual(k.shape, q.shape)) {
+        throw new TensorError('ema', `${name}: target ${formatShape(k.shape)} and source ${formatShape(q.shape)} differ`);
+      }
+      assertDense('ema', k, `target ${name}`);
+      const s = denseInput(q);
+      if (s.owned) owned.push(s.t);
+      items.push({ buffers: [s.t.buffer, k.buffer], values: { sOff: s.t.offset, dOff: k.offset, m: momentum, om: 1 - momentum }, n: k.size });
     }
-    assertDense('ema', k, `target ${name}`);
-    const s = denseInput(q);
-    try {
-      launch(EMA, [s.t.buffer, k.buffer], { sOff: s.t.offset, dOff: k.offset, m: momentum, om: 1 - momentum }, k.size);
-    } finally {
-      if (s.owned) s.t.dispose();
-    }
+    launchMulti(EMA, items);
+  } finally {
+    for (const t of owned) t.dispose();
   }
 }

@@ -32,6 +32,8 @@ export interface FieldSpec {
 
 export interface FusedKernel {
   label: string;
+  /** Unique per defined kernel (two kernels may share a label). */
+  key: string;
   code: string;
   layout: UniformLayout;
   buffers: readonly BufferSpec[];
@@ -39,6 +41,7 @@ export interface FusedKernel {
 }
 
 const WG = 256;
+let defined = 0;
 
 /** `body` runs once per element index `i` (below the `n` field); fields are plain WGSL `let`s of their name. */
 export function defineKernel(label: string, buffers: readonly BufferSpec[], fields: readonly FieldSpec[], body: string): FusedKernel {
@@ -55,7 +58,7 @@ ${perElementMain(WG, layout)}
   ${lets.join('\n  ')}
   ${body}
 }`;
-  return { label, code, layout, buffers, fields };
+  return { label, key: `fused|${defined++}|${label}`, code, layout, buffers, fields };
 }
 
 /** Dispatches over n elements. Refuses a buffer bound twice: WebGPU forbids a writable binding that aliases another. */
@@ -73,7 +76,7 @@ export function launch(k: FusedKernel, buffers: readonly GPUBuffer[], values: Re
   }
   const e = engine();
   if (buffers.every((b) => b.size <= e.maxBindingBytes)) {
-    e.dispatch({ label: k.label, code: k.code, buffers, uniforms: k.layout.pack(packed), workgroups: ceilDiv(n, WG) });
+    e.dispatch({ label: k.label, key: k.key, code: k.code, buffers, uniforms: k.layout.pack(packed), workgroups: ceilDiv(n, WG) });
     return;
   }
   // Past the binding limit: runs of the flat range, each buffer with an offset bound as the window the run spans.
@@ -91,7 +94,7 @@ export function launch(k: FusedKernel, buffers: readonly GPUBuffer[], values: Re
       bound[dense[q]] = b.resource;
       runValues[k.buffers[dense[q]].offset!] = b.offset;
     });
-    e.dispatch({ label: k.label, code: k.code, buffers: bound, uniforms: k.layout.pack(runValues), workgroups: ceilDiv(runValues.n, WG) });
+    e.dispatch({ label: k.label, key: k.key, code: k.code, buffers: bound, uniforms: k.layout.pack(runValues), workgroups: ceilDiv(runValues.n, WG) });
   }
 }
 

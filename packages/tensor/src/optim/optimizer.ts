@@ -36,6 +36,13 @@ export interface OptimizerOptions {
   checkFinite?: boolean;
 }
 
+export interface ParamUpdate<H extends BaseHyper> {
+  param: Tensor;
+  grad: Tensor;
+  state: ParamState;
+  group: ParamGroup<H>;
+}
+
 export interface ParamState {
   step: number;
   buffers: Record<string, Tensor>;
@@ -125,6 +132,11 @@ export abstract class Optimizer<H extends BaseHyper> {
   /** One fused in-place kernel: param, grad and state buffers; `state.step` already counts this step. */
   protected abstract update(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<H>): void;
 
+  /** Every update of a step, in parameter order; a subclass may batch them into multi-tensor kernels. */
+  protected updateAll(updates: readonly ParamUpdate<H>[]): void {
+    for (const u of updates) this.update(u.param, u.grad, u.state, u.group);
+  }
+
   /** Applies the schedule, then updates every parameter that has a gradient. No readback, no autograd. */
   step(): void {
     if (this.schedule) {
@@ -132,6 +144,7 @@ export abstract class Optimizer<H extends BaseHyper> {
       if (m !== null) for (const g of this.groups) g.lr = g.initialLr * m;
     }
     noGrad(() => {
+      const updates: ParamUpdate<H>[] = [];
       for (const group of this.groups) {
         group.params.forEach((p, i) => {
           const g = p.grad;
@@ -141,9 +154,10 @@ export abstract class Optimizer<H extends BaseHyper> {
           }
           const st = this.stateOf(p, group);
           st.step += 1;
-          this.update(p, g, st, group);
+          updates.push({ param: p, grad: g, state: st, group });
         });
       }
+      this.updateAll(updates);
     });
     this.globalStep += 1;
   }

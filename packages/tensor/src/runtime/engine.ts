@@ -1,4 +1,6 @@
 import { getGPU, platformName, releaseGPU } from '#platform';
+import { BindGroupCache, type BindGroupStats, type BufferBinding, bufferOf } from './bind-groups.ts';
+import { LayoutCache, parseBindings, type SharedLayout } from './kernel-layout.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
 import { CHECK_WGSL, NAN_CHECK_WG, NanCheck, type NonFiniteOp, type OwedCheck } from './nan-check.ts';
 
@@ -27,16 +29,45 @@ export interface BufferWindow {
 export interface Dispatch {
   /** The op, for error messages and profiles. */
   label: string;
+  /**
+   * A short name for the WGSL (e.g. `map|f32|r3|…`), unique per program: with it the pipeline is found without
+   * building or hashing the code, which is then only read on a cache miss. Without it the code is the key.
+   */
+  key?: string;
   /** WGSL: storage buffers at bindings 0..n-1 in the order of `buffers`, the uniform (if any) at binding n. */
-  code: string;
+  code: string | (() => string);
   /** Whole buffers, or windows of them (kernels/binding.ts `bindView` picks). */
-  buffers: readonly (GPUBuffer | BufferWindow)[];
+  buffers: readonly BufferBinding[];
   uniforms?: ArrayBufferView;
   /** Workgroup grid. A 1-D count above the per-dimension limit is folded into x·y; kernels recover the linear id. */
   workgroups: number | readonly [number, number, number];
 }
 
-export interface EngineStats extends PoolStats {
+/** A WGSL program the engine compiled: what a warm start records and precompiles. */
+export interface Program {
+  key?: string;
+  label: string;
+  code: string;
+}
+
+export interface WarmupReport {
+  /** Programs compiled now (the others were already compiled). */
+  compiled: number;
+  /** Programs that failed to compile here (another adapter's features, say); they are skipped. */
+  failed: number;
+  /** Wall milliseconds from the first request to the last pipeline. */
+  ms: number;
+}
+
+interface Compiled {
+  pipeline: GPUComputePipeline;
+  layout: SharedLayout;
+  program: Program;
+  /** False for a keyed program precompiled from a record: its code is compared once with the caller's. */
+  verified: boolean;
+}
+
+export interface EngineStats extends PoolStats, BindGroupStats {
   dispatches: number;
   submits: number;
   pipelines: number;
@@ -45,6 +76,10 @@ export interface EngineStats extends PoolStats {
   encodeMs: number;
   /** Host milliseconds spent creating pipelines (a part of encodeMs). */
   compileMs: number;
+  /** Host milliseconds spent in flush(): finishing the pass and submitting it (a part of encodeMs). */
+  submitMs: number;
+  /** Wall milliseconds spent in warmup() (outside encodeMs). */
+  warmupMs: number;
   /**
    * With trackQueueIdle on: milliseconds the queue sat empty between the completion of submitted work and the
    * next submit (the GPU waiting on the host), as seen from the host.
@@ -70,16 +105,24 @@ export class Engine {
   /** Byte alignment of a binding window's start. */
   readonly bindingAlignment: number;
   readonly maxWorkgroupsPerDim: number;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, Compiled>();
+  private readonly layouts: LayoutCache;
+  private readonly bindGroups: BindGroupCache;
+  /**
+   * Debug: on every keyed dispatch, build the code and check that the key names exactly that program (on in
+   * this package's tests through SECO_CHECK_KERNEL_KEYS=1).
+   */
+  checkKernelKeys = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SECO_CHECK_KERNEL_KEYS === '1';
   private readonly stagingPool: BufferPool;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  private passPipeline: GPUComputePipeline | null = null;
   private pending = 0;
   private readonly uniformStaging = new Uint8Array(UNIFORM_RING_BYTES);
   private uniformUsed = 0;
   private readonly uniformBuffer: GPUBuffer;
   private readonly dispatchesPerSubmit: number;
-  private counters = { dispatches: 0, submits: 0, readbacks: 0, encodeMs: 0, compileMs: 0, queueIdleMs: 0 };
+  private counters = { dispatches: 0, submits: 0, readbacks: 0, encodeMs: 0, compileMs: 0, submitMs: 0, warmupMs: 0, queueIdleMs: 0 };
   /** Measure queueIdleMs (one onSubmittedWorkDone callback per submit). */
   trackQueueIdle = false;
   private inFlight = 0;
@@ -104,7 +147,10 @@ export class Engine {
     this.maxBufferBytes = device.limits.maxBufferSize;
     this.bindingAlignment = device.limits.minStorageBufferOffsetAlignment;
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
-    this.pool = new BufferPool(device, STORAGE_USAGE, this.bindingLimit, this.maxBufferBytes);
+    this.layouts = new LayoutCache(device);
+    this.bindGroups = new BindGroupCache(device);
+    // Groups of destroyed buffers can never be hit (ids are not reused); dropping them frees their memory.
+    this.pool = new BufferPool(device, STORAGE_USAGE, this.bindingLimit, this.maxBufferBytes, () => this.bindGroups.clear());
     if (options.maxBindingBytes !== undefined) this.setBindingLimit(options.maxBindingBytes);
     this.stagingPool = new BufferPool(device, 0x1 | 0x8); // MAP_READ | COPY_DST
     this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
@@ -140,16 +186,74 @@ export class Engine {
     return this.features.has('shader-f16');
   }
 
+  /** The pipeline of a WGSL program (compiled on first use). */
   pipeline(code: string, label: string): GPUComputePipeline {
-    let p = this.pipelines.get(code);
-    if (!p) {
+    return this.kernel({ label, code, buffers: [], workgroups: 0 }).pipeline;
+  }
+
+  private kernel(d: Dispatch): Compiled {
+    const id = d.key ?? (typeof d.code === 'string' ? d.code : d.code());
+    let k = this.pipelines.get(id);
+    if (k && (!k.verified || (this.checkKernelKeys && d.key !== undefined))) {
+      const code = typeof d.code === 'string' ? d.code : d.code();
+      if (code !== k.program.code) {
+        if (k.verified) throw new Error(`${d.label}: kernel key '${d.key}' names two different programs`);
+        k = undefined; // a record from another version of the code: compile what the caller has now
+      } else k.verified = true;
+    }
+    if (!k) {
       const t0 = performance.now();
-      const module = this.device.createShaderModule({ code: withF16Enable(code), label });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
-      this.pipelines.set(code, p);
+      const program: Program = { key: d.key, label: d.label, code: typeof d.code === 'string' ? d.code : d.code() };
+      const layout = this.layouts.get(parseBindings(program.code));
+      const module = this.device.createShaderModule({ code: withF16Enable(program.code), label: d.label });
+      const pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [layout.layout] });
+      const pipeline = this.device.createComputePipeline({ layout: pipelineLayout, compute: { module, entryPoint: 'main' }, label: d.label });
+      k = { pipeline, layout, program, verified: true };
+      this.pipelines.set(id, k);
       this.counters.compileMs += performance.now() - t0;
     }
-    return p;
+    return k;
+  }
+
+  /**
+   * Compiles programs ahead of use, all requested at once through createComputePipelineAsync (so a driver that
+   * compiles in parallel does), e.g. those a previous run recorded with programs(). Keyed programs are
+   * checked against the caller's code at their first dispatch, so a stale record costs a recompile, never a
+   * wrong kernel.
+   */
+  async warmup(programs: readonly Program[]): Promise<WarmupReport> {
+    this.assertAlive();
+    const t0 = performance.now();
+    const todo = programs.filter((p) => !this.pipelines.has(p.key ?? p.code));
+    let failed = 0;
+    await Promise.all(
+      todo.map(async (program) => {
+        try {
+          const layout = this.layouts.get(parseBindings(program.code));
+          this.device.pushErrorScope('validation');
+          const module = this.device.createShaderModule({ code: withF16Enable(program.code), label: program.label });
+          const moduleError = this.device.popErrorScope();
+          const pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [layout.layout] });
+          const pipeline = await this.device.createComputePipelineAsync({
+            layout: pipelineLayout,
+            compute: { module, entryPoint: 'main' },
+            label: program.label,
+          });
+          if (await moduleError) throw new Error('invalid module');
+          this.pipelines.set(program.key ?? program.code, { pipeline, layout, program, verified: program.key === undefined });
+        } catch {
+          failed++;
+        }
+      }),
+    );
+    const ms = performance.now() - t0;
+    this.counters.warmupMs += ms;
+    return { compiled: todo.length - failed, failed, ms };
+  }
+
+  /** Every program compiled so far (for a warm-start record). */
+  programs(): Program[] {
+    return [...this.pipelines.values()].filter((k) => k.verified).map((k) => k.program);
   }
 
   dispatch(d: Dispatch): void {
@@ -163,35 +267,36 @@ export class Engine {
 
   private encode(d: Dispatch): void {
     this.assertAlive();
-    const pipeline = this.pipeline(d.code, d.label);
-    const uBytes = d.uniforms ? d.uniforms.byteLength : 0;
-    const slot = Math.ceil(uBytes / UNIFORM_ALIGN) * UNIFORM_ALIGN;
-    if (this.uniformUsed + slot > UNIFORM_RING_BYTES) this.flush();
+    const k = this.kernel(d);
     // A binding past the limit is a kernel that forgot to slice: caught here, also under a limit set for tests.
-    for (const b of d.buffers) if (b.size > this.bindingLimit) throw new Error(`${d.label}: binds ${b.size} bytes, more than the binding limit (${this.bindingLimit})`);
-    const entries: GPUBindGroupEntry[] = d.buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } }));
-    if (d.uniforms && uBytes > 0) {
-      const src = new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, uBytes);
-      this.uniformStaging.set(src, this.uniformUsed);
-      entries.push({
-        binding: d.buffers.length,
-        resource: { buffer: this.uniformBuffer, offset: this.uniformUsed, size: uBytes },
-      });
-      this.uniformUsed += slot;
+    for (const b of d.buffers) {
+      const bytes = 'buffer' in b ? (b.size ?? b.buffer.size - (b.offset ?? 0)) : b.size;
+      if (bytes > this.bindingLimit) throw new Error(`${d.label}: binds ${bytes} bytes, more than the binding limit (${this.bindingLimit})`);
     }
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const [x, y, z] = this.grid(d.workgroups, d.label);
     if (x === 0 || y === 0 || z === 0) return;
+    const uBytes = d.uniforms ? d.uniforms.byteLength : 0;
+    if (k.layout.uniform !== uBytes > 0) throw new Error(`${d.label}: the kernel ${k.layout.uniform ? 'declares' : 'lacks'} a uniform block, the dispatch passes ${uBytes} uniform bytes`);
+    if (k.layout.storage !== d.buffers.length) throw new Error(`${d.label}: the kernel binds ${k.layout.storage} storage buffers, the dispatch passes ${d.buffers.length}`);
+    const slot = Math.ceil(uBytes / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+    if (this.uniformUsed + slot > UNIFORM_RING_BYTES) this.flush();
+    const bindGroup = this.bindGroups.get(k.layout, d.buffers, k.layout.uniform ? this.uniformBuffer : null, uBytes);
     if (!this.pass) {
       this.encoder = this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
+      this.passPipeline = null;
     }
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    if (this.passPipeline !== k.pipeline) this.pass.setPipeline((this.passPipeline = k.pipeline));
+    if (k.layout.uniform) {
+      const src = new Uint8Array(d.uniforms!.buffer, d.uniforms!.byteOffset, uBytes);
+      this.uniformStaging.set(src, this.uniformUsed);
+      this.pass.setBindGroup(0, bindGroup, [this.uniformUsed]);
+      this.uniformUsed += slot;
+    } else this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
     this.lastLabel = d.label;
     this.counters.dispatches++;
-    if (this.nanCheck) this.runChecks(this.nanCheck.take(d.label, d.buffers.map((b) => ('buffer' in b ? b.buffer : b))));
+    if (this.nanCheck) this.runChecks(this.nanCheck.take(d.label, d.buffers.map(bufferOf)));
     if (++this.pending >= this.dispatchesPerSubmit) this.flush();
   }
 
@@ -257,9 +362,12 @@ export class Engine {
     this.submit(this.encoder.finish());
     this.encoder = null;
     this.pass = null;
+    this.passPipeline = null;
     this.pending = 0;
     this.uniformUsed = 0;
-    this.counters.encodeMs += performance.now() - t0;
+    const ms = performance.now() - t0;
+    this.counters.encodeMs += ms;
+    this.counters.submitMs += ms;
   }
 
   /** Every submit goes through here, so the queue's idle time can be measured. */
@@ -320,7 +428,7 @@ export class Engine {
   }
 
   stats(): EngineStats {
-    return { ...this.pool.stats(), ...this.counters, pipelines: this.pipelines.size };
+    return { ...this.pool.stats(), ...this.bindGroups.stats(), ...this.counters, pipelines: this.pipelines.size };
   }
 
   private assertAlive(): void {

@@ -30,8 +30,16 @@ export function bucketSize(bytes: number, bindingLimit = Infinity, bufferLimit =
   return Math.max(Math.ceil(size / 4) * 4, Math.ceil(bytes / 4) * 4);
 }
 
+/**
+ * Reuse order is canonical: acquire() hands out the oldest free buffer of the bucket (lowest creation number),
+ * whatever order buffers came back in. So the same sequence of acquires and releases gets the same buffers
+ * every time (a training step's dispatches bind the same buffers each iteration and find their bind groups
+ * cached), where a last-in-first-out list would permute them from one iteration to the next.
+ */
 export class BufferPool {
+  /** Per bucket, free buffers sorted by descending creation number (pop() takes the oldest). */
   private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly serial = new WeakMap<GPUBuffer, number>();
   private live = 0;
   private liveBytes = 0;
   private pooled = 0;
@@ -44,6 +52,8 @@ export class BufferPool {
     private readonly usage: GPUBufferUsageFlags,
     private bindingLimit = Infinity,
     private readonly bufferLimit = Infinity,
+    /** Called after trim() destroyed buffers (the engine drops bind groups that hold them). */
+    private readonly onTrim?: () => void,
   ) {}
 
   setBindingLimit(bytes: number): void {
@@ -59,7 +69,7 @@ export class BufferPool {
       this.pooledBytes -= size;
     } else {
       buffer = this.device.createBuffer({ size, usage: this.usage });
-      this.created++;
+      this.serial.set(buffer, this.created++);
     }
     this.live++;
     this.liveBytes += size;
@@ -71,7 +81,15 @@ export class BufferPool {
     const size = buffer.size;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
-    list.push(buffer);
+    const id = this.serial.get(buffer) ?? Infinity;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.serial.get(list[mid]) ?? Infinity) > id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buffer);
     this.live--;
     this.liveBytes -= size;
     this.pooled++;
@@ -84,6 +102,7 @@ export class BufferPool {
     this.free.clear();
     this.pooled = 0;
     this.pooledBytes = 0;
+    this.onTrim?.();
   }
 
   stats(): PoolStats {

@@ -1,0 +1,79 @@
+import { beforeAll, describe, expect, test } from 'vitest';
+import * as T from '../src/index.ts';
+
+beforeAll(async () => {
+  await T.init();
+});
+
+const COPY = (n: number) => `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> b: array<f32>;
+struct U { v: array<vec4<u32>, 1> };
+@group(0) @binding(2) var<uniform> u: U;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x < u.v[0].x) { b[gid.x] = a[gid.x] * ${n}.0; }
+}`;
+
+function run(key: string | undefined, code: string | (() => string), a: T.Tensor, out: T.Tensor): void {
+  T.engine().dispatch({ label: 'host-loop-test', key, code, buffers: [a.buffer, out.buffer], uniforms: new Uint32Array([a.size, 0, 0, 0]), workgroups: Math.ceil(a.size / 64) });
+}
+
+describe('host loop', () => {
+  test('bind groups are reused for the same buffers, and dropped when the pool destroys buffers', async () => {
+    const e = T.engine();
+    const a = T.tensor([1, 2, 3]);
+    const out = T.zeros([3]);
+    run('host-loop|x2', COPY(2), a, out);
+    const s0 = e.stats();
+    run('host-loop|x2', COPY(2), a, out);
+    const s1 = e.stats();
+    expect(s1.bindGroupHits - s0.bindGroupHits).toBe(1);
+    expect(s1.bindGroupMisses).toBe(s0.bindGroupMisses);
+    e.pool.trim();
+    expect(e.stats().bindGroups).toBe(0);
+    run('host-loop|x2', COPY(2), a, out);
+    expect(Array.from(await out.data())).toEqual([2, 4, 6]);
+    a.dispose();
+    out.dispose();
+  });
+
+  test('a key reads the code only on a miss, and a key naming two programs is refused', async () => {
+    const a = T.tensor([1, 2]);
+    const out = T.zeros([2]);
+    let built = 0;
+    const lazy = () => (built++, COPY(3));
+    run('host-loop|x3', lazy, a, out);
+    const e = T.engine();
+    const check = e.checkKernelKeys;
+    e.checkKernelKeys = false;
+    run('host-loop|x3', lazy, a, out);
+    expect(built).toBe(1);
+    e.checkKernelKeys = true;
+    expect(() => run('host-loop|x3', COPY(4), a, out)).toThrow(/names two different programs/);
+    e.checkKernelKeys = check;
+    expect(Array.from(await out.data())).toEqual([3, 6]);
+    a.dispose();
+    out.dispose();
+  });
+
+  test('warmup compiles recorded programs; a stale keyed record is replaced by the current code at first use', async () => {
+    const e = T.engine();
+    const r = await e.warmup([
+      { key: 'host-loop|stale', label: 'stale', code: COPY(5) },
+      { label: 'plain', code: COPY(6) },
+      { label: 'broken', code: 'fn main( {' },
+    ]);
+    expect(r).toMatchObject({ compiled: 2, failed: 1 });
+    const before = e.stats().pipelines;
+    const a = T.tensor([1, 2]);
+    const out = T.zeros([2]);
+    run('host-loop|stale', COPY(7), a, out);
+    expect(Array.from(await out.data())).toEqual([7, 14]);
+    run(undefined, COPY(6), a, out);
+    expect(Array.from(await out.data())).toEqual([6, 12]);
+    expect(e.stats().pipelines).toBe(before);
+    expect(e.programs().some((p) => p.key === 'host-loop|stale' && p.code === COPY(7))).toBe(true);
+    a.dispose();
+    out.dispose();
+  });
+});
