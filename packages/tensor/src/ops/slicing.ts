@@ -1,6 +1,6 @@
 import { bytesPerElement } from '../dtype.ts';
 import { TensorError } from '../errors.ts';
-import { bindableBytes } from '../kernels/binding.ts';
+import { bindableBytes, spanBytes } from '../kernels/binding.ts';
 import { engine } from '../runtime/engine.ts';
 import { numel, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
@@ -17,8 +17,8 @@ export type Bound = Tensor | { shape: Shape; dtype: Tensor['dtype'] };
 
 function boundBytes(b: Bound): number {
   const t = b as Tensor;
-  // A view of a big buffer binds only its span; a fresh output binds its whole size.
-  if ('buffer' in b && t.buffer.size <= engine().maxBindingBytes) return 0;
+  // A view of a big buffer binds only its span (more than its elements when strided); a fresh output binds its size.
+  if ('buffer' in b) return t.buffer.size <= engine().maxBindingBytes ? 0 : spanBytes(t);
   return numel(b.shape) * bytesPerElement(b.dtype);
 }
 
@@ -44,6 +44,11 @@ export function sliceRuns(
   if (run < 1) {
     throw new TensorError(op, `one slice needs ${bytesPerIndex} bytes, more than the device binds at once (${engine().maxBindingBytes}); it cannot be sliced further`);
   }
+  return joinRuns(size, run, part, join);
+}
+
+/** Runs `part(start, len)` over `[0, size)` in runs of `run` indices and joins the parts (one part as it is). */
+export function joinRuns(size: number, run: number, part: (start: number, len: number) => Tensor, join: (parts: Tensor[]) => Tensor): Tensor {
   const parts: Tensor[] = [];
   try {
     for (let s = 0; s < size; s += run) parts.push(part(s, Math.min(run, size - s)));
