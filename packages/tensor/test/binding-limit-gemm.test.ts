@@ -152,6 +152,17 @@ describe('conv2d over the binding limit', () => {
     for (const t of [x, w, b]) t.dispose();
   });
 
+  // Output-channel parts just under the limit: their gradients are windows of the joined gradient, whose
+  // aligned starts add up to 252 bytes to what they bind.
+  test('padding 1 on one image [1, 9, 17, 15]: output-channel parts whose gradients are windows', async () => {
+    const x = randomTensor([1, 9, 17, 15], 55);
+    const w = randomTensor([13, 9, 3, 3], 56);
+    const { full, sliced } = await underTinyLimit(() => forwardBackward([x, w], (xx, ww) => T.conv2d(xx, ww, null, { padding: 1 }), 57));
+    ['y', 'dx', 'dW'].forEach((what, i) => expectClose(sliced[i], full[i], 1e-5, what));
+    x.dispose();
+    w.dispose();
+  });
+
   test('a patch conv (2x2, stride 2, remainder pixels dropped) on [3, 5, 13, 11]', async () => {
     const x = randomTensor([3, 5, 13, 11], 61);
     const w = randomTensor([7, 5, 2, 2], 62);
@@ -194,6 +205,43 @@ describe('biasGelu over the binding limit', () => {
     expect(sliced[0], 'y').toEqual(full[0]);
     expect(sliced[1], 'dx').toEqual(full[1]);
     expectClose(sliced[2], full[2], 1e-5, 'db');
+    x.dispose();
+    b.dispose();
+  });
+});
+
+describe('the sliced paths free what they make', () => {
+  test('no tensor outlives a sliced forward and backward of each op', async () => {
+    const inputs = [[3, 37, 29], [45, 29], [45], [1, 9, 17, 15], [13, 9, 3, 3], [2, 5, 21, 12], [29]].map((s, i) => randomTensor(s, 131 + i));
+    const [x, w, b, img, cw, q, bg] = inputs;
+    T.setLeakTracking(true);
+    const live = T.liveTensors().length;
+    T.engine().setBindingLimit(4096);
+    const runs: [T.Tensor[], (...xs: T.Tensor[]) => T.Tensor][] = [
+      [[x, w, b], (xx, ww, bb) => T.linear(xx, ww, bb)],
+      [[img, cw], (xx, ww) => T.conv2d(xx, ww, null, { padding: 1 })],
+      [[q], (qq) => T.attention(qq, qq, qq)],
+      [[x, bg], (xx, bb) => T.biasGelu(xx, bb)],
+    ];
+    try {
+      for (const [args, f] of runs) {
+        for (const t of forwardBackward(args, f, 139)) t.dispose();
+        expect(T.liveTensors().slice(live).map((t) => t.op)).toEqual([]);
+      }
+    } finally {
+      T.setLeakTracking(false);
+      inputs.forEach((t) => t.dispose());
+    }
+  });
+});
+
+describe('what cannot be sliced is refused by name', () => {
+  test('biasGelu whose bias (one row, 2000 floats) is larger than the limit', () => {
+    const x = randomTensor([3, 2000], 121);
+    const b = randomTensor([2000], 122);
+    T.engine().setBindingLimit(4096);
+    expect(() => T.biasGelu(x, b)).toThrow(/bias_gelu: a tensor of shape \[2000\].*cannot be sliced further/);
+    T.engine().setBindingLimit(null);
     x.dispose();
     b.dispose();
   });

@@ -61,7 +61,7 @@ interface Extent {
   dims: readonly number[];
   /** Bytes it binds: a view's span, an output's size. */
   bytes: number;
-  /** The most it may bind: a window carries alignment slack, a whole buffer none. */
+  /** The most it may bind: less a window's alignment slack (an output's gradient comes back as a window). */
   cap: number;
   /** Made by the op (contiguous, each part its own): a part binds its share of the bytes. */
   fresh: boolean;
@@ -70,13 +70,15 @@ interface Extent {
 function extents(p: AxisPlan): Extent[] {
   const list: Extent[] = [];
   const limit = engine().maxBindingBytes;
+  const cap = bindableBytes();
   for (const i of p.inputs) {
     // A buffer that binds whole needs nothing; a bigger one binds the span of the view.
     if (i && i.t.buffer.size > limit) {
-      list.push({ shape: i.t.shape, strides: i.t.strides, dtype: i.t.dtype, dims: i.dims, bytes: spanBytes(i.t), cap: bindableBytes(), fresh: false });
+      list.push({ shape: i.t.shape, strides: i.t.strides, dtype: i.t.dtype, dims: i.dims, bytes: spanBytes(i.t), cap, fresh: false });
     }
   }
-  for (const o of [p.out, ...(p.temps ?? [])]) list.push({ ...o, strides: contiguousStrides(o.shape), bytes: bytesOf(o.shape, o.dtype), cap: limit, fresh: true });
+  // Outputs are bound whole, but the backward reads their gradients as parts of the joined gradient: windows.
+  for (const o of [p.out, ...(p.temps ?? [])]) list.push({ ...o, strides: contiguousStrides(o.shape), bytes: bytesOf(o.shape, o.dtype), cap, fresh: true });
   return list;
 }
 
