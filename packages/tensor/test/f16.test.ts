@@ -67,6 +67,18 @@ describe('f16 storage', () => {
     for (const x of [t, s, r]) x.dispose();
   });
 
+  test('split gives f16 views, and its gradient concatenates the pieces\' (zeros for an unused piece)', async () => {
+    const vals = halves(13, 2);
+    const t = T.tensor(vals, [13], 'f16').requiresGrad_();
+    const pieces = T.split(t, 5);
+    expect(pieces.map((p) => [p.dtype, p.offset, p.shape[0]])).toEqual([['f16', 0, 5], ['f16', 5, 5], ['f16', 10, 3]]);
+    expect([...(await pieces[2].data())]).toEqual(vals.slice(10));
+    const y = T.concat([T.mul(pieces[2], 2), pieces[0]]);
+    y.backward(T.ones([8], 'f16'));
+    expect(t.grad!.dtype).toBe('f16');
+    expect([...(await t.grad!.data())]).toEqual([1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 2, 2, 2]);
+  });
+
   test('full, zeros, ones, arange, rand and randn make f16 tensors (rand is the f32 draw rounded)', async () => {
     expect([...(await T.full([5], 0.1, 'f16').data())]).toEqual(Array(5).fill(h(0.1)));
     expect([...(await T.ones([3], 'f16').data())]).toEqual([1, 1, 1]);

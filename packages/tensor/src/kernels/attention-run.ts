@@ -1,6 +1,7 @@
-import { engine } from '../runtime/engine.ts';
+import { type BufferWindow, engine } from '../runtime/engine.ts';
 import type { Tensor } from '../tensor.ts';
 import type { AttentionConfig } from './attention.ts';
+import { bindView } from './binding.ts';
 import { type AttentionKernel, dkvKernel, dqKernel, forwardKernel, type Vec4Flags } from './attention-code.ts';
 import { memoKernel } from './memo.ts';
 import { isCpuAdapter } from './rowwise.ts';
@@ -50,8 +51,11 @@ export interface AttentionLaunch {
   cfg: AttentionConfig;
 }
 
-/** Encodes one kernel over every (batch, head); grids past the per-dimension limit are split along z. */
-function launch(label: string, build: typeof forwardKernel, p: AttentionLaunch, strided: Record<string, Tensor>, buffers: GPUBuffer[]): void {
+/**
+ * Encodes one kernel over every (batch, head); grids past the per-dimension limit are split along z. Bindings:
+ * the strided operands, then `plain` (contiguous inputs and outputs, indexed from their start).
+ */
+function launch(label: string, build: typeof forwardKernel, p: AttentionLaunch, strided: Record<string, Tensor>, plain: Tensor[]): void {
   const e = engine();
   const f = flags(strided);
   const key = `${label}|${p.d}|${p.cfg.mode},${p.cfg.wg},${p.cfg.bc}|${Object.values(f).map(Number).join('')}`;
@@ -61,9 +65,20 @@ function launch(label: string, build: typeof forwardKernel, p: AttentionLaunch, 
   if (bh === 0 || p.N === 0) return;
   if (gx > e.maxWorkgroupsPerDim) throw new Error(`${label}: ${p.N} rows exceed the device's grid`);
   const values: Record<string, number> = { N: p.N, H: p.H, scale: f32Bits(p.scale) };
+  const buffers: (GPUBuffer | BufferWindow)[] = [];
+  // Strided views of a big buffer (q, k, v of one qkv tensor) bind the window they span; window starts keep
+  // 4-alignment (the offset alignment is at least 16 bytes), so vec4 reads stay valid.
   for (const [name, t] of Object.entries(strided)) {
-    values[`off_${name}`] = t.offset;
+    const bound = bindView(t, label);
+    if (bound.offset % 4 !== 0 && vec4Readable(t)) throw new Error(`${label}: a window broke ${name}'s vec4 alignment`);
+    buffers.push(bound.resource);
+    values[`off_${name}`] = bound.offset;
     [values[`sb_${name}`], values[`sh_${name}`], values[`sn_${name}`], values[`sd_${name}`]] = t.strides;
+  }
+  for (const t of plain) {
+    const bound = bindView(t, label);
+    if (bound.offset !== 0) throw new Error(`${label}: a contiguous operand of shape [${t.shape.join(', ')}] must start its binding`);
+    buffers.push(bound.resource);
   }
   for (let z0 = 0; z0 < bh; z0 += e.maxWorkgroupsPerDim) {
     const uniforms = kernel.layout.pack({ ...values, zBase: z0 });
@@ -80,7 +95,7 @@ const flags = (ts: Partial<Record<keyof Vec4Flags, Tensor>>): Vec4Flags => ({
 });
 
 export function launchForward(p: AttentionLaunch, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor): void {
-  launch('attention', forwardKernel, p, { q, k, v }, [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer]);
+  launch('attention', forwardKernel, p, { q, k, v }, [out, lse]);
 }
 
 /** dq (and D = rowsum(dO ∘ O) into `dd`), then dk and dv: two passes, each output row summed by one invocation. */
@@ -90,24 +105,6 @@ export function launchBackward(
   out: { dq: Tensor; dk: Tensor; dv: Tensor; dd: Tensor },
 ): void {
   const { q, k, v, o, g, lse } = t;
-  launch('attention_backward_dq', dqKernel, p, { q, k, v, o, g }, [
-    q.buffer,
-    k.buffer,
-    v.buffer,
-    o.buffer,
-    g.buffer,
-    lse.buffer,
-    out.dq.buffer,
-    out.dd.buffer,
-  ]);
-  launch('attention_backward_dkv', dkvKernel, p, { q, k, v, g }, [
-    q.buffer,
-    k.buffer,
-    v.buffer,
-    g.buffer,
-    lse.buffer,
-    out.dd.buffer,
-    out.dk.buffer,
-    out.dv.buffer,
-  ]);
+  launch('attention_backward_dq', dqKernel, p, { q, k, v, o, g }, [lse, out.dq, out.dd]);
+  launch('attention_backward_dkv', dkvKernel, p, { q, k, v, g }, [lse, out.dd, out.dk, out.dv]);
 }

@@ -1,6 +1,7 @@
 import { engine } from '../runtime/engine.ts';
 import type { Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
+import { bindView } from './binding.ts';
 import { type MatmulConfig, matmulCode, matmulKey, matmulLayout, type MatmulVariant } from './matmul.ts';
 import { memoKernel } from './memo.ts';
 
@@ -109,7 +110,16 @@ export function launchMatmul(label: string, p: MatmulPlan, cfg: MatmulConfig, a:
   const gx = Math.ceil(p.N / (cfg.wg * cfg.tn));
   const gy = Math.ceil(p.M / cfg.tm);
   const max = e.maxWorkgroupsPerDim;
-  const buffers = bias ? [a.buffer, b.buffer, bias.buffer, out.buffer] : [a.buffer, b.buffer, out.buffer];
+  // Operands bigger than a binding are bound as the window their view spans (the ops slice so that it fits).
+  // Window starts are multiples of the offset alignment (at least 16 bytes), so vec4 offsets stay 4-aligned.
+  const ba = bindView(a, label);
+  const bb = bindView(b, label);
+  const bbias = bias ? bindView(bias, label) : null;
+  const bout = bindView(out, label);
+  if (bout.offset !== 0 || (p.variant.aVec4 && ba.offset % 4 !== 0) || (p.variant.bVec4 && bb.offset % 4 !== 0)) {
+    throw new Error(`${label}: a window broke the kernel's layout (output offset ${bout.offset}, A ${ba.offset}, B ${bb.offset})`);
+  }
+  const buffers = bbias ? [ba.resource, bb.resource, bbias.resource, bout.resource] : [ba.resource, bb.resource, bout.resource];
   // Grids past the per-dimension limit are split into several dispatches (row and batch bases in uniforms).
   for (let z0 = 0; z0 < batch; z0 += max) {
     for (let y0 = 0; y0 < gy; y0 += max) {
@@ -119,9 +129,9 @@ export function launchMatmul(label: string, p: MatmulPlan, cfg: MatmulConfig, a:
         K: p.K,
         rowBase: y0,
         batchBase: z0,
-        offA: a.offset,
-        offB: b.offset,
-        offBias: bias ? bias.offset : 0,
+        offA: ba.offset,
+        offB: bb.offset,
+        offBias: bbias ? bbias.offset : 0,
         sAm: p.sAm,
         sAk: p.sAk,
         sBk: p.sBk,

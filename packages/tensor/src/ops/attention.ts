@@ -7,6 +7,7 @@ import { assertTensor, Tensor } from '../tensor.ts';
 import { mul, sub } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { sum } from './reduce.ts';
+import { bindsWhole, bytesOf, sliced } from './slice-axes.ts';
 import { softmax } from './softmax.ts';
 
 export interface AttentionOptions {
@@ -41,6 +42,8 @@ function check(q: Tensor, k: Tensor, v: Tensor, scale: number | undefined): Atte
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const p = check(q, k, v, options.scale);
+  const parts = slicedAttention(p, q, k, v, options);
+  if (parts) return parts;
   if (q.dtype === 'f16') return unfusedAttention(q, k, v, p.scale);
   const out = Tensor.empty(q.shape, 'f32', 'attention');
   const lse = Tensor.empty([p.B, p.H, p.N], 'f32', 'attention');
@@ -62,6 +65,27 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   );
   lse.dispose();
   return out;
+}
+
+/**
+ * attention in parts along batch, then heads, when a tensor it binds is larger than a binding (q, k and v may
+ * be strided views of one big qkv tensor: each part binds the window it spans). The unfused f16 path also makes
+ * the N×N scores. Null when nothing must slice.
+ */
+function slicedAttention(p: AttentionLaunch, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Tensor | null {
+  // Besides the output: the fused path's log-sum-exp per row (f32), the f16 path's scores.
+  const side = q.dtype === 'f16' ? [p.B, p.H, p.N, p.N] : [p.B, p.H, p.N];
+  const sideType = q.dtype === 'f16' ? 'f16' : 'f32';
+  if (bindsWhole([q, k, v], bytesOf(q.shape, q.dtype), bytesOf(side, sideType))) return null;
+  const dims = [0, 1];
+  return sliced({
+    op: 'attention',
+    sizes: [p.B, p.H],
+    inputs: [q, k, v].map((t) => ({ t, dims })),
+    out: { shape: q.shape, dtype: q.dtype, dims },
+    temps: [{ shape: side, dtype: sideType, dims }],
+    part: ([pq, pk, pv]) => attention(pq!, pk!, pv!, options),
+  });
 }
 
 function fusedBackward(p: AttentionLaunch, g: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor): Tensor[] {

@@ -8,6 +8,7 @@ import { cast } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { sum } from './reduce.ts';
 import { pad } from './shape.ts';
+import { bindsWhole, bytesOf, sliced } from './slice-axes.ts';
 import { contiguous, permute, reshape, slice } from './view.ts';
 
 export type Pair = number | readonly [number, number];
@@ -147,6 +148,29 @@ function implicitGrads(g: ConvGeometry, gout: Tensor, x: Tensor, w: Tensor, want
 }
 
 /**
+ * conv2d in parts when a tensor it binds is larger than a binding: along the images, the output channels, or
+ * the input channels (parts summed, the bias added once). The patch path's weight gradient is a per-image
+ * product [N, O, C·KH·KW] before its sum, so it counts too. Null when nothing must slice.
+ */
+function slicedConv(g: ConvGeometry, x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions, patch: boolean): Tensor | null {
+  const out = [g.N, g.O, g.OH, g.OW];
+  const perImage = patch && weight.requiresGrad ? [g.N, g.O, g.C, g.KH * g.KW] : null;
+  if (bindsWhole([x, weight, bias], bytesOf(out, x.dtype), perImage ? bytesOf(perImage, x.dtype) : 0)) return null;
+  return sliced({
+    op: 'conv2d',
+    sizes: [g.N, g.O, g.C],
+    inputs: [
+      { t: x, dims: [0, -1, 1] },
+      { t: weight, dims: [-1, 0, 1] },
+      bias && { t: bias, dims: [-1, 0, -1] },
+    ],
+    out: { shape: out, dtype: x.dtype, dims: [0, 1, -1] },
+    temps: perImage ? [{ shape: perImage, dtype: x.dtype, dims: [0, 1, 2] }] : [],
+    part: ([px, pw, pb], axis, start) => conv2d(px!, pw!, axis === 2 && start > 0 ? null : pb, options),
+  });
+}
+
+/**
  * torch.nn.functional.conv2d for groups = 1: NCHW input, OIHW weight, zero padding, optional bias, on the
  * matmul core. Patch convs (stride = kernel, no padding: ViT's 16x16/16 embedding, 1x1) are a view and one
  * matmul; everything else is an implicit GEMM that gathers im2col columns on the fly. Backward: dW as one GEMM
@@ -156,6 +180,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   const b = bias ?? null;
   const g = convGeometry('conv2d', x, weight, b, options);
   const patch = patchPathAllowed && isPatchConv(g);
+  const parts = slicedConv(g, x, weight, b, options, patch);
+  if (parts) return parts;
   const y = noGrad(() => forward(g, x, weight, b, patch));
   const inputs = b ? [x, weight, b] : [x, weight];
   record(

@@ -4,6 +4,7 @@ import { runMap } from '../kernels/map.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { mul } from './elementwise.ts';
 import { sumToShape } from './reduce.ts';
+import { bindsWhole, bytesOf, sliced } from './slice-axes.ts';
 
 const SQRT1_2 = '0.7071067811865476';
 /** Exact (erf) GELU of u = x0 + x1 and its derivative Φ(u) + u·φ(u); erf_approx is the map prelude's erfc-based erf. */
@@ -25,6 +26,8 @@ function check(x: Tensor, bias: Tensor): void {
  */
 export function biasGelu(x: Tensor, bias: Tensor): Tensor {
   check(x, bias);
+  const parts = slicedRows(x, bias);
+  if (parts) return parts;
   const y = runMap('bias_gelu', [x, bias], x.shape, 'f32', 'f32', GELU);
   record(
     'bias_gelu',
@@ -43,4 +46,20 @@ export function biasGelu(x: Tensor, bias: Tensor): Tensor {
     [x, bias],
   );
   return y;
+}
+
+/**
+ * biasGelu in parts along x's leading dims when x is larger than a binding, so that the backward's dbias (a sum
+ * over rows) runs per part and the parts' sums add. Null when nothing must slice.
+ */
+function slicedRows(x: Tensor, bias: Tensor): Tensor | null {
+  if (bindsWhole([x, bias], bytesOf(x.shape, x.dtype))) return null;
+  const lead = x.shape.slice(0, -1).map((_, d) => d);
+  return sliced({
+    op: 'bias_gelu',
+    sizes: x.shape.slice(0, -1),
+    inputs: [{ t: x, dims: lead }, { t: bias, dims: lead.map(() => -1) }],
+    out: { shape: x.shape, dtype: x.dtype, dims: lead },
+    part: ([px, pb]) => biasGelu(px!, pb!),
+  });
 }

@@ -5,6 +5,7 @@ import { matmulConfig, type TuneResult, tuneMatmulPlan } from '../kernels/matmul
 import { broadcastShapes } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { sumToShape } from './reduce.ts';
+import { bindsWhole, bytesOf, sliced } from './slice-axes.ts';
 import { reshape } from './view.ts';
 
 export interface MatmulOptions {
@@ -49,11 +50,49 @@ function check(op: string, a: Tensor, b: Tensor, tA: boolean, tB: boolean, bias:
 }
 
 /** The forward kernel alone: no autograd. */
-function forward(op: string, a: Tensor, b: Tensor, tA: boolean, tB: boolean, bias: Tensor | null): Tensor {
-  const { plan, outShape } = check(op, a, b, tA, tB, bias);
+function forward(op: string, { plan, outShape }: Checked, a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   const out = Tensor.empty(outShape, a.dtype, op);
   launchMatmul(op, plan, matmulConfig(plan), a, b, out, bias);
   return out;
+}
+
+/**
+ * op(a)·op(b) (+ bias) in parts when a tensor it binds is larger than a binding: along the output's batch dims,
+ * its rows (M), its columns (N), or the reduction (K, parts summed, the bias added once); `call` is the public
+ * op on the narrowed operands. Null when nothing must slice.
+ */
+function slicedProduct(
+  op: string,
+  a: Tensor,
+  b: Tensor,
+  tA: boolean,
+  tB: boolean,
+  bias: Tensor | null,
+  outShape: number[],
+  call: (a: Tensor, b: Tensor, bias: Tensor | null) => Tensor,
+): Tensor | null {
+  if (bindsWhole([a, b, bias], bytesOf(outShape, a.dtype))) return null;
+  const nb = outShape.length - 2;
+  const batch = outShape.slice(0, nb);
+  // An operand's dim along output batch dim d; -1 where it is missing or broadcast (size 1).
+  const batchDims = (t: Tensor) =>
+    batch.map((_, d) => {
+      const i = d - (nb - (t.rank - 2));
+      return i >= 0 && t.shape[i] !== 1 ? i : -1;
+    });
+  const [ra, rb] = [a.rank, b.rank];
+  const kAxis = nb + 2;
+  return sliced({
+    op,
+    sizes: [...batch, outShape[nb], outShape[nb + 1], a.shape[tA ? ra - 2 : ra - 1]],
+    inputs: [
+      { t: a, dims: [...batchDims(a), tA ? ra - 1 : ra - 2, -1, tA ? ra - 2 : ra - 1] },
+      { t: b, dims: [...batchDims(b), -1, tB ? rb - 2 : rb - 1, tB ? rb - 1 : rb - 2] },
+      bias && { t: bias, dims: [...batch.map(() => -1), -1, 0, -1] },
+    ],
+    out: { shape: outShape, dtype: a.dtype, dims: [...batch.map((_, d) => d), nb, nb + 1, -1] },
+    part: ([pa, pb, pbias], axis, start) => call(pa!, pb!, axis === kAxis && start > 0 ? null : pbias),
+  });
 }
 
 /** Sums a batched gradient to `shape`, freeing the unreduced one. */
@@ -95,7 +134,10 @@ function gradB(g: Tensor, a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tenso
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const tA = options.transposeA === true;
   const tB = options.transposeB === true;
-  const y = forward('matmul', a, b, tA, tB, null);
+  const checked = check('matmul', a, b, tA, tB, null);
+  const parts = slicedProduct('matmul', a, b, tA, tB, null, checked.outShape, (pa, pb) => matmul(pa, pb, options));
+  if (parts) return parts;
+  const y = forward('matmul', checked, a, b, null);
   record(
     'matmul',
     [a, b],
@@ -113,7 +155,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias) assertTensor('linear', bias, 'bias');
   if (weight.rank !== 2) throw shapeError('linear', 'weight must be 2-D [out, in]', x.shape, weight.shape);
   if (x.rank < 2) throw shapeError('linear', 'x needs at least 2 dimensions [..., in]', x.shape, weight.shape);
-  const y = forward('linear', x, weight, false, true, bias ?? null);
+  const checked = check('linear', x, weight, false, true, bias ?? null);
+  const parts = slicedProduct('linear', x, weight, false, true, bias ?? null, checked.outShape, linear);
+  if (parts) return parts;
+  const y = forward('linear', checked, x, weight, bias ?? null);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   record(
     'linear',

@@ -99,9 +99,10 @@ export function split(x: Tensor, sizes: number | readonly number[], dim = 0): Te
     return rawSlice(x, d, s - len, len, 'split');
   });
   const inShape = x.shape;
+  const dtype = x.dtype;
   // One node for all pieces: the gradient is the concat of the pieces' gradients, zeros where a piece had none.
   record('split', [x], outs, (grads) => {
-    const filled = grads.map((g, i) => g ?? zeros(inShape.map((v, k) => (k === d ? lens[i] : v))));
+    const filled = grads.map((g, i) => g ?? zeros(inShape.map((v, k) => (k === d ? lens[i] : v)), dtype));
     const gx = concat(filled, d);
     filled.forEach((f, i) => f !== grads[i] && f.dispose());
     return [gx];

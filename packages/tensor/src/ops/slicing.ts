@@ -54,6 +54,11 @@ export function sliceRuns(
   if (run < 1) {
     throw new TensorError(op, `one slice needs ${bytesPerIndex} bytes, more than the device binds at once (${engine().maxBindingBytes}); it cannot be sliced further`);
   }
+  return joinRuns(size, run, part, join);
+}
+
+/** Runs `part(start, len)` over `[0, size)` in runs of `run` indices and joins the parts (one part as it is). */
+export function joinRuns(size: number, run: number, part: (start: number, len: number) => Tensor, join: (parts: Tensor[]) => Tensor): Tensor {
   const parts: Tensor[] = [];
   try {
     for (let s = 0; s < size; s += run) parts.push(part(s, Math.min(run, size - s)));
