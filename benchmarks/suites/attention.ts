@@ -1,12 +1,13 @@
 // ViT-B self-attention (12 heads, d 64) at 224 px (197 tokens) and 448 px (785 tokens): our fused kernel next
 // to TF.js WebGPU composed from matMul and softmax, as a TF.js user would write it, on the same device.
+// `timeAttention` (ours alone) is also what the GPU report runs.
 import { attention, engine, init, randn, type Tensor } from '@seco/tensor';
 import { tfjsPeer } from '../tfjs.ts';
 import { medianMs, round } from '../timing.ts';
 import type { BenchCase } from '../types.ts';
 
-const H = 12;
-const D = 64;
+export const H = 12;
+export const D = 64;
 const CASES = [
   { N: 197, B: 1 },
   { N: 197, B: 4 },
@@ -17,7 +18,33 @@ const CASES = [
 /** 4·N²·d per head forward (two products); backward recomputes the scores and adds three more (7·N²·d). */
 const flopFwd = (B: number, N: number) => 4 * B * H * N * N * D;
 const flopBwd = (B: number, N: number) => 7 * B * H * N * N * D;
-const repsFor = (flop: number) => (flop > 2e10 ? 2 : flop > 3e9 ? 3 : 5);
+export const attentionFlop = (B: number, N: number, train: boolean) => flopFwd(B, N) + (train ? flopBwd(B, N) : 0);
+export const repsFor = (flop: number) => (flop > 2e10 ? 2 : flop > 3e9 ? 3 : 5);
+
+/** Ours: the fused kernel on q, k, v of (B, 12, N, 64), with `train` its backward too; median of `reps`. */
+export async function timeAttention(B: number, N: number, train: boolean, reps = repsFor(attentionFlop(B, N, train))): Promise<number> {
+  await init();
+  const e = engine();
+  const shape = [B, H, N, D];
+  const [q, k, v] = [0, 1, 2].map(() => randn(shape).requiresGrad_(train));
+  const g = randn(shape);
+  try {
+    return await medianMs(async () => {
+      const y = attention(q, k, v);
+      if (train) {
+        y.backward(g);
+        for (const t of [q, k, v]) {
+          t.grad!.dispose();
+          t.grad = null;
+        }
+      }
+      y.dispose();
+      await e.sync();
+    }, reps);
+  } finally {
+    [q, k, v, g].forEach((t: Tensor) => t.dispose());
+  }
+}
 
 type TF = Awaited<ReturnType<typeof tfjsPeer>>['tf'];
 type T4 = import('@tensorflow/tfjs-core').Tensor;
@@ -72,23 +99,9 @@ export default async function run(): Promise<BenchCase[]> {
   for (const { N, B } of CASES) {
     const shape = [B, H, N, D];
     for (const train of [false, true]) {
-      const flop = flopFwd(B, N) + (train ? flopBwd(B, N) : 0);
+      const flop = attentionFlop(B, N, train);
       const reps = repsFor(flop);
-      const [q, k, v] = [0, 1, 2].map(() => randn(shape).requiresGrad_(train));
-      const g = randn(shape);
-      const ours = await medianMs(async () => {
-        const y = attention(q, k, v);
-        if (train) {
-          y.backward(g);
-          for (const t of [q, k, v]) {
-            t.grad!.dispose();
-            t.grad = null;
-          }
-        }
-        y.dispose();
-        await e.sync();
-      }, reps);
-      [q, k, v, g].forEach((t: Tensor) => t.dispose());
+      const ours = await timeAttention(B, N, train, reps);
 
       const [tq, tk, tv] = [0, 1, 2].map(() => tf.randomNormal(shape));
       const tg = tf.randomNormal(shape);

@@ -1,12 +1,13 @@
-// f32 matmul at 1024³ and ViT-B shapes, ours next to TF.js WebGPU on the same device; f16 rows (f16 storage,
-// f32 accumulation) where the adapter has shader-f16, their peer still TF.js f32.
+// f32 matmul at 1024³, 4096³ and ViT-B shapes, ours next to TF.js WebGPU on the same device; f16 rows (f16
+// storage, f32 accumulation) where the adapter has shader-f16, their peer still TF.js f32. `timeMatmul` (ours
+// alone) is also what the GPU report runs.
 import { autotuneMatmul, engine, init, matmul, randn, type Tensor } from '@seco/tensor';
 import { tfjsPeer } from '../tfjs.ts';
 import { medianMs, round } from '../timing.ts';
 import type { BenchCase } from '../types.ts';
 import { cachedFmaCeiling } from './fma.ts';
 
-interface Shape {
+export interface MatmulShape {
   name: string;
   batch: number;
   M: number;
@@ -17,8 +18,9 @@ interface Shape {
   dtype?: 'f16';
 }
 
-const SHAPES: Shape[] = [
+export const SHAPES: MatmulShape[] = [
   { name: 'square', batch: 1, M: 1024, K: 1024, N: 1024 },
+  { name: 'square', batch: 1, M: 4096, K: 4096, N: 4096 },
   { name: 'vit-b qkv (224)', batch: 1, M: 197, K: 768, N: 2304 },
   { name: 'vit-b mlp fc1 (224)', batch: 1, M: 197, K: 768, N: 3072 },
   { name: 'vit-b mlp fc2 (224)', batch: 1, M: 197, K: 3072, N: 768 },
@@ -29,8 +31,37 @@ const SHAPES: Shape[] = [
   { name: 'vit-b mlp fc1 (224), f16', batch: 1, M: 197, K: 768, N: 3072, dtype: 'f16' },
 ];
 
+export const matmulFlop = (s: MatmulShape): number => 2 * s.batch * s.M * s.N * s.K;
+export const matmulShapeLabel = (s: MatmulShape): string => `${s.batch > 1 ? `${s.batch}x` : ''}${s.M}x${s.K}x${s.N}${s.transposeB ? ' (Bᵀ)' : ''}`;
+
 /** Fewer repetitions for big problems keep the suite within a few minutes on a CPU adapter. */
-const repsFor = (flop: number) => (flop > 3e9 ? 3 : flop > 5e8 ? 5 : 9);
+export const repsFor = (flop: number) => (flop > 3e9 ? 3 : flop > 5e8 ? 5 : 9);
+
+const operandShapes = (s: MatmulShape) => {
+  const lead = s.batch > 1 ? [s.batch] : [];
+  return { a: [...lead, s.M, s.K], b: s.transposeB ? [...lead, s.N, s.K] : [...lead, s.K, s.N] };
+};
+
+/** Ours: autotuned tiles, then the median of `reps` runs, each ending with a GPU sync. */
+export async function timeMatmul(s: MatmulShape, reps = repsFor(matmulFlop(s))): Promise<{ ms: number; tile: string }> {
+  await init();
+  const e = engine();
+  const shapes = operandShapes(s);
+  const a: Tensor = randn(shapes.a, 0, 1, undefined, s.dtype);
+  const b: Tensor = randn(shapes.b, 0, 1, undefined, s.dtype);
+  try {
+    const opts = { transposeB: s.transposeB === true };
+    const { config: c } = await autotuneMatmul(a, b, opts);
+    const ms = await medianMs(async () => {
+      matmul(a, b, opts).dispose();
+      await e.sync();
+    }, reps);
+    return { ms, tile: `wg${c.wg} ${c.tm}x${c.tn}` };
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+}
 
 export default async function run(): Promise<BenchCase[]> {
   await init();
@@ -40,23 +71,13 @@ export default async function run(): Promise<BenchCase[]> {
   const cases: BenchCase[] = [];
   for (const s of SHAPES) {
     if (s.dtype === 'f16' && !e.supportsF16) continue;
-    const flop = 2 * s.batch * s.M * s.N * s.K;
+    const flop = matmulFlop(s);
     const reps = repsFor(flop);
-    const lead = s.batch > 1 ? [s.batch] : [];
-    const bShape = s.transposeB ? [...lead, s.N, s.K] : [...lead, s.K, s.N];
-    const a: Tensor = randn([...lead, s.M, s.K], 0, 1, undefined, s.dtype);
-    const b: Tensor = randn(bShape, 0, 1, undefined, s.dtype);
-    const opts = { transposeB: s.transposeB === true };
-    const tuned = await autotuneMatmul(a, b, opts);
-    const ours = await medianMs(async () => {
-      matmul(a, b, opts).dispose();
-      await e.sync();
-    }, reps);
-    a.dispose();
-    b.dispose();
+    const { ms: ours, tile } = await timeMatmul(s, reps);
 
-    const ta = tf.randomNormal([...lead, s.M, s.K]);
-    const tb = tf.randomNormal(bShape);
+    const shapes = operandShapes(s);
+    const ta = tf.randomNormal(shapes.a);
+    const tb = tf.randomNormal(shapes.b);
     const peer = await medianMs(async () => {
       tf.matMul(ta, tb, false, s.transposeB === true).dispose();
       await sync();
@@ -65,16 +86,15 @@ export default async function run(): Promise<BenchCase[]> {
     tb.dispose();
 
     const gflops = flop / ours / 1e6;
-    const c = tuned.config;
     cases.push({
       name: s.name,
-      shape: `${s.batch > 1 ? `${s.batch}x` : ''}${s.M}x${s.K}x${s.N}${s.transposeB ? ' (Bᵀ)' : ''}`,
+      shape: matmulShapeLabel(s),
       ms: round(ours),
       gflops: round(gflops),
       peer_ms: round(peer),
       ratio: round(peer / ours),
       adapter: e.adapterDescription,
-      notes: `${round((100 * gflops) / ceiling, 0)}% of FMA ceiling; tile wg${c.wg} ${c.tm}x${c.tn}; ${reps} reps`,
+      notes: `${round((100 * gflops) / ceiling, 0)}% of FMA ceiling; tile ${tile}; ${reps} reps`,
     });
   }
   return cases;

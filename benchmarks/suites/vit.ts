@@ -1,7 +1,8 @@
 // ViT-B/16 (SeCo's backbone) forward and forward+backward, ours next to the same model in TF.js WebGPU: same
-// random weights, same adapter, same process. First-call rows include pipeline compilation.
+// random weights, same adapter, same process. First-call rows include pipeline compilation. `timeVit` (ours
+// alone, any ViT shape) is also what the GPU report runs.
 import { add, engine, Generator, init, noGrad, randn, sum, type Tensor } from '@seco/tensor';
-import { resizePosEmbed, VisionTransformer, VIT_B16 } from '@seco/models';
+import { resizePosEmbed, type ViTConfig, VisionTransformer, VIT_B16 } from '@seco/models';
 import { tfjsPeer } from '../tfjs.ts';
 import { tfVitForward, tfVitWeights } from '../tfjs-vit.ts';
 import { medianMs, round } from '../timing.ts';
@@ -30,12 +31,45 @@ const RUNS: Run[] = [
 ];
 const REPS = 2;
 
-/** Multiply-adds ×2 of one forward: the linears, q·kᵀ and attn·v, and the patch conv. */
-function forwardFlop(batch: number, size: number): number {
-  const { embedDim: D, depth, patchSize: p } = VIT_B16;
+/** Multiply-adds ×2 of one forward: the linears (qkv, proj, MLP), q·kᵀ and attn·v, and the patch conv. */
+export function forwardFlop(batch: number, size: number, c: ViTConfig = VIT_B16): number {
+  const { embedDim: D, depth, patchSize: p, mlpRatio: r, inChans } = c;
   const n = (size / p) ** 2;
   const t = n + 1;
-  return batch * (depth * (24 * t * D * D + 4 * t * t * D) + 2 * n * D * 3 * p * p);
+  return batch * (depth * (2 * (4 + 2 * r) * t * D * D + 4 * t * t * D) + 2 * n * D * inChans * p * p);
+}
+
+/** One forward (no grad) or forward+backward of `vit` on `x`, ending with a GPU sync. */
+export function vitRun(vit: VisionTransformer, x: Tensor, backward: boolean): () => Promise<void> {
+  return async () => {
+    if (backward) {
+      const f = vit.forwardFeatures(x);
+      const loss = add(add(sum(f.cls), sum(f.patchTokens)), sum(f.auxTokens));
+      loss.backward();
+      for (const t of [f.cls, f.patchTokens, f.auxTokens, loss]) t.dispose();
+      vit.zeroGrad();
+    } else {
+      const f = noGrad(() => vit.forwardFeatures(x));
+      for (const t of [f.cls, f.patchTokens, f.auxTokens]) t.dispose();
+    }
+    await engine().sync();
+  };
+}
+
+/** Ours alone: a random ViT of shape `config`, its first call (compiles) and the median of `reps` after it. */
+export async function timeVit(config: ViTConfig, batch: number, size: number, backward: boolean, reps = REPS): Promise<{ firstMs: number; ms: number; flop: number }> {
+  await init();
+  const vit = new VisionTransformer(config, new Generator(0));
+  const x = randn([batch, config.inChans, size, size], 0, 1, new Generator(1));
+  try {
+    const run = vitRun(vit, x, backward);
+    const firstMs = await timeFirst(run);
+    const ms = await medianMs(run, reps, 0);
+    return { firstMs, ms, flop: forwardFlop(batch, size, config) * (backward ? 3 : 1) };
+  } finally {
+    x.dispose();
+    vit.dispose();
+  }
 }
 
 /** Progress on stderr: the suite takes minutes on a CPU adapter and prints its table only at the end. */
@@ -68,19 +102,7 @@ export default async function run(): Promise<BenchCase[]> {
     const tpos = tf.tensor((await posT.data()) as Float32Array, [...posT.shape]);
     posT.dispose();
 
-    const ours = async () => {
-      if (r.backward) {
-        const f = vit.forwardFeatures(x);
-        const loss = add(add(sum(f.cls), sum(f.patchTokens)), sum(f.auxTokens));
-        loss.backward();
-        for (const t of [f.cls, f.patchTokens, f.auxTokens, loss]) t.dispose();
-        vit.zeroGrad();
-      } else {
-        const f = noGrad(() => vit.forwardFeatures(x));
-        for (const t of [f.cls, f.patchTokens, f.auxTokens]) t.dispose();
-      }
-      await e.sync();
-    };
+    const ours = vitRun(vit, x, r.backward);
     const peer = async () => {
       tf.dispose(Object.values(tf.tidy(() => tfVitForward(tf, tw, shape, tx, tpos))));
       await sync();
