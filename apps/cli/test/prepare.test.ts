@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { CommandIO } from '../src/commands/io.ts';
 import { prepare } from '../src/commands/prepare.ts';
 import { PRESETS } from '../src/config/presets.ts';
-import { resolvePretrained } from '../src/prepare/cache-dir.ts';
+import { resolvePretrained } from '../src/cache-dir.ts';
 import { KNOWN_FILES, type FileTable } from '../src/prepare/known-files.ts';
 import { preparePretrained } from '../src/prepare/pretrained.ts';
 import { refusedBase, type Served, serveFiles } from './support/archive-server.ts';

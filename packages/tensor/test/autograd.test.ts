@@ -127,10 +127,18 @@ describe('memory', () => {
     T.setLeakTracking(false);
   });
 
-  test('a tensor larger than the binding limit is refused with its shape', () => {
-    const max = T.engine().maxBindingBytes;
+  test("a tensor larger than the device's largest buffer is refused with its shape and both sizes", () => {
+    const max = T.engine().maxBufferBytes;
     const n = Math.ceil(max / 4) + 1024;
-    expect(() => T.zeros([n])).toThrow(new RegExp(`full: tensor of shape \\[${n}\\] needs`));
+    expect(() => T.zeros([n])).toThrow(new RegExp(`full: tensor of shape \\[${n}\\] \\(f32\\) needs ${n * 4} bytes, more than the device's largest buffer \\(${max} bytes\\)`));
+  });
+
+  test('pool buckets never round a buffer that fits a binding past it, nor any past the largest buffer', () => {
+    expect(T.bucketSize(1000, 1000)).toBe(1000);
+    expect(T.bucketSize(1000, 900)).toBe(1024);
+    expect(T.bucketSize((1 << 20) + 1, (1 << 20) + 64)).toBe((1 << 20) + 64);
+    expect(T.bucketSize(5000, 4096)).toBe(8192);
+    expect(T.bucketSize(5000, 4096, 6000)).toBe(6000);
   });
 
   test('pool buckets: powers of two, then eighths', () => {

@@ -1,7 +1,7 @@
 // seco prepare voc | coco | pretrained: real data and weights in one command (src/prepare/).
 import type { FlagValues } from '../args.ts';
 import { UsageError } from '../args.ts';
-import { cacheDir } from '../prepare/cache-dir.ts';
+import { cacheDir } from '../cache-dir.ts';
 import type { PrepareContext } from '../prepare/context.ts';
 import { prepareCoco } from '../prepare/coco.ts';
 import { type FileTable, KNOWN_FILES } from '../prepare/known-files.ts';

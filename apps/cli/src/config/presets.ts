@@ -24,7 +24,7 @@ const voc: SecoConfig = {
     aux_layer: -3,
     proj_hidden_dim: 2048,
     proj_out_dim: 768,
-    // a bare file name is looked up in the cache that `seco prepare pretrained` fills (src/prepare/cache-dir.ts)
+    // a bare file name is looked up in the cache that `seco prepare pretrained` fills (src/cache-dir.ts)
     pretrained: 'jx_vit_base_p16_224-80ecf9dd.pth',
   },
   train: {

@@ -3,7 +3,7 @@
 import { readStateDict, SECO_LOSS_TERMS, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
 import { defaultGenerator, Generator, NonFiniteWatch } from '@seco/tensor';
 import { composeTrainState, type TrainState } from '../checkpoint/train-state.ts';
-import { resolvePretrained } from '../prepare/cache-dir.ts';
+import { cacheDir, resolvePretrained } from '../cache-dir.ts';
 import type { SecoConfig } from '../config/schema.ts';
 import { networkConfig } from '../model-bridge.ts';
 import type { Trainer } from '../train-loop.ts';
@@ -11,7 +11,7 @@ import { TrainBatches } from './batches.ts';
 import { secoOptimizer } from './optimizer.ts';
 import { stepOptions, stepPoint } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
-import { defaultCacheDir, warmStart } from './warm-start.ts';
+import { warmStart } from './warm-start.ts';
 
 export interface SecoTrainer extends Trainer {
   readonly net: SecoNetwork;
@@ -38,7 +38,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   const t = config.train;
   // Pipelines of earlier runs on this adapter compile now, in parallel; this run's are recorded after its
   // first iteration (by then it has compiled nearly all it will) and again at the end.
-  const warm = await warmStart(defaultCacheDir());
+  const warm = await warmStart(cacheDir());
   let recorded = false;
   const net = networkFromConfig(config);
   if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));

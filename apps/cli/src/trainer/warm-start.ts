@@ -3,7 +3,6 @@
 // one as ops first run.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { engine, exportMatmulTuning, importMatmulTuning, type Program } from '@seco/tensor';
 
@@ -21,10 +20,6 @@ export interface WarmStart {
   save(): Promise<void>;
 }
 
-/** SECO_CACHE_DIR, else $XDG_CACHE_HOME/seco, else ~/.cache/seco. */
-export function defaultCacheDir(): string {
-  return process.env.SECO_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'seco');
-}
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
 

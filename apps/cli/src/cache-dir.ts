@@ -1,5 +1,6 @@
-// Where `seco prepare pretrained` keeps weights, and how model.pretrained names them: SECO_CACHE, else the
-// platform's user cache (~/.cache/seco, ~/Library/Caches/seco, %LOCALAPPDATA%\seco\Cache).
+// The one cache of the CLI: pretrained weights from `seco prepare pretrained` (and how model.pretrained names
+// them), and the per-adapter warm-start records of `seco train`. SECO_CACHE, else the platform's user cache
+// (~/.cache/seco, ~/Library/Caches/seco, %LOCALAPPDATA%\seco\Cache).
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import envPaths from 'env-paths';
