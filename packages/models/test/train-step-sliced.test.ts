@@ -4,8 +4,10 @@ import { SECO_LOSS_TERMS } from '../src/train/options.ts';
 import { secoTrainStep } from '../src/train/step.ts';
 import { ALL_ON, batch, makeCtx } from './support/tiny-step.ts';
 
-// A whole SeCo step through the sliced paths: under a 16 KiB binding limit many tensor of the step is
-// bound in windows and every op family slices, yet the losses and every gradient equal the unsliced step's.
+// A whole SeCo step through the sliced paths: under a 16 KiB binding limit many tensors of the step are bound in
+// windows and its op families slice, yet the losses and every gradient equal the unsliced step's. Not smaller:
+// a gather along the class dim (indexSelect of CAM planes) may read any plane, so all of one image's planes
+// must fit one binding (12 KiB here; 16 MiB at SeCo's 448² with 21 classes).
 const TINY_LIMIT = 16384;
 
 beforeAll(async () => {
