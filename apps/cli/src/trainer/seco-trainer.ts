@@ -69,6 +69,8 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
     async close() {
       watch.dispose();
       await batches.close();
+      // The AdamW moments are twice the network again; they live outside every scope until disposed.
+      optimizer.dispose();
       net.dispose();
     },
   };
