@@ -26,6 +26,21 @@ export function syntheticPaths(out: string): string[] {
   ];
 }
 
+/** `count` images of the config's data.synthetic recipe into data.root, at the crop size and train seed. */
+export function generateSyntheticSet(config: SecoConfig, syn: NonNullable<SecoConfig['data']['synthetic']>, count: number): void {
+  generateSynthetic({
+    outDir: config.data.root,
+    count,
+    numClasses: config.data.num_classes,
+    size: config.train.crop_size,
+    seed: config.train.seed,
+    cooccurrence: syn.cooccurrence,
+    contextOnly: syn.context_only,
+    twoClasses: syn.two_classes,
+    objectSize: [syn.object_size[0], syn.object_size[1]],
+  });
+}
+
 /** Rows of eval/sheet.png. */
 const SHEET_ROWS = 8;
 
@@ -82,17 +97,7 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
     if (!syn) throw new Error(`${config.data.root} holds no synthetic set and the config has no data.synthetic to generate one`);
     const count = (flags.images as number | undefined) ?? syn.images;
     io.stdout.write(`generating ${count} synthetic co-occurrence images (${config.train.crop_size} px) in ${config.data.root}\n`);
-    generateSynthetic({
-      outDir: config.data.root,
-      count,
-      numClasses: config.data.num_classes,
-      size: config.train.crop_size,
-      seed: config.train.seed,
-      cooccurrence: syn.cooccurrence,
-      contextOnly: syn.context_only,
-      twoClasses: syn.two_classes,
-      objectSize: [syn.object_size[0], syn.object_size[1]],
-    });
+    generateSyntheticSet(config, syn, count);
   }
   await train({ config, out, resume: flags.resume === true }, io);
   const t1 = performance.now();

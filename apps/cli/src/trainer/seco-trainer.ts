@@ -79,6 +79,8 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
       watch.dispose();
       await warm.save();
       await batches.close();
+      // The AdamW moments are twice the network again; they live outside every scope until disposed.
+      optimizer.dispose();
       net.dispose();
     },
   };

@@ -3,3 +3,4 @@ export { type FoundStateDict, stateDictIn } from './state-dict-in.ts';
 export { type NetworkWeights, readNetworkWeights, sourceName } from './weights.ts';
 export { type ClassCams, createSegModel, type HeatMap, inputTensor, type SegModel, type SegNetwork } from './seg-model.ts';
 export { loadSegNetwork, type OpenedModel, openSegModel, segModelFromWeights } from './load.ts';
+export { assertFiniteWeights } from './finite-weights.ts';

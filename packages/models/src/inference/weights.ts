@@ -1,5 +1,6 @@
 // Network weights from a file, a URL, bytes or a browser File: a `seco train` checkpoint (tensors under
 // `model.`, its config in meta.config), a bare state_dict as safetensors, or a PyTorch .pth (a zip archive).
+import { assertFiniteWeights } from './finite-weights.ts';
 import { stateDictIn } from './state-dict-in.ts';
 import { CHECKPOINT_FORMAT, loadCheckpoint, readPth, readSafetensors, readSafetensorsHeader, type SourceInput, type TensorRecord, withSource } from '@seco/tensor';
 
@@ -27,7 +28,14 @@ async function isZip(input: SourceInput): Promise<boolean> {
   return head.length === 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
 }
 
+/** The weights of `input`, refused (naming `name` and the tensor) when any float in them is NaN or Infinity. */
 export async function readNetworkWeights(input: SourceInput, name = sourceName(input)): Promise<NetworkWeights> {
+  const w = await readAnyWeights(input, name);
+  assertFiniteWeights(w.tensors, name);
+  return w;
+}
+
+async function readAnyWeights(input: SourceInput, name: string): Promise<NetworkWeights> {
   if (await isZip(input)) return { ...stateDictIn(await readPth(input), name), config: null, kind: 'pth' };
   const header = await readSafetensorsHeader(input);
   if (header.metadata.checkpoint_format === undefined) {
