@@ -1,4 +1,7 @@
 // The seco-step plumbing at test size: the CLI's trainer on the VOC sample, every loss on from iteration 0.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { hasEngine, shutdown } from '@seco/tensor';
 import { afterAll, describe, expect, test } from 'vitest';
 import { stepConfig } from '../seco-step/config.ts';
@@ -14,6 +17,9 @@ afterAll(() => {
 
 describe('seco-step', () => {
   test('one iteration at crop 64, batch 1, tiny ViT: counters and times are sane', async () => {
+    // A cache of its own: warm-start records left by other runs (the report's child processes share the test
+    // cache) would precompile the pipelines and leave the cold iteration nothing to compile.
+    process.env.SECO_CACHE = mkdtempSync(join(tmpdir(), 'seco-step-cache-'));
     const r = await measureSecoStep({ preset: 'voc', dataDir: sharedDataDir(), crop: 64, batch: 1, iterations: 2, workers: 0, sets: TINY_STEP_SETS });
     expect([r.preset, r.crop, r.batch, r.iterations]).toEqual(['voc', 64, 1, 2]);
     for (const s of [r.cold, r.warm]) {
