@@ -8,26 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { decodeIndexPng } from '@seco/data';
 import * as T from '@seco/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { sharedDataDir } from '../../../test/support/fixtures.ts';
 import { CheckpointManager } from '../src/checkpoint/manager.ts';
 import { composeTrainState } from '../src/checkpoint/train-state.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { main } from '../src/main.ts';
 import { missingExports, modelsModule, networkConfig } from '../src/model-bridge.ts';
+import { VOC_SAMPLE_SETS, vocSample } from './support/voc-sample.ts';
 
-const voc = join(sharedDataDir, 'voc-sample');
-const npy = join(sharedDataDir, 'voc-full-labels', 'cls_labels_onehot.npy');
-const sets = [
-  `data.root=${join(voc, 'VOC2012')}`,
-  `data.train_list=${join(voc, 'lists', 'train.txt')}`,
-  `data.val_list=${join(voc, 'lists', 'val.txt')}`,
-  `data.labels=${npy}`,
-  'data.num_classes=20',
-  'eval.size=64',
-  'eval.scales=[1,1.5]',
-  'eval.crf=false',
-  'train.crop_size=64',
-];
+const voc = vocSample;
+const sets = [...VOC_SAMPLE_SETS, 'eval.scales=[1,1.5]'];
 const { config } = loadConfig('demo', sets);
 const tmp = () => mkdtempSync(join(tmpdir(), 'seco-cli-e2e-'));
 

@@ -5,25 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '@seco/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { sharedDataDir } from '../../../test/support/fixtures.ts';
 import { CheckpointManager } from '../src/checkpoint/manager.ts';
 import { composeTrainState } from '../src/checkpoint/train-state.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { main } from '../src/main.ts';
 import { networkFromConfig } from '../src/trainer/seco-trainer.ts';
+import { VOC_SAMPLE_SETS, vocSample } from './support/voc-sample.ts';
 
-const voc = join(sharedDataDir, 'voc-sample');
-const sets = [
-  `data.root=${join(voc, 'VOC2012')}`,
-  `data.train_list=${join(voc, 'lists', 'train.txt')}`,
-  `data.val_list=${join(voc, 'lists', 'val.txt')}`,
-  `data.labels=${join(sharedDataDir, 'voc-full-labels', 'cls_labels_onehot.npy')}`,
-  'data.num_classes=20',
-  'eval.size=64',
-  'eval.crf=false',
-  'train.crop_size=64',
-];
-const { config } = loadConfig('demo', sets);
+const sets = VOC_SAMPLE_SETS;
+const voc = vocSample;
+const { config } = loadConfig('demo', [...sets]);
 const tmp = () => mkdtempSync(join(tmpdir(), 'seco-cli-nan-'));
 const BAD = 'model.classifier.weight';
 

@@ -69,20 +69,6 @@ export function joinRuns(size: number, run: number, part: (start: number, len: n
 }
 
 /**
- * The most bytes per index of the sliced dimension over the tensors an op binds; `dimOf` names each tensor's
- * sliced dimension, or -1 for a tensor every part binds whole (it must fit a binding by itself).
- */
-export function bytesPerIndex(dimOf: (b: Bound) => number, ...bound: Bound[]): number {
-  let most = 0;
-  for (const b of bound) {
-    const d = dimOf(b);
-    if (d < 0) continue;
-    most = Math.max(most, (numel(b.shape) * bytesPerElement(b.dtype)) / Math.max(b.shape[d], 1));
-  }
-  return most;
-}
-
-/**
  * The op-level cut of tensors that share independent dims (`sizes`, outer first, the most bytes any bound
  * tensor holds in `bytes`): runs along the first dim longer than 1, down to single indices when one index does
  * not fit but a later dim can still be cut (each part then slices itself along that one). `part(k, start,
