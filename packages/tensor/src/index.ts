@@ -1,4 +1,4 @@
-export { init, engine, shutdown, hasEngine, Engine, type EngineOptions, type EngineStats, type Program, type WarmupReport } from './runtime/engine.ts';
+export { init, engine, shutdown, hasEngine, Engine, type EngineOptions, type AdapterClass, detectAdapterClass, type EngineStats, type Program, type WarmupReport } from './runtime/engine.ts';
 export { exportMatmulTuning, importMatmulTuning } from './kernels/matmul-tune.ts';
 export { bucketSize } from './runtime/pool.ts';
 export { Tensor } from './tensor.ts';

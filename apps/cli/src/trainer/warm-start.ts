@@ -26,11 +26,13 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0,
 /** Loads the record for this adapter (if any), precompiles its programs in parallel and applies its tiles. */
 export async function warmStart(dir: string): Promise<WarmStart> {
   const e = engine();
-  const file = join(dir, `webgpu-${sha(e.adapterDescription)}.json`);
+  // One record per adapter and kernel class (a forced class compiles and tunes other kernels).
+  const adapter = `${e.adapterDescription} (${e.adapterClass} kernels)`;
+  const file = join(dir, `webgpu-${sha(adapter)}.json`);
   let cached: CacheFile | null = null;
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as CacheFile;
-    if (parsed.adapter === e.adapterDescription && Array.isArray(parsed.programs)) cached = parsed;
+    if (parsed.adapter === adapter && Array.isArray(parsed.programs)) cached = parsed;
   } catch {
     // No record yet (or unreadable): a cold start, recorded at save().
   }
@@ -46,7 +48,7 @@ export async function warmStart(dir: string): Promise<WarmStart> {
     async save() {
       const byId = new Map<string, Program & { hash: string }>();
       for (const p of [...(cached?.programs ?? []), ...e.programs()]) byId.set(p.key ?? p.code, { key: p.key, label: p.label, code: p.code, hash: sha(p.code) });
-      const out: CacheFile = { adapter: e.adapterDescription, programs: [...byId.values()], matmul: { ...cached?.matmul, ...exportMatmulTuning() } };
+      const out: CacheFile = { adapter, programs: [...byId.values()], matmul: { ...cached?.matmul, ...exportMatmulTuning() } };
       await mkdir(dir, { recursive: true });
       const tmp = `${file}.${process.pid}.tmp`;
       await writeFile(tmp, JSON.stringify(out));

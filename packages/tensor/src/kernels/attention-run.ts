@@ -4,7 +4,6 @@ import type { AttentionConfig } from './attention.ts';
 import { bindView } from './binding.ts';
 import { type AttentionKernel, dkvKernel, dqKernel, forwardKernel, type Vec4Flags } from './attention-code.ts';
 import { memoKernel } from './memo.ts';
-import { isCpuAdapter } from './rowwise.ts';
 import { ceilDiv, f32Bits } from './uniforms.ts';
 
 /**
@@ -30,7 +29,7 @@ function subgroupsUsable(): boolean {
 }
 
 export function attentionConfig(): AttentionConfig {
-  const cpu = isCpuAdapter();
+  const cpu = engine().isCpu;
   const cfg = override ?? (cpu ? (subgroupsUsable() ? CPU_SUBGROUP_CONFIG : CPU_SHARED_CONFIG) : GPU_CONFIG);
   if (cfg.mode === 'subgroup' && !subgroupsUsable()) return { ...cfg, mode: 'shared' };
   return cfg;

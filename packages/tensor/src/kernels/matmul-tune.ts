@@ -40,7 +40,9 @@ export function shapeClass(p: MatmulPlan): string {
 }
 
 function adapterCache(): Map<string, MatmulConfig> {
-  const key = engine().adapterDescription;
+  // The class is part of the key: a forced class tunes its own kernels.
+  const e = engine();
+  const key = `${e.adapterDescription}|${e.adapterClass}`;
   let m = tuned.get(key);
   if (!m) tuned.set(key, (m = new Map()));
   return m;

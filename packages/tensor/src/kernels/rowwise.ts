@@ -195,12 +195,8 @@ const CPU_MIN_ROWS = 64;
  * CPU Vulkan (lavapipe, SwiftShader) runs a workgroup as one thread over 8 lanes, where barriers cost far more
  * than the parallelism inside a row is worth: measured 12x faster thread-per-row softmax at 1576x197.
  */
-export function isCpuAdapter(): boolean {
-  return /llvmpipe|lavapipe|swiftshader/i.test(engine().adapterDescription);
-}
-
 export function threadPerRow(n: number, rows: number): boolean {
-  return n <= THREAD_PER_ROW_MAX || (rows >= CPU_MIN_ROWS && isCpuAdapter());
+  return n <= THREAD_PER_ROW_MAX || (rows >= CPU_MIN_ROWS && engine().isCpu);
 }
 
 function identity(kind: 'sum' | 'max', type: string): string {

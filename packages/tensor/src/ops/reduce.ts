@@ -2,7 +2,6 @@ import { record } from '../autograd/graph.ts';
 import { computeType, type DType } from '../dtype.ts';
 import { f32Bits } from '../kernels/uniforms.ts';
 import { shapeError } from '../errors.ts';
-import { isCpuAdapter } from '../kernels/rowwise.ts';
 import { ENTRY_ARGS, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { contiguousStrides, normalizeAxis, numel, type Shape, shapesEqual } from '../shape.ts';
@@ -73,7 +72,7 @@ function layoutFor(nOut: number, redSize: number, red: { strides: readonly numbe
   if (redSize <= SMALL) return { thread: true, chunks: 1 };
   const innerKeptContiguous = kept.strides.at(-1) === 1 && !red.strides.includes(1);
   if (nOut >= MANY_OUTPUTS && innerKeptContiguous) return { thread: true, chunks: 1 };
-  if (nOut >= SMALL && isCpuAdapter()) return { thread: true, chunks: 1 };
+  if (nOut >= SMALL && engine().isCpu) return { thread: true, chunks: 1 };
   if (nOut < FEW_OUTPUTS && redSize >= 2 * CHUNK_MIN) {
     return { thread: false, chunks: Math.min(MAX_CHUNKS, Math.ceil(redSize / CHUNK_MIN), Math.ceil((4 * FEW_OUTPUTS) / nOut)) };
   }

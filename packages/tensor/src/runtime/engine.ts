@@ -17,6 +17,32 @@ export interface EngineOptions {
    * of every op with a tiny limit, as a browser or integrated GPU with a small binding limit would.
    */
   maxBindingBytes?: number;
+  /**
+   * Use this class's kernels whatever the adapter is (default: detected; env SECO_ADAPTER_CLASS also forces):
+   * tests run the GPU-class kernels on lavapipe this way.
+   */
+  adapterClass?: AdapterClass;
+}
+
+/**
+ * CPU rasterizers (lavapipe/llvmpipe, SwiftShader, WARP) run a workgroup as one thread over a few SIMD lanes:
+ * barriers and workgroup memory cost more than they give, so they get kernels of their own. Everything else
+ * is a GPU, and gets tiled kernels shaped for many cores.
+ */
+export type AdapterClass = 'cpu' | 'gpu';
+
+const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader|microsoft basic render|\bwarp\b/i;
+
+/** The class of an adapter from its info: the fallback flag where the browser sets it, else its names. */
+export function detectAdapterClass(description: string, isFallback = false): AdapterClass {
+  return isFallback || CPU_ADAPTER.test(description) ? 'cpu' : 'gpu';
+}
+
+function envAdapterClass(): AdapterClass | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SECO_ADAPTER_CLASS;
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'cpu' && v !== 'gpu') throw new Error(`SECO_ADAPTER_CLASS must be 'cpu' or 'gpu', got '${v}'`);
+  return v;
 }
 
 /** A window of a buffer: bound when the whole buffer is larger than the device binds at once. */
@@ -134,12 +160,18 @@ export class Engine {
   nanCheck: NanCheck | null = null;
   /** The adapter the device came from (its full feature list and limits, for reports); null if not known. */
   adapter: GPUAdapter | null = null;
+  /** The class detected from the adapter's info. */
+  readonly detectedClass: AdapterClass;
+  private forcedClass: AdapterClass | null;
 
   constructor(
     readonly device: GPUDevice,
     readonly adapterDescription: string,
     options: EngineOptions = {},
+    isFallbackAdapter = false,
   ) {
+    this.detectedClass = detectAdapterClass(adapterDescription, isFallbackAdapter);
+    this.forcedClass = options.adapterClass ?? envAdapterClass() ?? null;
     this.features = new Set([...device.features].map(String));
     this.limits = device.limits;
     this.deviceBindingBytes = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4) * 4;
@@ -175,6 +207,20 @@ export class Engine {
     if (!(limit >= 4 * this.bindingAlignment)) throw new Error(`setBindingLimit: ${bytes} bytes is below 4 alignment units`);
     this.bindingLimit = Math.floor(limit / 4) * 4;
     this.pool.setBindingLimit(this.bindingLimit);
+  }
+
+  /** Whose kernels run: 'cpu' (rasterizers) or 'gpu'; forced by setAdapterClass, else detected. */
+  get adapterClass(): AdapterClass {
+    return this.forcedClass ?? this.detectedClass;
+  }
+
+  get isCpu(): boolean {
+    return this.adapterClass === 'cpu';
+  }
+
+  /** Forces one class's kernels (null: the detected class again). Kernels planned from now on follow it. */
+  setAdapterClass(c: AdapterClass | null): void {
+    this.forcedClass = c;
   }
 
   hasFeature(name: string): boolean {
@@ -490,7 +536,8 @@ async function createEngine(options: EngineOptions): Promise<Engine> {
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const info = adapter.info;
   const description = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
-  current = new Engine(device, description, options);
+  const fallback = (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  current = new Engine(device, description, options, fallback);
   current.adapter = adapter;
   return current;
 }
