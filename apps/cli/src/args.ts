@@ -18,7 +18,7 @@ interface Flag {
   int?: boolean;
 }
 
-export const COMMANDS = ['prepare', 'train', 'eval', 'cam', 'infer', 'demo'] as const;
+export const COMMANDS = ['prepare', 'train', 'eval', 'cam', 'merge', 'infer', 'demo'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const config: Flag = { type: 'string', value: 'NAME|FILE', help: 'preset (voc, coco, demo) or JSON config file, which may "extends" one', default: 'voc' };
@@ -28,6 +28,11 @@ const checkpoint: Flag = { type: 'string', value: 'FILE', help: 'checkpoint (.sa
 const limit: Flag = { type: 'string', value: 'N', help: 'only the first N images of the list', int: true };
 const list: Flag = { type: 'string', value: 'FILE', help: 'a list file instead of the config split' };
 const help: Flag = { type: 'boolean', short: 'h', help: 'show this help' };
+const shard: Flag = {
+  type: 'string',
+  value: 'I/N',
+  help: 'score only every N-th image from the I-th (0-based), as one job of N (Slurm arrays, indexed jobs); then seco merge --out DIR',
+};
 
 interface CommandSpec {
   summary: string;
@@ -61,7 +66,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
   },
   eval: {
     summary: 'segmentation mIoU of a checkpoint: prediction PNGs, IoU table, contact sheet',
-    usage: 'seco eval --config voc --checkpoint run/checkpoints/step-00020000.safetensors --out eval/ [--split val] [--limit N]',
+    usage: 'seco eval --config voc --checkpoint run/checkpoints/step-00020000.safetensors --out eval/ [--split val] [--limit N] [--shard I/N]',
     flags: {
       config,
       set,
@@ -70,12 +75,13 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       split: { type: 'string', value: 'train|val', help: 'which list of the config to score', default: 'val' },
       list,
       limit,
+      shard,
       help,
     },
   },
   cam: {
     summary: 'CAM seed quality (cam_to_label with ground-truth image labels, §5): mIoU and pictures',
-    usage: 'seco cam --config voc --checkpoint FILE --out cam/ [--split train] [--limit N]',
+    usage: 'seco cam --config voc --checkpoint FILE --out cam/ [--split train] [--limit N] [--shard I/N]',
     flags: {
       config,
       set,
@@ -84,6 +90,15 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       split: { type: 'string', value: 'train|val', help: 'which list of the config to score (SeCo reports CAM on train)', default: 'train' },
       list,
       limit,
+      shard,
+      help,
+    },
+  },
+  merge: {
+    summary: 'sum the records of every seco eval/cam --shard job in a folder into iou.{txt,json,md}',
+    usage: 'seco merge --out eval/',
+    flags: {
+      out: { type: 'string', value: 'DIR', help: 'the --out folder the shards wrote their records-I-of-N.jsonl to', required: true },
       help,
     },
   },

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { hasEngine, shutdown } from '@seco/tensor';
 import { commandHelp, mainHelp, parseCommand, UsageError } from './args.ts';
 import { demoCommand } from './commands/demo.ts';
-import { evalCommand } from './commands/evaluate.ts';
+import { evalCommand, mergeCommand } from './commands/evaluate.ts';
 import { inferCommand } from './commands/infer.ts';
 import { prepareCommand } from './commands/prepare.ts';
 import { type CommandIO, processIO } from './commands/io.ts';
@@ -30,6 +30,8 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
         return await evalCommand('seg', p.flags, io);
       case 'cam':
         return await evalCommand('cam', p.flags, io);
+      case 'merge':
+        return await mergeCommand(p.flags, io);
       case 'infer':
         return await inferCommand(p.flags, p.positionals, io);
       case 'demo':

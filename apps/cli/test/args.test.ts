@@ -34,7 +34,7 @@ describe('argument parsing', () => {
     expect(err(['eval', '--checkpoint', 'c', '--out', 'o', '--split', 'test'])).toBe("eval: --split must be train or val, got 'test'");
     expect(err(['infer', '--checkpoint', 'c', '--out', 'o'])).toBe('infer: give at least one IMAGE (see seco infer --help)');
     expect(err(['train', '--out', 'o', 'extra'])).toBe("train: unexpected argument 'extra' (see seco train --help)");
-    expect(err(['fly'])).toBe("unknown command 'fly' (commands: prepare, train, eval, cam, infer, demo)");
+    expect(err(['fly'])).toBe(`unknown command 'fly' (commands: ${COMMANDS.join(', ')})`);
     expect(err(['prepare'])).toBe('prepare: give at least one voc|coco|pretrained (see seco prepare --help)');
   });
 

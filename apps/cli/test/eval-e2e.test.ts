@@ -8,11 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { decodeIndexPng } from '@seco/data';
 import * as T from '@seco/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { CheckpointManager } from '../src/checkpoint/manager.ts';
-import { composeTrainState } from '../src/checkpoint/train-state.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { main } from '../src/main.ts';
-import { missingExports, modelsModule, networkConfig } from '../src/model-bridge.ts';
+import { missingExports, modelsModule } from '../src/model-bridge.ts';
+import { randomCheckpoint } from './support/random-checkpoint.ts';
 import { VOC_SAMPLE_SETS, vocSample } from './support/voc-sample.ts';
 
 const voc = vocSample;
@@ -30,14 +29,7 @@ let checkpoint = '';
 
 beforeAll(async () => {
   await T.init();
-  // A checkpoint as seco train writes it, holding a random tiny network.
-  const mod = await modelsModule();
-  const Net = mod.SecoNetwork as new (c: Record<string, unknown>) => T.nn.Module<[T.Tensor], unknown>;
-  T.manualSeed(0);
-  const net = new Net(networkConfig(config));
-  const dir = tmp();
-  checkpoint = await new CheckpointManager(dir, { keep: 1 }).save(0, composeTrainState({ modules: { model: net } }), config as never);
-  net.dispose();
+  checkpoint = await randomCheckpoint(config);
 });
 
 describe('seco eval / cam on the VOC sample', () => {

@@ -5,11 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '@seco/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { CheckpointManager } from '../src/checkpoint/manager.ts';
-import { composeTrainState } from '../src/checkpoint/train-state.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { main } from '../src/main.ts';
-import { networkFromConfig } from '../src/trainer/seco-trainer.ts';
+import { randomCheckpoint } from './support/random-checkpoint.ts';
 import { VOC_SAMPLE_SETS, vocSample } from './support/voc-sample.ts';
 
 const sets = VOC_SAMPLE_SETS;
@@ -23,9 +21,7 @@ let checkpoint = '';
 beforeAll(async () => {
   await T.init();
   // A checkpoint as seco train writes it, then one element of one tensor made NaN on the host.
-  const net = networkFromConfig(config);
-  const good = await new CheckpointManager(tmp(), { keep: 1 }).save(0, composeTrainState({ modules: { model: net } }), config as never);
-  net.dispose();
+  const good = await randomCheckpoint(config);
   const ck = await T.loadCheckpoint(good);
   if (!ck.tensors[BAD]) throw new Error(`the fixture expects ${BAD} in a checkpoint; it has ${Object.keys(ck.tensors).slice(0, 5).join(', ')}, ...`);
   ck.tensors[BAD].data[3] = NaN;

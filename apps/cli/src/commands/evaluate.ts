@@ -1,11 +1,15 @@
 // seco eval (segmentation) and seco cam (CAM seeds): the config's dataset split, a checkpoint, and the
 // evaluation outputs of eval/evaluate.ts.
+import { mkdir } from 'node:fs/promises';
 import { init } from '@seco/tensor';
 import type { FlagValues } from '../args.ts';
 import { loadConfig } from '../config/load.ts';
 import type { SecoConfig } from '../config/schema.ts';
-import { classNamesWithBackground, type EvalSample, openSplit, readSample } from '../dataset.ts';
-import { evaluate, type Predictor } from '../eval/evaluate.ts';
+import { classNamesWithBackground, openSplit, readSample } from '../dataset.ts';
+import { evaluate, type Predictor, writeIouReport } from '../eval/evaluate.ts';
+import { formatIouText, iouReport } from '../eval/iou-report.ts';
+import { digestOf, mergeRecords, parseShard, RecordLog, type Shard, shardPositions, WHOLE } from '../eval/records.ts';
+import { hashFile } from '../prepare/digest.ts';
 import { loadSegModel, requireModels, type SegModel } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
 
@@ -20,16 +24,41 @@ export interface EvalSetup {
   limit?: number;
   out: string;
   model: SegModel;
+  /** The checkpoint file (its digest keys the per-image records). */
+  checkpoint: string;
+  /** This job's share of the list (default: all of it). */
+  shard?: Shard;
 }
 
-async function* samples(config: SecoConfig, split: 'train' | 'val', list: string | undefined, limit: number | undefined): AsyncGenerator<EvalSample> {
-  const ds = openSplit(config, split, { masks: true, list });
-  const n = Math.min(ds.ids.length, limit ?? Infinity);
-  for (let i = 0; i < n; i++) yield readSample(ds, i);
+/** What the predictions depend on besides the checkpoint: resumed and merged records must agree on it. */
+function settingsDigest(config: SecoConfig, mode: string): string {
+  const { interval: _, ...evalSettings } = config.eval;
+  const { pretrained: __, ...model } = config.model;
+  return digestOf(JSON.stringify({ mode, eval: evalSettings, model, cam: config.cam, par: config.par }));
 }
 
 export async function runEvaluation(s: EvalSetup, io: CommandIO): Promise<number> {
   const ds = openSplit(s.config, s.split, { masks: true, list: s.list });
+  const shard = s.shard ?? WHOLE;
+  const whole = Math.min(ds.ids.length, s.limit ?? Infinity);
+  const positions = shardPositions(whole, shard);
+  const classes = classNamesWithBackground(ds);
+  await mkdir(s.out, { recursive: true });
+  const records = await RecordLog.open(
+    s.out,
+    {
+      format: 'seco-eval-records/1',
+      mode: s.mode,
+      classes,
+      shard: [shard.index, shard.count],
+      images: positions.length,
+      list: digestOf(ds.ids.slice(0, whole).join('\n')),
+      checkpoint: (await hashFile(s.checkpoint)).sha256,
+      settings: settingsDigest(s.config, s.mode),
+    },
+    (l) => io.stderr.write(`${l}\n`),
+  );
+  const todo = positions.filter((i) => !records.has(ds.sample(i).id));
   const predict: Predictor =
     s.mode === 'seg'
       ? (x) => s.model.segment(x.image)
@@ -37,33 +66,66 @@ export async function runEvaluation(s: EvalSetup, io: CommandIO): Promise<number
           if (!x.labels) throw new Error(`${x.id}: no image-level labels; seco cam needs them (config data.labels)`);
           return s.model.camSeeds(x.image, x.labels, CAM_SCALES);
         };
-  const total = Math.min(ds.ids.length, s.limit ?? Infinity);
+  const sharded = shard.count > 1;
+  const total = positions.length;
   const { text } = await evaluate({
-    samples: samples(s.config, s.split, s.list, s.limit),
+    samples: (async function* () {
+      for (const i of todo) yield await readSample(ds, i);
+    })(),
     predict,
-    classNames: classNamesWithBackground(ds),
+    classNames: classes,
     outDir: s.out,
+    records,
+    writeReport: !sharded,
     onImage: (i, id) => {
-      if ((i + 1) % 50 === 0 || i + 1 === total) io.stderr.write(`${i + 1}/${total} ${id}\n`);
+      const done = records.count;
+      if (done % 50 === 0 || done === total) io.stderr.write(`${done}/${total} ${id}\n`);
     },
   });
-  io.stdout.write(text);
-  io.stdout.write(`wrote ${s.out}/iou.{txt,json,md}, ${s.out}/sheet.png and ${s.out}/pred/*.png\n`);
+  if (sharded) {
+    io.stdout.write(`shard ${shard.index}/${shard.count}: ${total} images scored into ${records.file}; this shard alone:\n${text}`);
+    io.stdout.write(`when every shard is done: seco merge --out ${s.out}\n`);
+  } else {
+    io.stdout.write(text);
+    io.stdout.write(`wrote ${s.out}/iou.{txt,json,md}, ${s.out}/sheet.png and ${s.out}/pred/*.png\n`);
+  }
   return 0;
 }
 
 export async function evalCommand(mode: 'seg' | 'cam', flags: FlagValues, io: CommandIO): Promise<number> {
   const { config } = loadConfig(flags.config as string, (flags.set as string[] | undefined) ?? []);
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard as string);
   const need = mode === 'seg' ? 'eval' : 'cam';
   await requireModels(need);
   await init();
   const model = await loadSegModel(config, flags.checkpoint as string, need, (l) => io.stderr.write(`${l}\n`));
   try {
     return await runEvaluation(
-      { config, mode, split: flags.split as 'train' | 'val', list: flags.list as string | undefined, limit: flags.limit as number | undefined, out: flags.out as string, model },
+      {
+        config,
+        mode,
+        split: flags.split as 'train' | 'val',
+        list: flags.list as string | undefined,
+        limit: flags.limit as number | undefined,
+        out: flags.out as string,
+        model,
+        checkpoint: flags.checkpoint as string,
+        shard,
+      },
       io,
     );
   } finally {
     model.dispose();
   }
+}
+
+/** seco merge: the shards' records in one folder summed into the report one run would have written. */
+export async function mergeCommand(flags: FlagValues, io: CommandIO): Promise<number> {
+  const out = flags.out as string;
+  const m = await mergeRecords(out);
+  const report = iouReport(m.cm, m.classes, m.images);
+  await writeIouReport(out, report);
+  io.stdout.write(formatIouText(report));
+  io.stdout.write(`merged ${m.shards} shards (${m.images} images); wrote ${out}/iou.{txt,json,md}\n`);
+  return 0;
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { encodeIndexPng } from '@seco/data';
 import { ConfusionMatrix } from '@seco/models';
 import type { EvalSample } from '../dataset.ts';
+import type { RecordLog } from './records.ts';
 import { contactSheet, type HeatMap, type LabelMap, labelOverlay, rgbToPng, type RgbImage, type SheetRow } from './pictures.ts';
 import { formatIouJson, formatIouMarkdown, formatIouText, type IouReport, iouReport } from './iou-report.ts';
 
@@ -28,6 +29,13 @@ export interface EvaluateOptions {
   /** Write pred/<id>.png for every image. */
   writePredictions?: boolean;
   onImage?: (index: number, id: string) => void;
+  /**
+   * Per-image records: each scored image is appended, and the report counts every image in them (those of an
+   * earlier, interrupted run too; the caller skips those).
+   */
+  records?: RecordLog;
+  /** Write iou.{txt,json,md} and sheet.png (false for one shard of several: `seco merge` writes the report). */
+  writeReport?: boolean;
 }
 
 export interface EvaluateResult {
@@ -37,7 +45,7 @@ export interface EvaluateResult {
 }
 
 export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
-  const cm = new ConfusionMatrix(o.classNames.length);
+  let cm = new ConfusionMatrix(o.classNames.length);
   const predDir = join(o.outDir, 'pred');
   await mkdir(predDir, { recursive: true });
   const files: string[] = [];
@@ -49,7 +57,11 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
     if (pred.width !== s.image.width || pred.height !== s.image.height) {
       throw new Error(`prediction for ${s.id} is ${pred.width}x${pred.height}, the image ${s.image.width}x${s.image.height}`);
     }
-    if (s.gt) cm.add(s.gt.data, pred.data, s.id);
+    if (o.records) {
+      const one = new ConfusionMatrix(o.classNames.length);
+      if (s.gt) one.add(s.gt.data, pred.data, s.id);
+      await o.records.add(s.id, one);
+    } else if (s.gt) cm.add(s.gt.data, pred.data, s.id);
     if (o.writePredictions ?? true) {
       const f = join(predDir, `${s.id}.png`);
       await writeFile(f, encodeIndexPng(pred));
@@ -59,20 +71,31 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
     o.onImage?.(n, s.id);
     n++;
   }
+  if (o.records) {
+    cm = o.records.total;
+    n = o.records.count;
+  }
   if (n === 0) throw new Error('evaluate: no samples');
   const report = iouReport(cm, o.classNames, n);
   const text = formatIouText(report);
-  const outs: [string, string | Buffer][] = [
-    ['iou.json', formatIouJson(report)],
-    ['iou.md', formatIouMarkdown(report)],
-    ['iou.txt', text],
-  ];
-  if (sheet.length > 0) outs.push(['sheet.png', contactSheet(sheet).toPng()]);
-  for (const [name, data] of outs) {
-    await writeFile(join(o.outDir, name), data);
-    files.push(join(o.outDir, name));
+  if (o.writeReport === false) return { report, text, files };
+  files.push(...(await writeIouReport(o.outDir, report)));
+  if (sheet.length > 0) {
+    await writeFile(join(o.outDir, 'sheet.png'), contactSheet(sheet).toPng());
+    files.push(join(o.outDir, 'sheet.png'));
   }
   return { report, text, files };
+}
+
+/** iou.json, iou.md and iou.txt of a report. */
+export async function writeIouReport(outDir: string, report: IouReport): Promise<string[]> {
+  const outs: [string, string][] = [
+    ['iou.json', formatIouJson(report)],
+    ['iou.md', formatIouMarkdown(report)],
+    ['iou.txt', formatIouText(report)],
+  ];
+  for (const [name, data] of outs) await writeFile(join(outDir, name), data);
+  return outs.map(([name]) => join(outDir, name));
 }
 
 /** `seco infer` output for one image: the palette PNG and the overlay on the photo. */
