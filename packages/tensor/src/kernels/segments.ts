@@ -33,7 +33,8 @@ export function indexSegments(index: Tensor, n: number): Segments {
   const at = (k: string) => `u32(idx[${u.at('iOff')} + ${k} * ${u.at('iStr')}])`;
   e.dispatch({
     label: 'segments_count',
-    code: `${idxDecl}
+    key: `segments_count|${index.dtype}`,
+    code: () => `${idxDecl}
 @group(0) @binding(1) var<storage, read_write> counts: array<u32>;
 ${u.declare(2)}
 ${perElementMain(WG, u)}
@@ -48,7 +49,8 @@ ${perElementMain(WG, u)}
   // Each of 256 threads scans a block of `block` targets; thread 0 scans the 256 block totals in between.
   e.dispatch({
     label: 'segments_scan',
-    code: `@group(0) @binding(0) var<storage, read> counts: array<u32>;
+    key: 'segments_scan',
+    code: () => `@group(0) @binding(0) var<storage, read> counts: array<u32>;
 @group(0) @binding(1) var<storage, read_write> offsets: array<u32>;
 ${u.declare(2)}
 var<workgroup> part: array<u32, ${WG}>;
@@ -76,7 +78,8 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   });
   e.dispatch({
     label: 'segments_fill',
-    code: `${idxDecl}
+    key: `segments_fill|${index.dtype}`,
+    code: () => `${idxDecl}
 @group(0) @binding(1) var<storage, read> offsets: array<u32>;
 @group(0) @binding(2) var<storage, read_write> order: array<u32>;
 ${u.declare(3)}

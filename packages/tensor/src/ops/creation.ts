@@ -64,7 +64,7 @@ export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor 
   const n = numel(shape);
   if (n === 0) return t;
   const u = new UniformLayout().field('n').field('v').field('outOff');
-  const code = `@group(0) @binding(0) var<storage, read_write> out: array<${dtype}>;
+  const code = () => `@group(0) @binding(0) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(1)}
 ${perElementMain(256, u)}
   out[${u.at('outOff')} + gidx] = ${dtype === 'f16' ? `f16(bitcast<f32>(${u.at('v')}))` : `bitcast<${dtype}>(${u.at('v')})`};
@@ -72,6 +72,7 @@ ${perElementMain(256, u)}
   for (const r of flatRuns('full', t, n)) {
     engine().dispatch({
       label: 'full',
+      key: `full|${dtype}`,
       code,
       buffers: [r.resource],
       uniforms: u.pack({ n: r.n, v: dtype === 'f32' || dtype === 'f16' ? f32Bits(value) : value, outOff: r.offset }),
@@ -106,7 +107,7 @@ export function arange(startOrStop: number, stopOrDtype?: number | DType, stepAr
   const T = dtype;
   // Halves are computed in f32 and rounded once.
   const C = T === 'f16' ? 'f32' : T;
-  const code = `@group(0) @binding(0) var<storage, read_write> out: array<${T}>;
+  const code = () => `@group(0) @binding(0) var<storage, read_write> out: array<${T}>;
 ${u.declare(1)}
 ${perElementMain(256, u)}
   out[${u.at('outOff')} + gidx] = ${T}(bitcast<${C}>(${u.at('start')}) + ${C}(${u.at('first')} + gidx) * bitcast<${C}>(${u.at('step')}));
@@ -115,6 +116,7 @@ ${perElementMain(256, u)}
     const range = C === 'f32' ? { start: f32Bits(start), step: f32Bits(stepArg) } : { start, step: stepArg };
     engine().dispatch({
       label: 'arange',
+      key: `arange|${T}`,
       code,
       buffers: [r.resource],
       uniforms: u.pack({ n: r.n, ...range, outOff: r.offset, first: r.first }),
@@ -132,7 +134,7 @@ function randomKernel(op: string, shape: Shape, body: string, gen: Generator, a:
   const { k0, k1, stream } = gen.next();
   if (n === 0) return t;
   const u = new UniformLayout().field('n').field('k0').field('k1').field('stream').field('a').field('b').field('outOff').field('first');
-  const code = `${THREEFRY_WGSL}
+  const code = () => `${THREEFRY_WGSL}
 @group(0) @binding(0) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(1)}
 ${perElementMain(256, u)}
@@ -146,6 +148,8 @@ ${perElementMain(256, u)}
   for (const r of flatRuns(op, t, n)) {
     engine().dispatch({
       label: op,
+      // Each op passes its own body (rand, randn, ...): the op names it.
+      key: `random|${op}|${dtype}`,
       code,
       buffers: [r.resource],
       uniforms: u.pack({ n: r.n, k0, k1, stream, a: f32Bits(a), b: f32Bits(b), outOff: r.offset, first: r.first }),

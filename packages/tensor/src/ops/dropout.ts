@@ -39,7 +39,7 @@ function maskKernel(op: string, x: ViewLike, out: ViewLike, key: MaskKey, first:
   const bo = bindView(out, op);
   const u = new UniformLayout().field('n').field('k0').field('k1').field('stream').field('p').field('scale').field('shape', rank).field('str', rank).field('off');
   u.field('outOff').field('first');
-  const code = `${THREEFRY_WGSL}
+  const code = () => `${THREEFRY_WGSL}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${u.declare(2)}
@@ -52,6 +52,7 @@ ${perElementMain(WG, u)}
 }`;
   engine().dispatch({
     label: op,
+    key: `dropout_mask|${x.shape.length}`,
     code,
     buffers: [bx.resource, bo.resource],
     uniforms: u.pack({

@@ -81,7 +81,7 @@ function readDispatch(op: string, x: ViewLike, index: ViewLike, out: ViewLike): 
   const u = new UniformLayout().field('n').field('shape', r).field('xStr', r).field('xOff').field('iStr', r).field('iOff');
   u.field('size').field('dimStr').field('outOff');
   const T = x.dtype;
-  const code = `
+  const code = () => `
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> idx: array<${index.dtype}>;
 @group(0) @binding(2) var<storage, read_write> out: array<${T}>;
@@ -97,6 +97,7 @@ ${perElementMain(WG, u)}
   const rank = outShape.length;
   engine().dispatch({
     label: op,
+    key: `index_read|${T}|${index.dtype}|${rank}`,
     code,
     buffers: [bx.resource, bi.resource, bo.resource],
     uniforms: u.pack({
@@ -229,7 +230,7 @@ function accumulateDispatch(op: string, base: ViewLike, out: ViewLike, index: Vi
 @group(0) @binding(2) var<storage, read> order: array<u32>;`
     : `@group(0) @binding(1) var<storage, read> idx: array<${index.dtype}>;`;
   const b = seg ? 3 : 2;
-  const code = `
+  const code = () => `
 @group(0) @binding(0) var<storage, read> base: array<${T}>;
 ${indexDecl}
 @group(0) @binding(${b}) var<storage, read> src: array<${T}>;
@@ -251,6 +252,7 @@ ${perElementMain(WG, u)}
 }`;
   engine().dispatch({
     label: op,
+    key: `index_accumulate|${T}|${seg ? 'segments' : index.dtype}|${rank}|${dim}`,
     code,
     buffers: [bb.resource, ...(segBound ? segBound.map((v) => v.resource) : [bi.resource]), bs.resource, bo.resource],
     uniforms: u.pack({
@@ -438,7 +440,7 @@ function oneHotDispatch(indices: ViewLike, out: ViewLike, numClasses: number): v
   const [bi, bo] = [indices, out].map((v) => bindView(v, 'oneHot'));
   const dtype = out.dtype;
   const u = new UniformLayout().field('n').field('C').field('shape', r).field('str', r).field('off').field('outOff');
-  const code = `
+  const code = () => `
 @group(0) @binding(0) var<storage, read> idx: array<${indices.dtype}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${dtype}>;
 ${u.declare(2)}
@@ -449,6 +451,7 @@ ${perElementMain(WG, u)}
 }`;
   engine().dispatch({
     label: 'oneHot',
+    key: `one_hot|${indices.dtype}|${dtype}|${rank}`,
     code,
     buffers: [bi.resource, bo.resource],
     uniforms: u.pack({ n, C: numClasses, shape: [...indices.shape], str: [...indices.strides], off: bi.offset, outOff: bo.offset }),

@@ -3,6 +3,7 @@ import { shapeError, TensorError } from '../errors.ts';
 import { bindView } from '../kernels/binding.ts';
 import { runMap } from '../kernels/map.ts';
 import { ceilDiv, perElementMain, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
+import { memoKernel } from '../kernels/memo.ts';
 import { engine } from '../runtime/engine.ts';
 import { formatShape, numel, shapesEqual } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
@@ -88,8 +89,10 @@ function ceForward(logits: Tensor, target: Tensor, g: CeGeometry, ignore: number
   const n = numel(g.posShape);
   if (n === 0) return { loss, lse };
   const R = g.posShape.length;
-  const u = ceLayout(R);
-  const code = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+  const key = `ce_forward|${target.dtype}|${R}`;
+  const { code, layout: u } = memoKernel(key, () => {
+    const u = ceLayout(R);
+    return { layout: u, code: `@group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> tgt: array<${target.dtype}>;
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;
@@ -113,12 +116,14 @@ ${perElementMain(WG, u)}
   if (t == bitcast<i32>(${u.at('ignore')})) { loss[gidx] = 0.0; return; }
   if (t < 0 || t >= i32(C)) { loss[gidx] = bitcast<f32>(${u.at('nan')}); return; }
   loss[gidx] = (m - x[xo + u32(t) * cs]) + ls;
-}`;
+}` };
+  });
   // Parts of a sliced loss are views of larger tensors: bound as windows of them (outputs are fresh and fit).
   const bx = bindView(logits, 'cross_entropy');
   const bt = bindView(target, 'cross_entropy');
   engine().dispatch({
     label: 'cross_entropy',
+    key,
     code,
     buffers: [bx.resource, bt.resource, loss.buffer, lse.buffer],
     uniforms: u.pack({
@@ -147,9 +152,11 @@ function ceBackward(gr: Tensor, logits: Tensor, target: Tensor, lse: Tensor, ign
   const n = numel(logits.shape);
   if (n === 0) return gx;
   const R = g.posShape.length;
-  const u = ceLayout(R);
   const S = numel(logits.shape.slice(2));
-  const code = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+  const key = `ce_backward|${target.dtype}|${R}`;
+  const { code, layout: u } = memoKernel(key, () => {
+    const u = ceLayout(R);
+    return { layout: u, code: `@group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> tgt: array<${target.dtype}>;
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read> gl: array<f32>;
@@ -167,12 +174,14 @@ ${perElementMain(WG, u)}
   ${stridedOffset(u, 'go', 'p', R, 'pshape', 'gstr', 'goff')}
   let prob = exp((x[xo + c * ${u.at('cstr')}] - lse[2u * p]) - lse[2u * p + 1u]);
   gx[gidx] = gl[go] * (prob - select(0.0, 1.0, i32(c) == t));
-}`;
+}` };
+  });
   const label = 'cross_entropy_backward';
   const [bx, bt, bl, bg] = [logits, target, lse, gr].map((t) => bindView(t, label));
   if (bl.offset !== 0) throw new Error(`${label}: the saved statistics must start their buffer`);
   engine().dispatch({
     label,
+    key,
     code,
     buffers: [bx.resource, bt.resource, bl.resource, bg.resource, gx.buffer],
     uniforms: u.pack({

@@ -183,7 +183,7 @@ function weightGrads(g: Tensor, x: Tensor, m: Tensor, r: Tensor): { dw: Tensor; 
   slices.forEach((layout, i) => {
     layout.setInt('chunk', ceilDiv(layout.rows, chunks));
     layout.setInt('acc', i > 0 ? 1 : 0);
-    const code = `${layout.declarations()}
+    const code = () => `${layout.declarations()}
 @compute @workgroup_size(${COL_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k = gid.x;
@@ -203,7 +203,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   pw[c * n + k] = sw;
   pb[c * n + k] = sb;
 }`;
-    engine().dispatch({ label, code, ...layout.bind(label), workgroups: [ceilDiv(n, COL_WG), chunks, 1] });
+    engine().dispatch({ label, key: `layer_norm_weight_grads|${layout.signature}`, code, ...layout.bind(label), workgroups: [ceilDiv(n, COL_WG), chunks, 1] });
   });
   const dw = sum(pw, 0);
   const db = sum(pb, 0);

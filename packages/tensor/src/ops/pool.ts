@@ -157,7 +157,9 @@ function forwardKernel(x: ViewLike, values: ViewLike, indices: ViewLike | null, 
   const bi = indices && bindView(indices, p.op);
   const u = layout().field('outOff').field('idxOff');
   const isMax = p.kind === 'max';
-  const code = `${windowFn(u, 'h', p.countIncludePad)}
+  // The WGSL depends on the kind and the padding rule only (sizes travel in uniforms).
+  const key = `pool|${p.kind}|${p.countIncludePad ? 1 : 0}`;
+  const code = () => `${windowFn(u, 'h', p.countIncludePad)}
 ${windowFn(u, 'w', p.countIncludePad)}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> vals: array<f32>;
@@ -180,6 +182,7 @@ ${perElementMain(WG, u)}
 }`;
   engine().dispatch({
     label: p.op,
+    key,
     code,
     buffers: [bx.resource, bv.resource, ...(bi ? [bi.resource] : [])],
     uniforms: u.pack({ n, shape: [...outShape], str: [...x.strides], off: bx.offset, outOff: bv.offset, idxOff: bi?.offset ?? 0, ...axisValues(p) }),
@@ -210,7 +213,8 @@ function backwardKernel(g: ViewLike, indices: ViewLike | null, gx: ViewLike, p: 
   const bx = bindView(gx, label);
   const u = layout().field('iOff').field('outOff');
   const isMax = p.kind === 'max';
-  const code = `${windowFn(u, 'h', p.countIncludePad)}
+  const key = `pool_backward|${p.kind}|${p.countIncludePad ? 1 : 0}`;
+  const code = () => `${windowFn(u, 'h', p.countIncludePad)}
 ${windowFn(u, 'w', p.countIncludePad)}
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 ${isMax ? '@group(0) @binding(1) var<storage, read> idxs: array<i32>;' : ''}
@@ -242,6 +246,7 @@ ${perElementMain(WG, u)}
 }`;
   engine().dispatch({
     label,
+    key,
     code,
     buffers: [bg.resource, ...(bi ? [bi.resource] : []), bx.resource],
     uniforms: u.pack({ n, shape: [...inShape], str: [...g.strides], off: bg.offset, iOff: bi?.offset ?? 0, outOff: bx.offset, ...axisValues(p) }),

@@ -159,7 +159,9 @@ function forwardKernel(x: ViewLike, out: ViewLike, p: Plan): void {
     acc += ty.w[k] * row;
   }
   out[${u.at('outOff')} + gidx] = ${T === 'f16' ? 'f16(acc)' : 'acc'};`;
-  const code = `${tapsWgsl(p.mode, p.alignCorners)}
+  // Built only when the engine has no pipeline for the key (everything the WGSL depends on).
+  const key = `interpolate|${p.mode}|${p.alignCorners ? 1 : 0}|${T}`;
+  const code = () => `${tapsWgsl(p.mode, p.alignCorners)}
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${T}>;
 ${u.declare(2)}
@@ -177,6 +179,7 @@ ${perElementMain(WG, u)}
 }`;
   engine().dispatch({
     label: 'interpolate',
+    key,
     code,
     buffers: [bx.resource, bo.resource],
     uniforms: u.pack({
@@ -227,7 +230,8 @@ function backwardKernel(g: ViewLike, out: ViewLike, p: Plan, axis: 2 | 3): void 
   const u = new UniformLayout().field('n').field('shape', 4).field('str', 4).field('off').field('nOut').field('scale').field('outOff');
   const decompose = [3, 2, 1].map((d) => `let i${d} = r % ${u.at('shape', d)}; r = r / ${u.at('shape', d)};`).join('\n  ');
   const baseExpr = [u.at('off'), ...[0, 1, 2, 3].filter((d) => d !== axis).map((d) => `${d === 0 ? 'r' : `i${d}`} * ${u.at('str', d)}`)].join(' + ');
-  const code = `${tapsWgsl(p.mode, p.alignCorners)}
+  const key = `interpolate_backward|${p.mode}|${p.alignCorners ? 1 : 0}|${g.dtype}|${axis}`;
+  const code = () => `${tapsWgsl(p.mode, p.alignCorners)}
 @group(0) @binding(0) var<storage, read> g: array<${g.dtype}>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${u.declare(2)}
@@ -258,6 +262,7 @@ ${perElementMain(WG, u)}
 }`;
   engine().dispatch({
     label: 'interpolate_backward',
+    key,
     code,
     buffers: [bg.resource, bo.resource],
     uniforms: u.pack({ n, shape: [...outShape], str: [...g.strides], off: bg.offset, nOut: a.outSize, scale: f32Bits(a.scale), outOff: bo.offset }),

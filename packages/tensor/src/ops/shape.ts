@@ -216,7 +216,7 @@ function padDispatch(x: ViewLike, out: ViewLike, before: number[], mode: PadMode
     lines.push(`  src += u32(k) * ${u.at('inStr', d)}; }`);
   }
   const o = `out[${u.at('outOff')} + gidx]`;
-  const code = `
+  const code = () => `
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${T}>;
 ${u.declare(2)}
@@ -229,6 +229,7 @@ ${perElementMain(WG, u)}
 }`;
   engine().dispatch({
     label: 'pad',
+    key: `pad|${T}|${x.shape.length}|${mode}`,
     code,
     buffers: [bx.resource, bo.resource],
     uniforms: u.pack({

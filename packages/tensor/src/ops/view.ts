@@ -1,9 +1,8 @@
 import { noGrad, record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
-import { ceilDiv, ENTRY_ARGS, linearId, stridedOffset, UniformLayout } from '../kernels/uniforms.ts';
-import { bindView, type ViewLike } from '../kernels/binding.ts';
+import type { ViewLike } from '../kernels/binding.ts';
 import { sliceIndexSpace } from '../kernels/slices.ts';
-import { engine } from '../runtime/engine.ts';
+import { copyKernel } from '../kernels/strided-copy.ts';
 import { contiguousStrides, formatShape, normalizeAxis, numel, type Shape, shapesEqual, validateShape } from '../shape.ts';
 import { assertTensor, hooks, Tensor } from '../tensor.ts';
 import { copy } from './elementwise.ts';
@@ -220,35 +219,6 @@ export function writeStrided(dst: Tensor, shape: Shape, strides: Shape, offset: 
   if (numel(shape) === 0) return;
   const region: ViewLike = { buffer: dst.buffer, dtype: dst.dtype, shape, strides, offset };
   for (const [s, d] of sliceIndexSpace('writeStrided', shape, [src, region])) copyKernel(s, d);
-}
-
-/** One dispatch: dst view = src view (same shape). */
-function copyKernel(src: ViewLike, dst: ViewLike): void {
-  const shape = src.shape;
-  const rank = Math.max(shape.length, 1);
-  const bs = bindView(src, 'writeStrided');
-  const bd = bindView(dst, 'writeStrided');
-  const u = new UniformLayout().field('numel').field('shape', rank).field('dstStr', rank).field('dstOff').field('srcStr', rank).field('srcOff');
-  const code = `
-@group(0) @binding(0) var<storage, read> src: array<${src.dtype}>;
-@group(0) @binding(1) var<storage, read_write> dst: array<${dst.dtype}>;
-${u.declare(2)}
-@compute @workgroup_size(256)
-fn main(${ENTRY_ARGS}) {
-  ${linearId(256)}
-  if (gidx >= ${u.at('numel')}) { return; }
-  ${stridedOffset(u, 'od', 'gidx', shape.length, 'shape', 'dstStr', 'dstOff')}
-  ${stridedOffset(u, 'os', 'gidx', shape.length, 'shape', 'srcStr', 'srcOff')}
-  dst[od] = ${dst.dtype}(src[os]);
-}`;
-  const n = numel(shape);
-  engine().dispatch({
-    label: 'writeStrided',
-    code,
-    buffers: [bs.resource, bd.resource],
-    uniforms: u.pack({ numel: n, shape: [...shape], dstStr: [...dst.strides], dstOff: bd.offset, srcStr: [...src.strides], srcOff: bs.offset }),
-    workgroups: ceilDiv(n, 256),
-  });
 }
 
 /** A tensor sharing storage with x but cut from the graph. */
