@@ -76,4 +76,38 @@ describe('host loop', () => {
     a.dispose();
     out.dispose();
   });
+
+  test('every op family finds its kernel by key: no WGSL built or hashed per launch', async () => {
+    const e = T.engine();
+    const keyless = new Set<string>();
+    const dispatch = e.dispatch.bind(e);
+    e.dispatch = (d) => {
+      if (d.key === undefined) keyless.add(d.label);
+      dispatch(d);
+    };
+    try {
+      T.manualSeed(0);
+      const x = T.randn([2, 3, 9, 7]).requiresGrad_();
+      const w = T.rand([4, 3, 3, 3], -0.5, 0.5).requiresGrad_();
+      const conv = T.conv2d(x, w, null, { padding: 1 });
+      const pooled = T.add(T.maxPool2d(conv, { kernelSize: 2 }), T.avgPool2d(conv, { kernelSize: 2 }));
+      const up = T.interpolate(pooled, { size: [9, 7], mode: 'bilinear', alignCorners: false });
+      const padded = T.pad(up, [1, 1, 0, 0], 'replicate');
+      const rows = T.reshape(T.dropout(padded, 0.1), [-1, 9]);
+      const normed = T.layerNorm(T.normalize(rows, { dim: 1 }), 9);
+      const q = T.reshape(T.narrow(normed, 0, 0, 48), [1, 2, 24, 9]);
+      const att = T.attention(q, q, q);
+      const logits = T.reshape(T.softmax(T.reshape(att, [48, 9]), 1), [48, 9]);
+      const target = T.argmax(logits, 1);
+      const ce = T.crossEntropy(logits, target);
+      const picked = T.gather(logits, 1, T.reshape(target, [48, 1]));
+      const hot = T.oneHot(target, 9, 'f32');
+      const total = T.add(T.add(ce, T.mean(picked)), T.sum(T.mul(hot, logits)));
+      total.backward();
+      await x.grad!.data();
+    } finally {
+      e.dispatch = dispatch;
+    }
+    expect([...keyless].sort()).toEqual([]);
+  });
 });
