@@ -65,9 +65,10 @@ describe('shared inference', () => {
     const sd = (await readNetworkWeights(checkpointBytes)).tensors;
     const { config: got, assumed } = inferInferenceConfig(sd, 'sd.safetensors');
     // The unused last_layer is read too (its width is the projection's here, as in SeCo).
-    expect(got.model).toEqual({ ...config.model, num_heads: 1, proj_last_dim: config.model.proj_out_dim });
+    // The position grid is read as the size it was made for (img_size), whatever the crop was.
+    expect(got.model).toEqual({ ...config.model, num_heads: 1, proj_last_dim: config.model.proj_out_dim, img_size: config.train.crop_size });
     expect(got.data.num_classes).toBe(5);
-    expect(got.train.crop_size).toBe(32);
+    expect(got.train.crop_size).toBe(config.train.crop_size);
     expect(got.seco.queue_size).toBe(16);
     expect(assumed[0]).toMatch(/attention heads: 1 .*embed_dim is not a multiple of 64/);
     expect(inferInferenceConfig(sd, 'sd', { numHeads: 2 }).config.model.num_heads).toBe(2);

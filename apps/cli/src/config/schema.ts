@@ -54,6 +54,11 @@ export const configSchema = obj({
     proj_out_dim: count(),
     /** timm ViT weights (.pth / .safetensors) to start from; null trains from a random init. */
     pretrained: nullable(str()),
+    /**
+     * The image size the position embeddings are made for (timm's img_size: a grid of img_size / patch_size
+     * per side), resized to every input's grid at each forward as SeCo does (§2.1). null: train.crop_size.
+     */
+    img_size: nullable(count()),
   }),
   train: obj({
     max_iters: count(),

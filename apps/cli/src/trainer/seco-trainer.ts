@@ -20,8 +20,11 @@ export interface SecoTrainer extends Trainer {
 }
 
 /** timm ViT weights into the encoder, strictly (mismatches named), then the teachers re-copied from it. */
-async function loadPretrained(net: SecoNetwork, file: string): Promise<void> {
+export async function loadPretrained(net: SecoNetwork, file: string): Promise<void> {
   const sd = await readStateDict(file);
+  // timm's 1000-class head is loaded and never used by SeCo (it gets no gradient, so AdamW never moves it):
+  // an encoder without a head leaves it out. Everything else must fit exactly.
+  if (!net.encoder.head) for (const k of Object.keys(sd)) if (k.startsWith('head.')) delete sd[k];
   try {
     net.encoder.loadStateDict(sd, { strict: true });
   } catch (e) {

@@ -29,8 +29,10 @@ export interface InferenceConfig {
     vit_head_classes?: number;
     /** out_dim of the projection heads' unused last_layer; absent: proj_out_dim (SeCo: 768 both). */
     proj_last_dim?: number;
+    /** The size the position embeddings are made for (grid img_size / patch_size); absent or null: crop_size. */
+    img_size?: number | null;
   };
-  /** The network's position grid is crop_size / patch_size. */
+  /** The network's position grid is crop_size / patch_size unless model.img_size is given. */
   train: { crop_size: number };
   seco: { queue_size: number; momentum: number };
   eval: EvalOptions;
@@ -42,7 +44,7 @@ export function networkConfig(config: InferenceConfig): SecoNetworkConfig {
   return {
     numClasses: config.data.num_classes + 1,
     backbone: {
-      imgSize: config.train.crop_size,
+      imgSize: m.img_size ?? config.train.crop_size,
       patchSize: m.patch_size,
       embedDim: m.embed_dim,
       depth: m.depth,
@@ -150,6 +152,7 @@ export function inferInferenceConfig(sd: TensorRecord, file: string, options: { 
       aux_layer: depth >= 3 ? -3 : -1,
       proj_hidden_dim: proj0 ? proj0[0] : 2048,
       proj_out_dim: protos ? protos[1] : 768,
+      img_size: grid * P,
       ...unused,
     },
     train: { crop_size: grid * P },
