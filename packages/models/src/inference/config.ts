@@ -101,8 +101,11 @@ export interface InferredShape {
   assumed: string[];
 }
 
-/** SeCo's evaluation defaults for a state_dict that carries no config (SECO_SPEC §5: VOC). */
-const DEFAULT_EVAL: EvalOptions = { size: 448, scales: [1, 0.5, 1.5], flip: true, crf: false };
+/**
+ * Evaluation for a state_dict that carries no config: SeCo's final VOC inference (§5: 448 px, scales 1, 1.25 and
+ * 1.5, flip) without its DenseCRF step, which runs on the host and costs seconds per image; ask for it with eval.crf.
+ */
+const DEFAULT_EVAL: EvalOptions = { size: 448, scales: [1, 1.25, 1.5], flip: true, crf: false };
 
 /**
  * The network shape of a bare SeCo state_dict from its tensor shapes: embed dim, patch size and position grid
