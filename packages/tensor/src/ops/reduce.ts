@@ -7,6 +7,8 @@ import { engine } from '../runtime/engine.ts';
 import { contiguousStrides, normalizeAxis, numel, type Shape, shapesEqual } from '../shape.ts';
 import { allBindWhole, bindableBytes, bindView, type ViewLike } from '../kernels/binding.ts';
 import { indexSlices } from '../kernels/slices.ts';
+import { gpuReduceLayout, type ReduceLayout } from '../kernels/reduce-layout.ts';
+import { SUBGROUP_ARGS, subgroupTreeCode, subgroupTrees } from '../kernels/subgroup-tree.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { arange } from './creation.ts';
 import { div, eq, where } from './elementwise.ts';
@@ -64,13 +66,16 @@ function mergeDims(shape: readonly number[], strides: readonly number[]): { shap
 }
 
 /**
- * How a reduction is laid out: a thread per output (no barriers; coalesced when the outputs are neighbours in
- * memory, as when reducing over a non-last axis), or a workgroup per output with a tree, optionally over
- * `chunks` slices of the extent whose partials a second kernel combines (long reductions to few outputs).
+ * How a reduction is laid out (see ReduceLayout): on CPU adapters a thread per output (no barriers; coalesced
+ * when the outputs are neighbours in memory, as when reducing over a non-last axis), or a workgroup per output
+ * with a tree, optionally over `chunks` slices of the extent whose partials a second kernel combines (long
+ * reductions to few outputs); GPU-class adapters get gpuReduceLayout.
  */
-function layoutFor(nOut: number, redSize: number, red: { strides: readonly number[] }, kept: { strides: readonly number[] }): { thread: boolean; chunks: number } {
+function layoutFor(nOut: number, redSize: number, red: { strides: readonly number[] }, kept: { strides: readonly number[] }): ReduceLayout {
   if (redSize <= SMALL) return { thread: true, chunks: 1 };
   const innerKeptContiguous = kept.strides.at(-1) === 1 && !red.strides.includes(1);
+  // GPUs want far more invocations than outputs here; CPU adapters keep the layouts below (measured on lavapipe).
+  if (!engine().isCpu) return gpuReduceLayout(nOut, redSize, innerKeptContiguous);
   if (nOut >= MANY_OUTPUTS && innerKeptContiguous) return { thread: true, chunks: 1 };
   if (nOut >= SMALL && engine().isCpu) return { thread: true, chunks: 1 };
   if (nOut < FEW_OUTPUTS && redSize >= 2 * CHUNK_MIN) {
@@ -131,7 +136,7 @@ interface ReduceSpec {
  * output whose own reduced extent is larger than a binding is reduced in parts, whose partials (values, and
  * indices into the whole extent) are combined in order, so ties still keep the first index.
  */
-function slicedReduce(spec: ReduceSpec, x: ViewLike, keptRank: number, values: ViewLike, indices: ViewLike | null, lay: { thread: boolean; chunks: number }): void {
+function slicedReduce(spec: ReduceSpec, x: ViewLike, keptRank: number, values: ViewLike, indices: ViewLike | null, lay: ReduceLayout): void {
   const redShape = x.shape.slice(keptRank);
   const redSize = numel(redShape);
   const A = computeType(x.dtype);
@@ -177,11 +182,12 @@ function reduceDispatch(
   keptRank: number,
   values: ViewLike,
   indices: ViewLike | null,
-  lay: { thread: boolean; chunks: number },
+  lay: ReduceLayout,
   idxBase: number,
 ): void {
   const { op, kind, scale } = spec;
   const { thread, chunks } = lay;
+  const subgroups = !thread && subgroupTrees();
   const outDtype = values.dtype;
   // f16 is read into an f32 accumulator (partials too) and rounded once at the final store, times `scale`.
   const A = computeType(x.dtype);
@@ -224,7 +230,30 @@ ${u.declare(bufs.length)}`;
   const outAt = (o: string) => `${u.at('outOff')} + ${o}`;
   const idxOut = (i: string) => `i32(${i} + ${u.at('idxBase')})`;
   let code: string;
-  if (thread) {
+  if (thread && chunks > 1) {
+    // Columns: thread t reduces chunk t / nOut of output t % nOut, so a warp reads neighbouring outputs (one
+    // row of a column reduction) at once; partials are stored chunk-major, coalesced the same way.
+    code = `${decl}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let t = gid.x + gid.y * nwg.x * ${WG}u;
+  let o = t % ${u.at('nOut')};
+  let c = t / ${u.at('nOut')};
+  if (c >= ${u.at('chunks')}) { return; }
+  let r0 = c * ${u.at('chunkLen')};
+  let r1 = min(r0 + ${u.at('chunkLen')}, ${u.at('redSize')});
+  ${baseCode}
+  var acc = ${init};
+  var idx = 0x7fffffffu;
+  for (var r = r0; r < r1; r++) {
+    ${redCode}
+    let v = ${A}(x[base + ro]);
+    ${combine('acc', 'idx', 'v', 'r')}
+  }
+  outv[t] = acc;
+  ${bi ? `outi[t] = ${idxOut('idx')};` : ''}
+}`;
+  } else if (thread) {
     code = `${decl}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
@@ -240,6 +269,32 @@ fn main(${ENTRY_ARGS}) {
   }
   outv[${outAt('o')}] = ${vOut ? 'acc' : store('acc')};
   ${bi ? `outi[${outAt('o')}] = ${idxOut('idx')};` : ''}
+}`;
+  } else if (subgroups) {
+    code = `enable subgroups;
+${decl}
+var<workgroup> sv: array<${A}, ${WG}>;
+${spec.withIndex ? `var<workgroup> si: array<u32, ${WG}>;` : ''}
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${SUBGROUP_ARGS}) {
+  let w = wid.x + wid.y * nwg.x;
+  let o = w / ${u.at('chunks')};
+  if (o >= ${u.at('nOut')}) { return; }
+  let r0 = (w % ${u.at('chunks')}) * ${u.at('chunkLen')};
+  let r1 = min(r0 + ${u.at('chunkLen')}, ${u.at('redSize')});
+  ${baseCode}
+  var acc = ${init};
+  var idx = 0x7fffffffu;
+  for (var r = r0 + lid; r < r1; r += ${WG}u) {
+    ${redCode}
+    let v = ${A}(x[base + ro]);
+    ${combine('acc', 'idx', 'v', 'r')}
+  }
+  ${subgroupTreeCode({ op: kind, wg: WG, type: A, identity: init, value: 'acc', index: spec.withIndex && kind !== 'sum' ? 'idx' : undefined, scratch: 'sv', scratchIndex: 'si', lid: 'lid' })}
+  if (lid == 0u) {
+    outv[${outAt('w')}] = ${vOut ? 'acc' : store('acc')};
+    ${bi ? `outi[${outAt('w')}] = ${idxOut('idx')};` : ''}
+  }
 }`;
   } else {
     code = `${decl}
@@ -300,10 +355,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       redShape: red.shape,
       redStr: red.strides,
     }),
-    workgroups: thread ? Math.ceil(nOut / WG) : nOut * chunks,
+    workgroups: thread ? Math.ceil((nOut * chunks) / WG) : nOut * chunks,
   });
   if (vOut) {
-    combinePartials(op, kind, vOut, iOut, values, indices, nOut, chunks, scale);
+    // Column partials are chunk-major ([chunks, nOut]), tree partials output-major ([nOut, chunks]).
+    const at = thread ? { oStride: 1, cStride: nOut } : { oStride: chunks, cStride: 1 };
+    combinePartials(op, kind, vOut, iOut, values, indices, nOut, chunks, scale, at);
     vOut.dispose();
     iOut?.dispose();
   }
@@ -320,9 +377,10 @@ function combinePartials(
   nOut: number,
   chunks: number,
   scale: number,
+  at = { oStride: chunks, cStride: 1 },
 ): void {
   const T = pv.dtype;
-  const u = new UniformLayout().field('nOut').field('chunks').field('scale').field('outOff');
+  const u = new UniformLayout().field('nOut').field('chunks').field('scale').field('outOff').field('oStride').field('cStride');
   const final = T === 'f32' ? `${values.dtype}(acc * bitcast<f32>(${u.at('scale')}))` : 'acc';
   const bv = bindView(values, op);
   const bi = indices && bindView(indices, op);
@@ -336,12 +394,13 @@ ${u.declare(bufs.length)}
 fn main(${ENTRY_ARGS}) {
   let o = gid.x + gid.y * nwg.x * ${WG}u;
   if (o >= ${u.at('nOut')}) { return; }
-  let c0 = o * ${u.at('chunks')};
+  let c0 = o * ${u.at('oStride')};
+  let cs = ${u.at('cStride')};
   var acc = pv[c0];
   var idx = ${pi ? 'u32(pi[c0])' : '0u'};
   for (var c = 1u; c < ${u.at('chunks')}; c++) {
-    let v = pv[c0 + c];
-    let vi = ${pi ? 'u32(pi[c0 + c])' : 'c'};
+    let v = pv[c0 + c * cs];
+    let vi = ${pi ? 'u32(pi[c0 + c * cs])' : 'c'};
     ${combiner(kind)('acc', 'idx', 'v', 'vi')}
   }
   outv[${u.at('outOff')} + o] = ${final};
@@ -351,7 +410,7 @@ fn main(${ENTRY_ARGS}) {
     label: `${op}_partials`,
     code,
     buffers: bufs,
-    uniforms: u.pack({ nOut, chunks, scale: f32Bits(scale), outOff: bv.offset }),
+    uniforms: u.pack({ nOut, chunks, scale: f32Bits(scale), outOff: bv.offset, ...at }),
     workgroups: Math.ceil(nOut / WG),
   });
 }
