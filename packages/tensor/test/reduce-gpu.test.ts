@@ -3,6 +3,7 @@ import * as T from '../src/index.ts';
 import { setReductionSubgroups } from '../src/kernels/subgroup-tree.ts';
 import { cpuPermute, gradcheck, type ND, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
 import { underBothClasses } from './support/adapter-class.ts';
+import { underTinyLimit } from './support/binding-limit.ts';
 
 /**
  * The GPU-class reductions (columns split into chunks, trees split over the extent, subgroup trees) and row
@@ -369,6 +370,40 @@ describe('GPU-class kernels agree with the CPU-class ones', () => {
         // Index outputs (4, 5) are exact; sums differ by their summation order only.
         expect(worst, `output ${i}`).toBeLessThan(i === 4 || i === 5 ? 1e-12 : 2e-4);
       });
+    });
+  }
+});
+
+describe('GPU-class reductions over the binding limit', () => {
+  afterAll(() => {
+    T.engine().setBindingLimit(null);
+    T.engine().setAdapterClass(null);
+    setReductionSubgroups(true);
+  });
+  for (const subgroups of [true, false]) {
+    test(`column chunks in runs of whole outputs, and outputs reduced in parts, subgroups ${subgroups ? 'on' : 'off'}`, async () => {
+      T.engine().setAdapterClass('gpu');
+      setReductionSubgroups(subgroups);
+      // [5, 66, 14] over axis 1: 70 contiguous outputs in columns of 66; one leading index (924 elements) fits 4 KiB.
+      const a = toTensor(quarters([5, 66, 14], 12));
+      // [300, 41] over axis 0: one output's column spans more than 4 KiB, so it is reduced in parts.
+      const b = toTensor(quarters([300, 41], 13));
+      const { full, sliced } = await underTinyLimit(() => [
+        T.sum(a, 1),
+        T.amax(a, [0, 1]),
+        T.cast(T.argmax(a, 1), 'f32'),
+        T.sum(b, 0),
+        T.cast(T.argmin(b, 0), 'f32'),
+        T.mean(b, 1),
+      ]);
+      // Quarter integers sum exactly in any order: the sliced runs agree to the bit.
+      expect(sliced).toEqual(full);
+      const want = reference(quarters([5, 66, 14], 12), [1], 'sum').values;
+      expect(Array.from(full[0])).toEqual(Array.from(want));
+      expect(Array.from(full[2])).toEqual(Array.from(reference(quarters([5, 66, 14], 12), [1], 'max').indices));
+      expect(Array.from(full[4])).toEqual(Array.from(reference(quarters([300, 41], 13), [0], 'min').indices));
+      a.dispose();
+      b.dispose();
     });
   }
 });
