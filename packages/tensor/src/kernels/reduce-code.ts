@@ -139,7 +139,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let v = ${A}(x[base + ro]);
     ${combine('acc', 'idx', 'v', 'r')}
   }
-  ${subgroupTreeCode({ op: kind, wg: WG, type: A, identity: init, value: 'acc', index: v.withIndex ? 'idx' : undefined, scratch: 'sv', scratchIndex: 'si', lid: 'lid' })}
+  ${subgroupTreeCode({ op: kind, wg: WG, identity: init, value: 'acc', index: v.withIndex ? 'idx' : undefined, scratch: 'sv', scratchIndex: 'si', lid: 'lid' })}
   if (lid == 0u) {
     outv[${outAt('w')}] = ${vOut ? 'acc' : store('acc')};
     ${bi ? `outi[${outAt('w')}] = ${idxOut('idx')};` : ''}

@@ -252,7 +252,7 @@ function rowKernelCode(layout: RowLayout, steps: readonly RowStep[], helpers: st
         body.push(`let ${s.let} = ${a};`);
       } else if (mode === 'subgroups') {
         const w = type === 'f32' ? 'wf' : 'wv2';
-        body.push(subgroupTreeCode({ op: s.reduce, wg: WG, type, identity: identity(s.reduce, type), value: a, scratch: w, lid: 'lid' }));
+        body.push(subgroupTreeCode({ op: s.reduce, wg: WG, identity: identity(s.reduce, type), value: a, scratch: w, lid: 'lid' }));
         // The barrier after the reads lets the next reduction reuse the scratch array.
         body.push(`let ${s.let} = ${a};`, 'workgroupBarrier();');
       } else {

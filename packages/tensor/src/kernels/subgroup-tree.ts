@@ -37,9 +37,7 @@ export interface SubgroupTree {
   op: TreeOp;
   /** Workgroup size: the scratch arrays hold this many entries. */
   wg: number;
-  /** WGSL type of the values (f32, i32, u32 or vec2<f32> for sums). */
-  type: string;
-  /** The identity of `op` in `type`. */
+  /** The identity of `op` in the values' type (f32, i32, u32, or vec2<f32> for sums). */
   identity: string;
   /** A `var` of this invocation's partial value; it holds the workgroup's result afterwards. */
   value: string;
