@@ -2,6 +2,7 @@ import { type BufferWindow, engine } from '../runtime/engine.ts';
 import { contiguousStrides, type Shape } from '../shape.ts';
 import { allBindWhole, bindView, type ViewLike } from './binding.ts';
 import { memoKernel } from './memo.ts';
+import { SUBGROUP_ARGS, subgroupTreeCode, subgroupTrees } from './subgroup-tree.ts';
 import { indexSlices } from './slices.ts';
 import { ceilDiv, ENTRY_ARGS, f32Bits, UniformLayout } from './uniforms.ts';
 
@@ -210,17 +211,21 @@ function combine(kind: 'sum' | 'max', a: string, b: string): string {
 export function runRowKernel(label: string, whole: RowLayout, steps: readonly RowStep[], helpers = ''): void {
   if (whole.rows === 0 || whole.n === 0) return;
   // One mode for every slice: the same summation order as the unsliced kernel.
-  const threadMode = threadPerRow(whole.n, whole.rows);
-  for (const layout of whole.slices(label)) rowDispatch(label, layout, steps, helpers, threadMode);
+  const mode: RowMode = threadPerRow(whole.n, whole.rows) ? 'thread' : subgroupTrees() ? 'subgroups' : 'tree';
+  for (const layout of whole.slices(label)) rowDispatch(label, layout, steps, helpers, mode);
 }
 
-function rowDispatch(label: string, layout: RowLayout, steps: readonly RowStep[], helpers: string, threadMode: boolean): void {
+/** A thread per row, or a workgroup per row reducing through a plain tree or through subgroups. */
+type RowMode = 'thread' | 'tree' | 'subgroups';
+
+function rowDispatch(label: string, layout: RowLayout, steps: readonly RowStep[], helpers: string, mode: RowMode): void {
+  const threadMode = mode === 'thread';
   // The steps are short literals (their hashes cached by the JS engine), so naming the program by them costs
   // one concatenation, far less than generating the WGSL.
-  let key = `row|${threadMode ? 't' : 'w'}|${layout.signature}`;
+  let key = `row|${threadMode ? 't' : mode === 'tree' ? 'w' : 's'}|${layout.signature}`;
   for (const s of steps) key += `|${'reduce' in s ? `${s.let}=${s.reduce}:${s.type ?? 'f32'}:${s.of}` : 'stmt' in s ? `;${s.stmt}` : 'each' in s ? `*${s.each}` : `1${s.once}`}`;
   key += `|#${helpers}`;
-  const code = memoKernel(key, () => rowKernelCode(layout, steps, helpers, threadMode));
+  const code = memoKernel(key, () => rowKernelCode(layout, steps, helpers, mode));
   engine().dispatch({
     label,
     key,
@@ -230,7 +235,8 @@ function rowDispatch(label: string, layout: RowLayout, steps: readonly RowStep[]
   });
 }
 
-function rowKernelCode(layout: RowLayout, steps: readonly RowStep[], helpers: string, threadMode: boolean): string {
+function rowKernelCode(layout: RowLayout, steps: readonly RowStep[], helpers: string, mode: RowMode): string {
+  const threadMode = mode === 'thread';
   const types = new Set(steps.flatMap((s) => ('reduce' in s ? [s.type ?? 'f32'] : [])));
   const body: string[] = [];
   let acc = 0;
@@ -244,6 +250,11 @@ function rowKernelCode(layout: RowLayout, steps: readonly RowStep[], helpers: st
       body.push(`for (var k = ${start}; k < n; k += ${step}) { ${a} = ${combine(s.reduce, a, `(${s.of})`)}; }`);
       if (threadMode) {
         body.push(`let ${s.let} = ${a};`);
+      } else if (mode === 'subgroups') {
+        const w = type === 'f32' ? 'wf' : 'wv2';
+        body.push(subgroupTreeCode({ op: s.reduce, wg: WG, identity: identity(s.reduce, type), value: a, scratch: w, lid: 'lid' }));
+        // The barrier after the reads lets the next reduction reuse the scratch array.
+        body.push(`let ${s.let} = ${a};`, 'workgroupBarrier();');
       } else {
         const w = type === 'f32' ? 'wf' : 'wv2';
         body.push(`${w}[lid] = ${a};`, 'workgroupBarrier();');
@@ -264,8 +275,8 @@ function rowKernelCode(layout: RowLayout, steps: readonly RowStep[], helpers: st
     : [...types].map((t) => `var<workgroup> ${t === 'f32' ? 'wf' : 'wv2'}: array<${t}, ${WG}>;`).join('\n');
   const entry = threadMode
     ? `fn main(${ENTRY_ARGS}) {\n  let r = gid.x + gid.y * nwg.x * ${WG}u;`
-    : `fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {\n  let r = wid.x + wid.y * nwg.x;`;
-  return `${layout.declarations()}
+    : `fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>${mode === 'subgroups' ? `, ${SUBGROUP_ARGS}` : ''}) {\n  let r = wid.x + wid.y * nwg.x;`;
+  return `${mode === 'subgroups' ? 'enable subgroups;\n' : ''}${layout.declarations()}
 ${scratch}
 ${helpers}
 @compute @workgroup_size(${WG})

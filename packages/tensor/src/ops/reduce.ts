@@ -2,11 +2,14 @@ import { record } from '../autograd/graph.ts';
 import { computeType, type DType } from '../dtype.ts';
 import { f32Bits } from '../kernels/uniforms.ts';
 import { shapeError } from '../errors.ts';
-import { ENTRY_ARGS, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
 import { contiguousStrides, normalizeAxis, numel, type Shape, shapesEqual } from '../shape.ts';
 import { allBindWhole, bindableBytes, bindView, type ViewLike } from '../kernels/binding.ts';
 import { indexSlices } from '../kernels/slices.ts';
+import { gpuReduceLayout, type ReduceLayout } from '../kernels/reduce-layout.ts';
+import { subgroupTrees } from '../kernels/subgroup-tree.ts';
+import { partialsCode, partialsKey, partialsUniforms, type ReduceKind, reduceCode, reduceKey, reduceUniforms, type ReduceVariant, WG } from '../kernels/reduce-code.ts';
+import { memoKernel } from '../kernels/memo.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { arange } from './creation.ts';
 import { div, eq, where } from './elementwise.ts';
@@ -14,7 +17,6 @@ import { expand, reshape } from './view.ts';
 
 export type Axes = number | readonly number[] | null | undefined;
 
-type ReduceKind = 'sum' | 'max' | 'min';
 
 interface Plan {
   axes: number[];
@@ -38,7 +40,6 @@ function plan(op: string, x: Tensor, axes: Axes, keepdim: boolean): Plan {
 }
 
 const SMALL = 64;
-const WG = 64;
 /** Outputs that keep a GPU busy with a thread each. */
 const MANY_OUTPUTS = 256;
 /** Fewer outputs than this over a long extent: split the extent into chunks and reduce the partials. */
@@ -64,13 +65,16 @@ function mergeDims(shape: readonly number[], strides: readonly number[]): { shap
 }
 
 /**
- * How a reduction is laid out: a thread per output (no barriers; coalesced when the outputs are neighbours in
- * memory, as when reducing over a non-last axis), or a workgroup per output with a tree, optionally over
- * `chunks` slices of the extent whose partials a second kernel combines (long reductions to few outputs).
+ * How a reduction is laid out (see ReduceLayout): on CPU adapters a thread per output (no barriers; coalesced
+ * when the outputs are neighbours in memory, as when reducing over a non-last axis), or a workgroup per output
+ * with a tree, optionally over `chunks` slices of the extent whose partials a second kernel combines (long
+ * reductions to few outputs); GPU-class adapters get gpuReduceLayout.
  */
-function layoutFor(nOut: number, redSize: number, red: { strides: readonly number[] }, kept: { strides: readonly number[] }): { thread: boolean; chunks: number } {
+function layoutFor(nOut: number, redSize: number, red: { strides: readonly number[] }, kept: { strides: readonly number[] }): ReduceLayout {
   if (redSize <= SMALL) return { thread: true, chunks: 1 };
   const innerKeptContiguous = kept.strides.at(-1) === 1 && !red.strides.includes(1);
+  // GPUs want far more invocations than outputs here; CPU adapters keep the layouts below (measured on lavapipe).
+  if (!engine().isCpu) return gpuReduceLayout(nOut, redSize, innerKeptContiguous);
   if (nOut >= MANY_OUTPUTS && innerKeptContiguous) return { thread: true, chunks: 1 };
   if (nOut >= SMALL && engine().isCpu) return { thread: true, chunks: 1 };
   if (nOut < FEW_OUTPUTS && redSize >= 2 * CHUNK_MIN) {
@@ -131,7 +135,7 @@ interface ReduceSpec {
  * output whose own reduced extent is larger than a binding is reduced in parts, whose partials (values, and
  * indices into the whole extent) are combined in order, so ties still keep the first index.
  */
-function slicedReduce(spec: ReduceSpec, x: ViewLike, keptRank: number, values: ViewLike, indices: ViewLike | null, lay: { thread: boolean; chunks: number }): void {
+function slicedReduce(spec: ReduceSpec, x: ViewLike, keptRank: number, values: ViewLike, indices: ViewLike | null, lay: ReduceLayout): void {
   const redShape = x.shape.slice(keptRank);
   const redSize = numel(redShape);
   const A = computeType(x.dtype);
@@ -177,121 +181,47 @@ function reduceDispatch(
   keptRank: number,
   values: ViewLike,
   indices: ViewLike | null,
-  lay: { thread: boolean; chunks: number },
+  lay: ReduceLayout,
   idxBase: number,
 ): void {
   const { op, kind, scale } = spec;
   const { thread, chunks } = lay;
-  const outDtype = values.dtype;
-  // f16 is read into an f32 accumulator (partials too) and rounded once at the final store, times `scale`.
-  const A = computeType(x.dtype);
   const kept = { shape: x.shape.slice(0, keptRank), strides: x.strides.slice(0, keptRank) };
   const red = { shape: x.shape.slice(keptRank), strides: x.strides.slice(keptRank) };
   const nOut = numel(kept.shape);
   const redSize = numel(red.shape);
-  const kr = Math.max(kept.shape.length, 1);
-  const rr = Math.max(red.shape.length, 1);
-  const u = new UniformLayout()
-    .field('nOut')
-    .field('redSize')
-    .field('offset')
-    .field('chunks')
-    .field('chunkLen')
-    .field('scale')
-    .field('outOff')
-    .field('idxBase')
-    .field('outShape', kr)
-    .field('outStr', kr)
-    .field('redShape', rr)
-    .field('redStr', rr);
-  const T = x.dtype;
-  const init = kind === 'sum' ? `${A}(0)` : kind === 'max' ? lowest(A) : highest(A);
-  const store = (v: string) => (A === 'f32' ? `${outDtype}(${v} * bitcast<f32>(${u.at('scale')}))` : v);
-  const combine = combiner(kind);
-  const baseCode = offsetCode(u, 'base', 'o', kept.shape.length, 'outShape', 'outStr', true);
-  const redCode = offsetCode(u, 'ro', 'r', red.shape.length, 'redShape', 'redStr', false);
-  // With chunks, this kernel writes [nOut, chunks] partials (indices into the whole extent) for a second pass.
+  // f16 is read into an f32 accumulator (partials too) and rounded once at the final store, times `scale`.
+  const A = computeType(x.dtype);
+  // With chunks, this kernel writes nOut x chunks partials (indices into the whole extent) for a second pass.
   const vOut = chunks > 1 ? Tensor.empty([nOut * chunks], A, op) : null;
   const iOut = chunks > 1 && indices ? Tensor.empty([nOut * chunks], 'i32', op) : null;
   const bx = bindView(x, op);
   const bv = vOut ? { resource: vOut.buffer, offset: 0 } : bindView(values, op);
   const bi = iOut ? { resource: iOut.buffer, offset: 0 } : indices && bindView(indices, op);
-  const bufs = [bx.resource, bv.resource, ...(bi ? [bi.resource] : [])];
-  const decl = `@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> outv: array<${vOut ? A : outDtype}>;
-${bi ? '@group(0) @binding(2) var<storage, read_write> outi: array<i32>;' : ''}
-${u.declare(bufs.length)}`;
-  const outAt = (o: string) => `${u.at('outOff')} + ${o}`;
-  const idxOut = (i: string) => `i32(${i} + ${u.at('idxBase')})`;
-  let code: string;
-  if (thread) {
-    code = `${decl}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = gid.x + gid.y * nwg.x * ${WG}u;
-  if (o >= ${u.at('nOut')}) { return; }
-  ${baseCode}
-  var acc = ${init};
-  var idx = 0x7fffffffu;
-  for (var r = 0u; r < ${u.at('redSize')}; r++) {
-    ${redCode}
-    let v = ${A}(x[base + ro]);
-    ${combine('acc', 'idx', 'v', 'r')}
-  }
-  outv[${outAt('o')}] = ${vOut ? 'acc' : store('acc')};
-  ${bi ? `outi[${outAt('o')}] = ${idxOut('idx')};` : ''}
-}`;
-  } else {
-    code = `${decl}
-var<workgroup> sv: array<${A}, ${WG}>;
-var<workgroup> si: array<u32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let w = wid.x + wid.y * nwg.x;
-  let o = w / ${u.at('chunks')};
-  if (o >= ${u.at('nOut')}) { return; }
-  let r0 = (w % ${u.at('chunks')}) * ${u.at('chunkLen')};
-  let r1 = min(r0 + ${u.at('chunkLen')}, ${u.at('redSize')});
-  ${baseCode}
-  var acc = ${init};
-  var idx = 0x7fffffffu;
-  for (var r = r0 + lid; r < r1; r += ${WG}u) {
-    ${redCode}
-    let v = ${A}(x[base + ro]);
-    ${combine('acc', 'idx', 'v', 'r')}
-  }
-  sv[lid] = acc;
-  si[lid] = idx;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      var a = sv[lid];
-      var ai = si[lid];
-      let b = sv[lid + s];
-      let bi = si[lid + s];
-      ${combine('a', 'ai', 'b', 'bi')}
-      sv[lid] = a;
-      si[lid] = ai;
-    }
-    workgroupBarrier();
-  }
-  if (lid == 0u) {
-    outv[${outAt('w')}] = ${vOut ? 'sv[0]' : store('sv[0]')};
-    ${bi ? `outi[${outAt('w')}] = ${idxOut('si[0]')};` : ''}
-  }
-}`;
-  }
-  const chunkLen = Math.ceil(redSize / chunks);
+  const v: ReduceVariant = {
+    mode: thread ? (chunks > 1 ? 'columns' : 'thread') : subgroupTrees() ? 'subgroups' : 'tree',
+    kind,
+    T: x.dtype,
+    A,
+    out: vOut ? A : values.dtype,
+    partials: vOut !== null,
+    index: bi !== null,
+    withIndex: spec.withIndex && kind !== 'sum',
+    keptRank: kept.shape.length,
+    redRank: red.shape.length,
+  };
+  const key = reduceKey(v);
   engine().dispatch({
     label: op,
-    code,
-    buffers: bufs,
-    uniforms: u.pack({
+    key,
+    code: memoKernel(key, () => reduceCode(v)),
+    buffers: [bx.resource, bv.resource, ...(bi ? [bi.resource] : [])],
+    uniforms: reduceUniforms(v.keptRank, v.redRank).pack({
       nOut,
       redSize,
       offset: bx.offset,
       chunks,
-      chunkLen,
+      chunkLen: Math.ceil(redSize / chunks),
       scale: f32Bits(scale),
       outOff: bv.offset,
       idxBase,
@@ -300,10 +230,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       redShape: red.shape,
       redStr: red.strides,
     }),
-    workgroups: thread ? Math.ceil(nOut / WG) : nOut * chunks,
+    workgroups: thread ? Math.ceil((nOut * chunks) / WG) : nOut * chunks,
   });
   if (vOut) {
-    combinePartials(op, kind, vOut, iOut, values, indices, nOut, chunks, scale);
+    // Column partials are chunk-major ([chunks, nOut]), tree partials output-major ([nOut, chunks]).
+    const at = thread ? { oStride: 1, cStride: nOut } : { oStride: chunks, cStride: 1 };
+    combinePartials(op, kind, vOut, iOut, values, indices, nOut, chunks, scale, at);
     vOut.dispose();
     iOut?.dispose();
   }
@@ -320,67 +252,19 @@ function combinePartials(
   nOut: number,
   chunks: number,
   scale: number,
+  at = { oStride: chunks, cStride: 1 },
 ): void {
-  const T = pv.dtype;
-  const u = new UniformLayout().field('nOut').field('chunks').field('scale').field('outOff');
-  const final = T === 'f32' ? `${values.dtype}(acc * bitcast<f32>(${u.at('scale')}))` : 'acc';
   const bv = bindView(values, op);
   const bi = indices && bindView(indices, op);
-  const bufs = [pv.buffer, ...(pi ? [pi.buffer] : []), bv.resource, ...(bi ? [bi.resource] : [])];
-  const code = `@group(0) @binding(0) var<storage, read> pv: array<${T}>;
-${pi ? '@group(0) @binding(1) var<storage, read> pi: array<i32>;' : ''}
-@group(0) @binding(${pi ? 2 : 1}) var<storage, read_write> outv: array<${values.dtype}>;
-${bi ? `@group(0) @binding(${pi ? 3 : 2}) var<storage, read_write> outi: array<i32>;` : ''}
-${u.declare(bufs.length)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = gid.x + gid.y * nwg.x * ${WG}u;
-  if (o >= ${u.at('nOut')}) { return; }
-  let c0 = o * ${u.at('chunks')};
-  var acc = pv[c0];
-  var idx = ${pi ? 'u32(pi[c0])' : '0u'};
-  for (var c = 1u; c < ${u.at('chunks')}; c++) {
-    let v = pv[c0 + c];
-    let vi = ${pi ? 'u32(pi[c0 + c])' : 'c'};
-    ${combiner(kind)('acc', 'idx', 'v', 'vi')}
-  }
-  outv[${u.at('outOff')} + o] = ${final};
-  ${bi ? `outi[${u.at('outOff')} + o] = i32(idx);` : ''}
-}`;
+  const key = partialsKey(kind, pv.dtype, values.dtype, pi !== null, bi !== null);
   engine().dispatch({
     label: `${op}_partials`,
-    code,
-    buffers: bufs,
-    uniforms: u.pack({ nOut, chunks, scale: f32Bits(scale), outOff: bv.offset }),
+    key,
+    code: memoKernel(key, () => partialsCode(kind, pv.dtype, values.dtype, pi !== null, bi !== null)),
+    buffers: [pv.buffer, ...(pi ? [pi.buffer] : []), bv.resource, ...(bi ? [bi.resource] : [])],
+    uniforms: partialsUniforms().pack({ nOut, chunks, scale: f32Bits(scale), outOff: bv.offset, ...at }),
     workgroups: Math.ceil(nOut / WG),
   });
-}
-
-function combiner(kind: ReduceKind): (acc: string, idx: string, v: string, vi: string) => string {
-  const better = kind === 'max' ? '>' : '<';
-  return (acc, idx, v, vi) =>
-    kind === 'sum'
-      ? `${acc} = ${acc} + ${v};`
-      : `if (${v} ${better} ${acc} || (${v} == ${acc} && ${vi} < ${idx})) { ${acc} = ${v}; ${idx} = ${vi}; }`;
-}
-
-function offsetCode(u: UniformLayout, out: string, index: string, rank: number, shapeF: string, strideF: string, withBase: boolean): string {
-  const lines = [`var ${out} = ${withBase ? u.at('offset') : '0u'};`, `{ var rem = ${index};`];
-  for (let d = rank - 1; d >= 0; d--) {
-    const dim = u.at(shapeF, d);
-    // The outermost dim needs no modulo: the index is in range.
-    if (d > 0) lines.push(`  ${out} += (rem % ${dim}) * ${u.at(strideF, d)}; rem = rem / ${dim};`);
-    else lines.push(`  ${out} += rem * ${u.at(strideF, d)};`);
-  }
-  lines.push('}');
-  return lines.join('\n  ');
-}
-
-function lowest(t: DType): string {
-  return t === 'f32' ? '-3.4028234e38' : t === 'i32' ? 'i32(-2147483648)' : '0u';
-}
-function highest(t: DType): string {
-  return t === 'f32' ? '3.4028234e38' : t === 'i32' ? '2147483647i' : '4294967295u';
 }
 
 export function sum(x: Tensor, axes?: Axes, keepdim = false): Tensor {
