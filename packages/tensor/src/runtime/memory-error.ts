@@ -6,6 +6,8 @@ export interface AllocationRequest {
   op: string;
   shape?: readonly number[];
   dtype?: string;
+  /** What is asked for, where it is not one tensor (e.g. "the AdamW moments of 86M parameters"). */
+  what?: string;
 }
 
 /** A buffer held live, as a GpuMemoryError lists it. */
@@ -50,9 +52,13 @@ export class GpuMemoryError extends TensorError implements MemoryFailure {
   readonly largest: readonly LiveAllocation[];
   readonly budgetSource?: string;
   readonly deviceMessage?: string;
+  /** The message without the advice at its end, for callers that give their own (the CLI names its settings). */
+  readonly summary: string;
 
   constructor(f: MemoryFailure) {
-    super(f.request.op, describeMemoryFailure(f));
+    const { summary, hint } = describeMemoryFailure(f);
+    super(f.request.op, `${summary}${hint ? ` ${hint}` : ''}`);
+    this.summary = `${f.request.op}: ${summary}`;
     this.name = 'GpuMemoryError';
     this.kind = f.kind;
     this.request = f.request;
@@ -90,6 +96,7 @@ function humanBytes(bytes: number): string {
 }
 
 function describeRequest(r: AllocationRequest): string {
+  if (r.what) return r.what;
   return r.shape ? `tensor of shape ${formatShape(r.shape)}${r.dtype ? ` (${r.dtype})` : ''}` : 'buffer';
 }
 
@@ -97,28 +104,31 @@ function describeLive(a: LiveAllocation): string {
   return `${a.op}${a.shape ? ` ${formatShape(a.shape)}` : ''}${a.dtype ? ` ${a.dtype}` : ''} ${humanBytes(a.bytes) || `${a.bytes} bytes`}`;
 }
 
-export function describeMemoryFailure(f: MemoryFailure): string {
+/** What failed and the numbers (summary), then what to do about it (hint). */
+export function describeMemoryFailure(f: MemoryFailure): { summary: string; hint: string } {
   const what = describeRequest(f.request);
   if (f.kind === 'buffer-limit') {
-    return (
-      `${what} needs ${f.bytesAsked} bytes, more than the device's largest buffer (${f.limitBytes} bytes): ` +
-      `${humanBytes(f.bytesAsked)} asked, maxBufferSize is ${humanBytes(f.limitBytes)}. No tensor can be that large on this device; use a smaller batch or input.`
-    );
+    return {
+      summary:
+        `${what} needs ${f.bytesAsked} bytes, more than the device's largest buffer (${f.limitBytes} bytes): ` +
+        `${humanBytes(f.bytesAsked)} asked, maxBufferSize is ${humanBytes(f.limitBytes)}.`,
+      hint: 'No tensor can be that large on this device; use a smaller batch or input.',
+    };
   }
   const dawn = `(Dawn: ${oneLine(f.deviceMessage ?? '')})`;
   const head =
     f.kind === 'budget'
-      ? `out of GPU memory: a ${what} needs ${formatBytes(f.bytesAsked)}`
+      ? `out of GPU memory: ${f.request.what ? '' : 'a '}${what} needs ${formatBytes(f.bytesAsked)}`
       : f.bytesAsked > 0
-        ? `the device ran out of memory creating a ${what} of ${formatBytes(f.bytesAsked)} ${dawn}`
+        ? `the device ran out of memory creating ${f.request.what ? '' : 'a '}${what} of ${formatBytes(f.bytesAsked)} ${dawn}`
         : `the device ran out of memory ${dawn}`; // outside the pool: what was asked is not known
   const budget = Number.isFinite(f.limitBytes)
     ? `the budget is ${formatBytes(f.limitBytes)}${f.budgetSource ? ` (from ${f.budgetSource})` : ''}, ${formatBytes(Math.max(0, f.limitBytes - f.liveBytes))} available`
     : 'no budget is set';
   const held = `${formatBytes(f.liveBytes)} is held by live tensors and ${budget}`;
   const largest = f.largest.length ? ` Largest live tensors: ${f.largest.map(describeLive).join('; ')}.` : '';
-  const hint = ' Free tensors sooner (dispose, tidy), use a smaller batch or input, or change the budget (SECO_MEMORY_BUDGET, engine().setMemoryBudget).';
-  return `${head}; ${held}.${largest}${hint}`;
+  const hint = 'Free tensors sooner (dispose, tidy), use a smaller batch or input, or change the budget (SECO_MEMORY_BUDGET, engine().setMemoryBudget).';
+  return { summary: `${head}; ${held}.${largest}`, hint };
 }
 
 function oneLine(s: string): string {

@@ -85,6 +85,8 @@ export class BufferPool {
     if (!(bytes > 0)) throw new Error(`a memory budget must be positive, got ${bytes}`);
     this.budget = bytes;
     this.budgetSource = source;
+    // Cached buffers past a lowered budget go now, so reusing them cannot hold more than the budget either.
+    if (this.liveBytes + this.pooledBytes > bytes) this.trim();
   }
 
   get budgetBytes(): number {
