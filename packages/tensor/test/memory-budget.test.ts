@@ -59,6 +59,14 @@ describe('memory budget', () => {
     b.dispose();
   });
 
+  test('lowering the budget below what the pool caches frees the cache at once', () => {
+    const e = T.engine();
+    T.zeros([1024, 1024]).dispose();
+    expect(e.stats().pooledBytes).toBeGreaterThanOrEqual(4 * MiB);
+    e.setMemoryBudget(e.stats().liveBytes + MiB);
+    expect(e.stats().pooledBytes).toBe(0);
+  });
+
   test("a tensor over the device's largest buffer is refused before any GPU call, naming the limit", async () => {
     const e = T.engine();
     const create = vi.spyOn(e.device, 'createBuffer');

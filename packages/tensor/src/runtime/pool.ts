@@ -56,6 +56,8 @@ export class BufferPool {
   private readonly owners = new Map<GPUBuffer, AllocationRequest>();
   /** Buffers whose creation the device reported out of memory: never handed out again. */
   private readonly failed = new WeakSet<GPUBuffer>();
+  /** Skips the WeakSet lookup on every release until a creation has failed. */
+  private anyFailed = false;
   /**
    * Where a device out-of-memory error at buffer creation goes (the engine throws it at the next sync). When set,
    * each new buffer is created inside an 'out-of-memory' error scope, whose promise is only looked at later.
@@ -130,6 +132,7 @@ export class BufferPool {
       (error) => {
         if (!error) return;
         this.failed.add(buffer);
+        this.anyFailed = true;
         report(this.memoryError('device', request, size, error.message));
       },
       () => {}, // device lost: the engine reports that itself
@@ -161,7 +164,7 @@ export class BufferPool {
   release(buffer: GPUBuffer): void {
     const size = buffer.size;
     this.owners.delete(buffer);
-    if (this.failed.has(buffer)) {
+    if (this.anyFailed && this.failed.has(buffer)) {
       // An invalid buffer (its creation failed): pooling it would fail every op that reused it.
       buffer.destroy();
       this.live--;
