@@ -565,6 +565,8 @@ export function init(options: EngineOptions = {}): Promise<Engine> {
 }
 
 async function createEngine(options: EngineOptions): Promise<Engine> {
+  // A malformed budget (option or SECO_MEMORY_BUDGET) fails here, before a device exists to be left open.
+  resolveMemoryBudget(options.memoryBudgetBytes, null);
   const gpu = getGPU(options.flags);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) throw new Error(noAdapterMessage());
