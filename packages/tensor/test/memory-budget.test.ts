@@ -149,6 +149,19 @@ describe('buffer pool out of memory', () => {
     expect(pool.stats()).toMatchObject({ liveBuffers: 1, pooledBuffers: 0 });
     expect(pool.acquire(4 * MiB)).not.toBe(big);
   });
+
+  test('a buffer released before its error scope answered leaves the cache when the answer is out-of-memory', async () => {
+    const { device, calls } = fakeDevice((size) => size >= 4 * MiB);
+    const pool = new BufferPool(device, 0x80);
+    pool.onDeviceOutOfMemory = () => {};
+    const big = pool.acquire(4 * MiB, { op: 'conv2d' });
+    pool.release(big);
+    expect(pool.stats().pooledBuffers).toBe(1);
+    await Promise.resolve();
+    expect(pool.stats()).toMatchObject({ pooledBuffers: 0, pooledBytes: 0 });
+    expect(calls.destroyed).toBe(1);
+    expect(pool.acquire(4 * MiB)).not.toBe(big);
+  });
 });
 
 describe('budget sources', () => {

@@ -133,11 +133,22 @@ export class BufferPool {
         if (!error) return;
         this.failed.add(buffer);
         this.anyFailed = true;
+        if (!this.owners.has(buffer)) this.dropPooled(buffer); // released before the scope answered
         report(this.memoryError('device', request, size, error.message));
       },
       () => {}, // device lost: the engine reports that itself
     );
     return buffer;
+  }
+
+  private dropPooled(buffer: GPUBuffer): void {
+    const list = this.free.get(buffer.size);
+    const i = list ? list.indexOf(buffer) : -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    this.pooled--;
+    this.pooledBytes -= buffer.size;
+    buffer.destroy();
   }
 
   /** A GpuMemoryError with the pool's state now: live bytes, the budget and the largest live buffers. */
