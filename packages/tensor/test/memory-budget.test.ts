@@ -108,6 +108,23 @@ describe('memory budget', () => {
     expect((err as Error).message).not.toMatch(/^GPU error after op/);
     await e.sync();
   });
+
+  test('an allocation Dawn failed outranks the validation errors its invalid buffer caused', async () => {
+    const e = T.engine();
+    const g = globalThis as unknown as {
+      GPUValidationError: new (m: string) => GPUError;
+      GPUUncapturedErrorEvent: new (type: string, init: { error: GPUError }) => Event;
+    };
+    e.device.dispatchEvent(new g.GPUUncapturedErrorEvent('uncapturederror', { error: new g.GPUValidationError('Buffer is invalid (simulated)') }));
+    e.pool.onDeviceOutOfMemory?.(e.pool.memoryError('device', { op: 'matmul', shape: [4096, 4096], dtype: 'f32' }, 64 * MiB, 'Out of memory (simulated)'));
+    const err = await e.sync().then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(err).toBeInstanceOf(T.GpuMemoryError);
+    expect((err as Error).message).toMatch(/^matmul: the device ran out of memory creating a tensor of shape \[4096, 4096\] \(f32\) of 67108864 bytes/);
+    await e.sync();
+  });
 });
 
 /** A device that records error scopes and reports out-of-memory for the buffers `oom` says. */

@@ -197,7 +197,11 @@ export class Engine {
     if (options.maxBindingBytes !== undefined) this.setBindingLimit(options.maxBindingBytes);
     this.budget = resolveMemoryBudget(options.memoryBudgetBytes, deviceMemoryBytes);
     this.pool.setBudget(this.budget.bytes, this.budget.source);
-    this.pool.onDeviceOutOfMemory = (e) => (this.gpuError ??= e);
+    // A failed allocation is the root cause of the validation errors that using its invalid buffer raises, which
+    // may be reported first: the memory error replaces any error stored that is not one.
+    this.pool.onDeviceOutOfMemory = (e) => {
+      if (!(this.gpuError instanceof GpuMemoryError)) this.gpuError = e;
+    };
     this.pool.beforeTrim = () => this.flush();
     this.stagingPool = new BufferPool(device, 0x1 | 0x8); // MAP_READ | COPY_DST
     this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
