@@ -2,6 +2,7 @@
 // iteration's schedule, and owns logging, progress, periodic validation, checkpoints and the loss picture.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GpuMemoryError } from '@seco/tensor';
 import type { CheckpointManager } from './checkpoint/manager.ts';
 import type { TrainState } from './checkpoint/train-state.ts';
 import type { SecoConfig } from './config/schema.ts';
@@ -9,6 +10,7 @@ import { plotLosses, type Series } from './run/loss-plot.ts';
 import type { Progress } from './run/progress.ts';
 import type { LogRecord, RunDir } from './run/run-dir.ts';
 import { type SchedulePoint, schedulePoint, totalLoss } from './schedule.ts';
+import { trainingMemoryError } from './train-memory.ts';
 
 export interface Trainer {
   readonly state: TrainState;
@@ -123,6 +125,9 @@ export async function runTraining(o: TrainLoopOptions): Promise<TrainLoopResult>
       }
     }
     if (savedAt !== max) await save(max);
+  } catch (e) {
+    // `it` is the iteration that was running (0-based); the message counts from 1, as the progress line does.
+    throw e instanceof GpuMemoryError ? trainingMemoryError(e, { phase: 'iteration', iteration: it + 1, lastCheckpoint }, config) : e;
   } finally {
     progress.finish();
     await writeLossPlot(run).catch((e) => progress.note(`could not draw ${run.lossPlot}: ${(e as Error).message}`));

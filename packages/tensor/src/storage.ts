@@ -1,5 +1,6 @@
 import { bytesPerElement, type DType } from './dtype.ts';
 import { engine } from './runtime/engine.ts';
+import type { AllocationRequest } from './runtime/memory-error.ts';
 
 /** A reference-counted GPU buffer. Every Tensor handle that views it holds one reference. */
 export class Storage {
@@ -15,10 +16,11 @@ export class Storage {
     this.buf = buffer;
   }
 
-  static allocate(numel: number, dtype: DType): Storage {
+  /** `request` names the op and shape in a memory error. */
+  static allocate(numel: number, dtype: DType, request?: AllocationRequest): Storage {
     // Pool buckets are multiples of 4 bytes, so an odd count of halves still gets whole words.
     const bytes = Math.max(numel, 1) * bytesPerElement(dtype);
-    return new Storage(engine().pool.acquire(bytes), numel, dtype);
+    return new Storage(engine().pool.acquire(bytes, request), numel, dtype);
   }
 
   get buffer(): GPUBuffer {

@@ -56,17 +56,11 @@ export class Tensor {
   /** A fresh contiguous tensor of the given shape, its contents undefined. */
   static empty(shape: Shape, dtype: DType, op: string): Tensor {
     const n = numel(shape);
-    const bytes = n * bytesPerElement(dtype);
     const e = engine();
     if (dtype === 'f16') checkF16Support(op, e.supportsF16);
-    // Larger than a binding is fine (kernels bind windows of it); larger than a buffer is not.
-    if (bytes > e.maxBufferBytes) {
-      throw new TensorError(
-        op,
-        `tensor of shape ${formatShape(shape)} (${dtype}) needs ${bytes} bytes, more than the device's largest buffer (${e.maxBufferBytes} bytes)`,
-      );
-    }
-    const t = new Tensor(Storage.allocate(n, dtype), shape, contiguousStrides(shape), 0, dtype, op);
+    // Larger than a binding is fine (kernels bind windows of it); larger than a buffer is not, nor past the
+    // memory budget: the pool throws a GpuMemoryError naming this op and shape before any GPU call.
+    const t = new Tensor(Storage.allocate(n, dtype, { op, shape, dtype }), shape, contiguousStrides(shape), 0, dtype, op);
     if (e.nanCheck && dtype === 'f32') e.expectNanCheck(t.buffer, n, shape);
     return t;
   }

@@ -1,5 +1,5 @@
 // seco train: config → run folder → (resume) → the generic loop around the SeCo trainer from the model bridge.
-import { engine, hasEngine, init, type NonFiniteOp } from '@seco/tensor';
+import { engine, GpuMemoryError, hasEngine, init, type NonFiniteOp } from '@seco/tensor';
 import type { FlagValues } from '../args.ts';
 import { CheckpointManager } from '../checkpoint/manager.ts';
 import { loadConfig } from '../config/load.ts';
@@ -7,6 +7,7 @@ import type { SecoConfig } from '../config/schema.ts';
 import { createTrainer, requireModels } from '../model-bridge.ts';
 import { Progress } from '../run/progress.ts';
 import { RunDir } from '../run/run-dir.ts';
+import { trainingMemoryError } from '../train-memory.ts';
 import { runTraining, type Trainer } from '../train-loop.ts';
 import { type CommandIO, warner } from './io.ts';
 
@@ -35,7 +36,9 @@ export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
   const warn = warner(io);
   const makeTrainer = s.makeTrainer ?? (async (c: SecoConfig) => (await requireModels('train'), await init(), createTrainer(c)));
   const run = RunDir.open(s.out, { resume: s.resume });
-  const trainer = await makeTrainer(s.config);
+  const trainer = await makeTrainer(s.config).catch((e: unknown) => {
+    throw e instanceof GpuMemoryError ? trainingMemoryError(e, { phase: 'setup' }, s.config) : e;
+  });
   if (trainer.startup) io.stdout.write(`${trainer.startup}\n`);
   const checkpoints = new CheckpointManager(run.checkpointDir, { keep: s.config.log.keep_checkpoints, warn });
   let start = 0;

@@ -8,6 +8,7 @@ import type { SecoConfig } from '../config/schema.ts';
 import { networkConfig } from '../model-bridge.ts';
 import type { Trainer } from '../train-loop.ts';
 import { TrainBatches } from './batches.ts';
+import { checkTrainingStateFits } from './memory-check.ts';
 import { secoOptimizer } from './optimizer.ts';
 import { stepOptions, stepPoint } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
@@ -46,6 +47,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   const net = networkFromConfig(config);
   if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));
   const optimizer = secoOptimizer(net, config);
+  checkTrainingStateFits(optimizer.parameters);
   const batches = new TrainBatches(config);
   const parts = composeTrainState({
     modules: { model: net },

@@ -2,6 +2,8 @@ import { getGPU, platformName, releaseGPU } from '#platform';
 import { BindGroupCache, type BindGroupStats, type BufferBinding, bufferOf } from './bind-groups.ts';
 import { LayoutCache, parseBindings, type SharedLayout } from './kernel-layout.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
+import { type MemoryBudget, reportedDeviceMemory, resolveMemoryBudget } from './memory-budget.ts';
+import { GpuMemoryError } from './memory-error.ts';
 import { CHECK_WGSL, NAN_CHECK_WG, NanCheck, type NonFiniteOp, type OwedCheck } from './nan-check.ts';
 
 export interface EngineOptions {
@@ -22,6 +24,12 @@ export interface EngineOptions {
    * tests run the GPU-class kernels on lavapipe this way.
    */
   adapterClass?: AdapterClass;
+  /**
+   * Bytes of tensors the engine may hold (live and cached); an allocation past it throws a GpuMemoryError naming
+   * the op, the bytes and the largest live tensors. Default: env SECO_MEMORY_BUDGET ("8GiB" or bytes), else what
+   * the adapter reports (memory heaps, where exposed), else unlimited.
+   */
+  memoryBudgetBytes?: number;
 }
 
 /**
@@ -153,7 +161,7 @@ export class Engine {
   trackQueueIdle = false;
   private inFlight = 0;
   private idleSince: number | null = null;
-  private gpuError: string | null = null;
+  private gpuError: Error | null = null;
   private lastLabel = '';
   destroyed = false;
   /** Non-null while NaN/Inf provenance checking is on. */
@@ -163,12 +171,15 @@ export class Engine {
   /** The class detected from the adapter's info. */
   readonly detectedClass: AdapterClass;
   private forcedClass: AdapterClass | null;
+  private budget: MemoryBudget;
 
   constructor(
     readonly device: GPUDevice,
     readonly adapterDescription: string,
     options: EngineOptions = {},
     isFallbackAdapter = false,
+    /** Device-local bytes the adapter reports (memory heaps), or null where it reports none. */
+    readonly deviceMemoryBytes: number | null = null,
   ) {
     this.detectedClass = detectAdapterClass(adapterDescription, isFallbackAdapter);
     this.forcedClass = options.adapterClass ?? envAdapterClass() ?? null;
@@ -184,12 +195,24 @@ export class Engine {
     // Groups of destroyed buffers can never be hit (ids are not reused); dropping them frees their memory.
     this.pool = new BufferPool(device, STORAGE_USAGE, this.bindingLimit, this.maxBufferBytes, () => this.bindGroups.clear());
     if (options.maxBindingBytes !== undefined) this.setBindingLimit(options.maxBindingBytes);
+    this.budget = resolveMemoryBudget(options.memoryBudgetBytes, deviceMemoryBytes);
+    this.pool.setBudget(this.budget.bytes, this.budget.source);
+    // A failed allocation is the root cause of the validation errors that using its invalid buffer raises, which
+    // may be reported first: the memory error replaces any error stored that is not one.
+    this.pool.onDeviceOutOfMemory = (e) => {
+      if (!(this.gpuError instanceof GpuMemoryError)) this.gpuError = e;
+    };
+    this.pool.beforeTrim = () => this.flush();
     this.stagingPool = new BufferPool(device, 0x1 | 0x8); // MAP_READ | COPY_DST
     this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
     this.dispatchesPerSubmit = options.dispatchesPerSubmit ?? 32;
     device.addEventListener('uncapturederror', (ev) => {
-      const msg = (ev as GPUUncapturedErrorEvent).error.message;
-      this.gpuError ??= `GPU error after op '${this.lastLabel}': ${msg}`;
+      const error = (ev as GPUUncapturedErrorEvent).error;
+      // Out of memory outside the pool's error scopes (a staging buffer, a command's own allocations): the same
+      // error as the pool's, with what is live now.
+      this.gpuError ??= isOutOfMemory(error)
+        ? this.pool.memoryError('device', { op: this.lastLabel || 'buffer' }, 0, error.message)
+        : new Error(`GPU error after op '${this.lastLabel}': ${error.message}`);
     });
   }
 
@@ -207,6 +230,31 @@ export class Engine {
     if (!(limit >= 4 * this.bindingAlignment)) throw new Error(`setBindingLimit: ${bytes} bytes is below 4 alignment units`);
     this.bindingLimit = Math.floor(limit / 4) * 4;
     this.pool.setBindingLimit(this.bindingLimit);
+  }
+
+  /** Bytes of tensors the engine may hold, live and cached (Infinity: unlimited). */
+  get memoryBudgetBytes(): number {
+    return this.budget.bytes;
+  }
+
+  /** Who set the budget: an option, SECO_MEMORY_BUDGET, the device's memory heaps, setMemoryBudget, or 'unlimited'. */
+  get memoryBudgetSource(): string {
+    return this.budget.source;
+  }
+
+  /**
+   * Caps the bytes of tensors the engine holds (as PyTorch's set_per_process_memory_fraction does), null for the
+   * default (the device's report, else unlimited). Tensors already live stay; the next allocation past it throws.
+   */
+  setMemoryBudget(bytes: number | null): void {
+    const budget: MemoryBudget =
+      bytes === null
+        ? this.deviceMemoryBytes !== null
+          ? { bytes: this.deviceMemoryBytes, source: "the device's memory heaps" }
+          : { bytes: Infinity, source: 'unlimited' }
+        : { bytes, source: 'setMemoryBudget' };
+    this.pool.setBudget(budget.bytes, budget.source);
+    this.budget = budget;
   }
 
   /** Whose kernels run: 'cpu' (rasterizers) or 'gpu'; forced by setAdapterClass, else detected. */
@@ -469,7 +517,7 @@ export class Engine {
     if (this.gpuError) {
       const e = this.gpuError;
       this.gpuError = null;
-      throw new Error(e);
+      throw e;
     }
   }
 
@@ -489,6 +537,12 @@ export class Engine {
     this.device.destroy();
     this.destroyed = true;
   }
+}
+
+/** Dawn's GPUOutOfMemoryError (by name too: globals may come from another realm). */
+function isOutOfMemory(error: GPUError): boolean {
+  const Oom = (globalThis as { GPUOutOfMemoryError?: abstract new (...a: never[]) => GPUError }).GPUOutOfMemoryError;
+  return (Oom !== undefined && error instanceof Oom) || error.constructor?.name === 'GPUOutOfMemoryError';
 }
 
 /** WGSL needs `enable f16;` before any use of f16; kernel builders need not know. */
@@ -515,6 +569,8 @@ export function init(options: EngineOptions = {}): Promise<Engine> {
 }
 
 async function createEngine(options: EngineOptions): Promise<Engine> {
+  // A malformed budget (option or SECO_MEMORY_BUDGET) fails here, before a device exists to be left open.
+  resolveMemoryBudget(options.memoryBudgetBytes, null);
   const gpu = getGPU(options.flags);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) throw new Error(noAdapterMessage());
@@ -537,7 +593,7 @@ async function createEngine(options: EngineOptions): Promise<Engine> {
   const info = adapter.info;
   const description = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
   const fallback = (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
-  current = new Engine(device, description, options, fallback);
+  current = new Engine(device, description, options, fallback, reportedDeviceMemory(info));
   current.adapter = adapter;
   return current;
 }

@@ -1,3 +1,5 @@
+import { type AllocationRequest, GpuMemoryError, type LiveAllocation, type MemoryFailureKind } from './memory-error.ts';
+
 /**
  * Size-bucketed GPU buffer pool. Freed buffers return here at once: the queue runs commands in order,
  * so a buffer reused by a later dispatch never races an earlier one.
@@ -15,6 +17,7 @@ export interface PoolStats {
 }
 
 const MIN_BUCKET = 256;
+const UNLABELED: AllocationRequest = { op: 'buffer' };
 const POW2_LIMIT = 1 << 20;
 
 /**
@@ -46,6 +49,25 @@ export class BufferPool {
   private pooledBytes = 0;
   private created = 0;
   private peak = 0;
+  /** Bytes the pool may hold, live and cached together; past it, cached buffers go first, then it throws. */
+  private budget = Infinity;
+  private budgetSource = 'unlimited';
+  /** What each live buffer is for, so a memory error can list the largest. */
+  private readonly owners = new Map<GPUBuffer, AllocationRequest>();
+  /** Buffers whose creation the device reported out of memory: never handed out again. */
+  private readonly failed = new WeakSet<GPUBuffer>();
+  /** Skips the WeakSet lookup on every release until a creation has failed. */
+  private anyFailed = false;
+  /**
+   * Where a device out-of-memory error at buffer creation goes (the engine throws it at the next sync). When set,
+   * each new buffer is created inside an 'out-of-memory' error scope, whose promise is only looked at later.
+   */
+  onDeviceOutOfMemory: ((e: GpuMemoryError) => void) | null = null;
+  /**
+   * Called before trim() destroys buffers: the engine submits what it has encoded, since a cached buffer may be
+   * bound by a dispatch not yet submitted (destroy waits for submitted work, not for encoded work).
+   */
+  beforeTrim: (() => void) | null = null;
 
   constructor(
     private readonly device: GPUDevice,
@@ -60,7 +82,25 @@ export class BufferPool {
     this.bindingLimit = bytes;
   }
 
-  acquire(bytes: number): GPUBuffer {
+  /** Sets the budget in bytes (Infinity: unlimited); `source` names who set it in error messages. */
+  setBudget(bytes: number, source: string): void {
+    if (!(bytes > 0)) throw new Error(`a memory budget must be positive, got ${bytes}`);
+    this.budget = bytes;
+    this.budgetSource = source;
+    // Cached buffers past a lowered budget go now, so reusing them cannot hold more than the budget either.
+    if (this.liveBytes + this.pooledBytes > bytes) this.trim();
+  }
+
+  get budgetBytes(): number {
+    return this.budget;
+  }
+
+  /**
+   * A buffer of at least `bytes`. Throws a GpuMemoryError, before any GPU call, for a size over the device's
+   * largest buffer, or one that would pass the budget even after the cached buffers are freed.
+   */
+  acquire(bytes: number, request: AllocationRequest = UNLABELED): GPUBuffer {
+    if (bytes > this.bufferLimit) throw this.memoryError('buffer-limit', request, bytes);
     const size = bucketSize(bytes, this.bindingLimit, this.bufferLimit);
     const list = this.free.get(size);
     let buffer = list?.pop();
@@ -68,17 +108,80 @@ export class BufferPool {
       this.pooled--;
       this.pooledBytes -= size;
     } else {
-      buffer = this.device.createBuffer({ size, usage: this.usage });
+      if (this.liveBytes + this.pooledBytes + size > this.budget) {
+        this.trim();
+        if (this.liveBytes + size > this.budget) throw this.memoryError('budget', request, size);
+      }
+      buffer = this.create(size, request);
       this.serial.set(buffer, this.created++);
     }
+    this.owners.set(buffer, request);
     this.live++;
     this.liveBytes += size;
     if (this.liveBytes > this.peak) this.peak = this.liveBytes;
     return buffer;
   }
 
+  private create(size: number, request: AllocationRequest): GPUBuffer {
+    const report = this.onDeviceOutOfMemory;
+    if (!report) return this.device.createBuffer({ size, usage: this.usage });
+    this.device.pushErrorScope('out-of-memory');
+    const buffer = this.device.createBuffer({ size, usage: this.usage });
+    // Not awaited: the allocation path stays synchronous; the error surfaces at the engine's next sync or read.
+    this.device.popErrorScope().then(
+      (error) => {
+        if (!error) return;
+        this.failed.add(buffer);
+        this.anyFailed = true;
+        if (!this.owners.has(buffer)) this.dropPooled(buffer); // released before the scope answered
+        report(this.memoryError('device', request, size, error.message));
+      },
+      () => {}, // device lost: the engine reports that itself
+    );
+    return buffer;
+  }
+
+  private dropPooled(buffer: GPUBuffer): void {
+    const list = this.free.get(buffer.size);
+    const i = list ? list.indexOf(buffer) : -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    this.pooled--;
+    this.pooledBytes -= buffer.size;
+    buffer.destroy();
+  }
+
+  /** A GpuMemoryError with the pool's state now: live bytes, the budget and the largest live buffers. */
+  memoryError(kind: MemoryFailureKind, request: AllocationRequest, bytesAsked: number, deviceMessage?: string): GpuMemoryError {
+    return new GpuMemoryError({
+      kind,
+      request,
+      bytesAsked,
+      liveBytes: this.liveBytes,
+      limitBytes: kind === 'buffer-limit' ? this.bufferLimit : this.budget,
+      largest: this.largestLive(),
+      budgetSource: this.budgetSource,
+      deviceMessage,
+    });
+  }
+
+  /** The `count` largest live buffers, largest first. */
+  largestLive(count = 5): LiveAllocation[] {
+    const all: LiveAllocation[] = [];
+    for (const [buffer, request] of this.owners) all.push({ ...request, bytes: buffer.size });
+    return all.sort((a, b) => b.bytes - a.bytes).slice(0, count);
+  }
+
   release(buffer: GPUBuffer): void {
     const size = buffer.size;
+    this.owners.delete(buffer);
+    if (this.anyFailed && this.failed.has(buffer)) {
+      // An invalid buffer (its creation failed): pooling it would fail every op that reused it.
+      buffer.destroy();
+      this.live--;
+      this.liveBytes -= size;
+      return;
+    }
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
     const id = this.serial.get(buffer) ?? Infinity;
@@ -98,6 +201,7 @@ export class BufferPool {
 
   /** Destroys the buffers kept for reuse (live ones stay). */
   trim(): void {
+    this.beforeTrim?.();
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.pooled = 0;
