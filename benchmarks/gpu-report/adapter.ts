@@ -4,6 +4,8 @@ import { engine, init } from '@seco/tensor';
 
 export interface AdapterReport {
   description: string;
+  /** Whose kernels ran: 'gpu' (tiled, workgroup memory) or 'cpu' (rasterizer kernels), detected or forced. */
+  kernelClass: string;
   info: Record<string, unknown>;
   features: string[];
   /** The subset the engine requested for its device. */
@@ -29,6 +31,7 @@ export async function adapterReport(): Promise<AdapterReport> {
   const info = adapter?.info ?? (e.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   return {
     description: e.adapterDescription,
+    kernelClass: e.adapterClass,
     info: info ? plain(info) : {},
     features: [...(adapter?.features ?? e.features)].map(String).sort(),
     engineFeatures: [...e.features].sort(),

@@ -28,7 +28,7 @@ function adapterSection(r: GpuReport): string[] {
     `- ${['vendor', 'architecture', 'device', 'description'].map((k) => `${k}: ${String(info[k] ?? '–') || '–'}`).join('; ')}`,
     `- subgroup sizes: ${info.subgroupMinSize ?? '–'} to ${info.subgroupMaxSize ?? '–'}; subgroup matrix configs: ${matrices === null ? 'not offered' : matrices.length ? JSON.stringify(matrices) : 'none'}`,
     `- features: ${a.features.join(', ')}`,
-    `- the engine enabled: ${a.engineFeatures.join(', ') || 'none'}`,
+    `- the engine enabled: ${a.engineFeatures.join(', ') || 'none'}; kernels: ${a.kernelClass ?? '–'} class`,
     `- limits: ${KEY_LIMITS.map((k) => `${k} ${a.limits[k] ?? '–'}`).join(', ')} (every limit in the JSON)`,
     '',
   ];
