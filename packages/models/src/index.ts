@@ -30,3 +30,4 @@ export { assignCscTags, cscTagPlan, planCscTags, cropWindows, CSC_TAG_DEFAULTS, 
 export { Mt19937, torchRandperm, torchRandpermPrefix } from './torch_randperm.ts';
 export * from './train/index.ts';
 export * from './inference/index.ts';
+export { SECO_CHECKPOINT_FORMAT } from './checkpoint-format.ts';

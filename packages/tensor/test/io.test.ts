@@ -419,6 +419,9 @@ describe('safetensors write', () => {
 });
 
 describe('checkpoints', () => {
+  /** Any caller's tag: the engine writes and accepts the one it is given. */
+  const FORMAT = 'test-checkpoint/1';
+
   test('round trip of tensors, step, RNG state and metadata; the restored RNG continues the same stream', async () => {
     const gen = new T.Generator(20240607);
     T.rand([5], 0, 1, gen).dispose();
@@ -426,12 +429,13 @@ describe('checkpoints', () => {
     const path = join(dir, 'ckpt.safetensors');
     const meta = { config: { lr: 6e-5, layers: [1, 2, 3] }, note: 'ünicode', best: null };
     await T.saveCheckpoint(path, {
+      format: FORMAT,
       tensors: { 'model.w': w, 'optim.exp_avg.0': { data: new Float32Array([0.5, -0.25]) }, 'optim.step_count': { data: [3], dtype: 'I64' } },
       step: 1234,
       rng: { engine: gen.state() },
       meta,
     });
-    const ck = await T.loadCheckpoint(path);
+    const ck = await T.loadCheckpoint(path, { format: FORMAT });
     expect(ck.step).toBe(1234);
     expect(ck.meta).toEqual(meta);
     expect(ck.rng).toEqual({ engine: { seed: 20240607, draws: 2 } });
@@ -439,7 +443,7 @@ describe('checkpoints', () => {
     expect(Array.from(ck.tensors['optim.exp_avg.0'].data)).toEqual([0.5, -0.25]);
     expect(ck.tensors['optim.step_count']).toEqual({ dtype: 'I64', shape: [1], data: Int32Array.of(3) });
     // names: only the model, as inference reads it (the optimizer moments stay on disk).
-    const modelOnly = await T.loadCheckpoint(path, { names: ['model.w'] });
+    const modelOnly = await T.loadCheckpoint(path, { names: ['model.w'], format: FORMAT });
     expect(Object.keys(modelOnly.tensors)).toEqual(['model.w']);
     expect(modelOnly.meta).toEqual(meta);
     expect(f32Bits(modelOnly.tensors['model.w'].data)).toEqual(f32Bits(ck.tensors['model.w'].data));
@@ -452,26 +456,26 @@ describe('checkpoints', () => {
     for (const t of [w, a, b]) t.dispose();
 
     // The same checkpoint as bytes (the browser path) reads back identically.
-    const bytes = await T.serializeCheckpoint({ tensors: { x: { data: [1, 2] } }, step: 0, meta: { a: 1 } });
-    expect(await T.loadCheckpoint(bytes)).toEqual({ tensors: { x: { dtype: 'F32', shape: [2], data: Float32Array.of(1, 2) } }, step: 0, rng: null, meta: { a: 1 } });
+    const bytes = await T.serializeCheckpoint({ format: FORMAT, tensors: { x: { data: [1, 2] } }, step: 0, meta: { a: 1 } });
+    expect(await T.loadCheckpoint(bytes, { format: FORMAT })).toEqual({ tensors: { x: { dtype: 'F32', shape: [2], data: Float32Array.of(1, 2) } }, step: 0, rng: null, meta: { a: 1 } });
   });
 
   test('a plain safetensors file is not a checkpoint; bad fields are refused', async () => {
-    const err = await rejection(T.loadCheckpoint(io('state_dict.safetensors')));
+    const err = await rejection(T.loadCheckpoint(io('state_dict.safetensors'), { format: FORMAT }));
     expect(err.message).toMatch(/state_dict\.safetensors: not a checkpoint: __metadata__ has no checkpoint_format/);
     const path = join(dir, 'bad-step.safetensors');
-    expect((await rejection(T.saveCheckpoint(path, { tensors: {}, step: -1 }))).message).toMatch(/bad-step\.safetensors: checkpoint step must be a non-negative integer/);
-    expect((await rejection(T.saveCheckpoint(path, { tensors: {}, meta: { n: 1n } as unknown as T.JsonValue }))).message).toMatch(/checkpoint meta is not JSON-serialisable/);
-    const forged = await T.serializeSafetensors({}, { metadata: { checkpoint_format: T.CHECKPOINT_FORMAT, step: '12x', meta: '{' } });
-    expect((await rejection(T.loadCheckpoint(forged))).message).toMatch(/<bytes>: checkpoint step "12x" is not a non-negative integer/);
-    const future = await T.serializeSafetensors({}, { metadata: { checkpoint_format: 'seco-checkpoint/9' } });
-    expect((await rejection(T.loadCheckpoint(future))).message).toMatch(/unsupported checkpoint format "seco-checkpoint\/9"/);
+    expect((await rejection(T.saveCheckpoint(path, { format: FORMAT, tensors: {}, step: -1 }))).message).toMatch(/bad-step\.safetensors: checkpoint step must be a non-negative integer/);
+    expect((await rejection(T.saveCheckpoint(path, { format: FORMAT, tensors: {}, meta: { n: 1n } as unknown as T.JsonValue }))).message).toMatch(/checkpoint meta is not JSON-serialisable/);
+    const forged = await T.serializeSafetensors({}, { metadata: { checkpoint_format: FORMAT, step: '12x', meta: '{' } });
+    expect((await rejection(T.loadCheckpoint(forged, { format: FORMAT }))).message).toMatch(/<bytes>: checkpoint step "12x" is not a non-negative integer/);
+    const future = await T.serializeSafetensors({}, { metadata: { checkpoint_format: 'test-checkpoint/9' } });
+    expect((await rejection(T.loadCheckpoint(future, { format: FORMAT }))).message).toMatch(/unsupported checkpoint format "test-checkpoint\/9" \(this version reads test-checkpoint\/1\)/);
   });
 
   test('a failure in the middle of a save leaves the previous checkpoint intact', async () => {
     const sub = await mkdtemp(join(dir, 'atomic-'));
     const path = join(sub, 'last.safetensors');
-    await T.saveCheckpoint(path, { tensors: { w: { data: [1, 2, 3] } }, step: 1 });
+    await T.saveCheckpoint(path, { format: FORMAT, tensors: { w: { data: [1, 2, 3] } }, step: 1 });
     const before = await readFile(path);
     // The second tensor's readback fails after the header and the first tensor are already written.
     const good = T.tensor(new Float32Array(4096).fill(7));
@@ -479,15 +483,15 @@ describe('checkpoints', () => {
     lost.data = async () => {
       throw new Error('device lost');
     };
-    const err = await rejection(T.saveCheckpoint(path, { tensors: { good, lost }, step: 2 }));
+    const err = await rejection(T.saveCheckpoint(path, { format: FORMAT, tensors: { good, lost }, step: 2 }));
     expect(err).toBeInstanceOf(IoError);
     expect(err.message).toBe(`${path}: write failed, previous file left unchanged: device lost`);
     expect(await readFile(path)).toEqual(before);
     expect(await readdir(sub)).toEqual(['last.safetensors']); // the temp file is gone
-    expect((await T.loadCheckpoint(path)).step).toBe(1);
+    expect((await T.loadCheckpoint(path, { format: FORMAT })).step).toBe(1);
     // A later save that succeeds replaces the file.
-    await T.saveCheckpoint(path, { tensors: { good }, step: 3 });
-    expect((await T.loadCheckpoint(path)).step).toBe(3);
+    await T.saveCheckpoint(path, { format: FORMAT, tensors: { good }, step: 3 });
+    expect((await T.loadCheckpoint(path, { format: FORMAT })).step).toBe(3);
     expect(await readdir(sub)).toEqual(['last.safetensors']);
     good.dispose();
     lost.dispose();
@@ -496,11 +500,11 @@ describe('checkpoints', () => {
   test('a stale temp file from a crashed process does not block or replace the checkpoint', async () => {
     const sub = await mkdtemp(join(dir, 'crash-'));
     const path = join(sub, 'c.safetensors');
-    await T.saveCheckpoint(path, { tensors: { w: { data: [1] } }, step: 5 });
+    await T.saveCheckpoint(path, { format: FORMAT, tensors: { w: { data: [1] } }, step: 5 });
     await writeFile(join(sub, `.c.safetensors.${process.pid}.999999.tmp`), new Uint8Array(10)); // half-written by a crash
-    expect((await T.loadCheckpoint(path)).step).toBe(5);
-    await T.saveCheckpoint(path, { tensors: { w: { data: [2] } }, step: 6 });
-    expect((await T.loadCheckpoint(path)).step).toBe(6);
+    expect((await T.loadCheckpoint(path, { format: FORMAT })).step).toBe(5);
+    await T.saveCheckpoint(path, { format: FORMAT, tensors: { w: { data: [2] } }, step: 6 });
+    expect((await T.loadCheckpoint(path, { format: FORMAT })).step).toBe(6);
   });
 });
 

@@ -4,6 +4,7 @@
 // with a writer that is not atomic, or a file damaged after the fact).
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SECO_CHECKPOINT_FORMAT } from '@seco/models';
 import { type Checkpoint, type CheckpointInput, type JsonValue, loadCheckpoint, saveCheckpoint } from '@seco/tensor';
 import type { TrainState } from './train-state.ts';
 
@@ -81,7 +82,7 @@ export class CheckpointManager {
   ) {
     if (!(Number.isInteger(o.keep) && o.keep >= 1)) throw new CheckpointError(`keep must be an integer >= 1, got ${o.keep}`);
     this.writer = o.writer ?? saveCheckpoint;
-    this.reader = o.reader ?? loadCheckpoint;
+    this.reader = o.reader ?? ((path) => loadCheckpoint(path, { format: SECO_CHECKPOINT_FORMAT }));
     this.warn = o.warn ?? ((m) => console.warn(`warning: ${m}`));
   }
 
@@ -111,7 +112,7 @@ export class CheckpointManager {
     const before = await this.list();
     const hadFile = before.some((c) => c.path === path);
     try {
-      await this.writer(path, { tensors: state.tensors(), step, meta: { state: state.meta(), config } });
+      await this.writer(path, { format: SECO_CHECKPOINT_FORMAT, tensors: state.tensors(), step, meta: { state: state.meta(), config } });
     } catch (e) {
       // A non-atomic writer may leave a partial file under the final name; the atomic one never does.
       if (!hadFile) await unlink(path).catch(() => {});

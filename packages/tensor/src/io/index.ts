@@ -26,9 +26,10 @@ export { type PthOptions, readPth, readPthStateDict } from './pth.ts';
 export { PickleGlobal, PickleObject } from './pickle.ts';
 export {
   type CheckpointInput,
+  type CheckpointReadOptions,
   type Checkpoint,
   type JsonValue,
-  CHECKPOINT_FORMAT,
+  CHECKPOINT_FORMAT_KEY,
   saveCheckpoint,
   loadCheckpoint,
   serializeCheckpoint,
