@@ -2,7 +2,7 @@
 // @seco/tensor's saveCheckpoint, the last K kept. Resuming takes the newest file that loads completely and falls
 // back, with a warning, past a newest one that is truncated or corrupt (e.g. a disk that filled up mid-write
 // with a writer that is not atomic, or a file damaged after the fact).
-import { readdir, stat, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SECO_CHECKPOINT_FORMAT } from '@seco/models';
 import { type Checkpoint, type CheckpointInput, type JsonValue, loadCheckpoint, saveCheckpoint } from '@seco/tensor';
@@ -68,8 +68,6 @@ function errnoCode(e: unknown): string | undefined {
   }
   return undefined;
 }
-
-const exists = (p: string) => stat(p).then(() => true, () => false);
 
 export class CheckpointManager {
   private readonly writer: CheckpointWriter;
@@ -187,8 +185,4 @@ export class CheckpointManager {
     if (all.length > 0) throw new CheckpointError(`no readable checkpoint in ${this.dir}: all ${all.length} failed to load (see the warnings above)`);
     return null;
   }
-}
-
-export async function hasCheckpoints(dir: string): Promise<boolean> {
-  return (await exists(dir)) && (await new CheckpointManager(dir, { keep: 1 }).list()).length > 0;
 }

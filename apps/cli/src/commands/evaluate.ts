@@ -6,7 +6,7 @@ import { loadConfig } from '../config/load.ts';
 import type { SecoConfig } from '../config/schema.ts';
 import { classNamesWithBackground, type EvalSample, openSplit, readSample } from '../dataset.ts';
 import { evaluate, type Predictor } from '../eval/evaluate.ts';
-import { loadSegModel, requireModels, type SegModel } from '../model-bridge.ts';
+import { loadSegModel, type SegModel } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
 
 /** SeCo's infer_cam.py scales: flip only, or its --refine_with_multiscale set. */
@@ -54,10 +54,8 @@ export async function runEvaluation(s: EvalSetup, io: CommandIO): Promise<number
 
 export async function evalCommand(mode: 'seg' | 'cam', flags: FlagValues, io: CommandIO): Promise<number> {
   const { config } = loadConfig(flags.config as string, (flags.set as string[] | undefined) ?? []);
-  const need = mode === 'seg' ? 'eval' : 'cam';
-  await requireModels(need);
   await init();
-  const model = await loadSegModel(config, flags.checkpoint as string, need, (l) => io.stderr.write(`${l}\n`));
+  const model = await loadSegModel(config, flags.checkpoint as string, (l) => io.stderr.write(`${l}\n`));
   try {
     return await runEvaluation(
       { config, mode, split: flags.split as 'train' | 'val', list: flags.list as string | undefined, limit: flags.limit as number | undefined, out: flags.out as string, model },

@@ -1,11 +1,10 @@
 // The SeCo Trainer behind `seco train`: network, optional pretrained encoder, PolyWarmupAdamW over SeCo's
 // parameter groups, the resumable loader, and one TrainState holding all of it.
-import { readStateDict, SECO_LOSS_TERMS, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
+import { networkConfig, readStateDict, SECO_LOSS_TERMS, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
 import { defaultGenerator, Generator, NonFiniteWatch } from '@seco/tensor';
 import { composeTrainState, type TrainState } from '../checkpoint/train-state.ts';
 import { cacheDir, resolvePretrained } from '../cache-dir.ts';
 import type { SecoConfig } from '../config/schema.ts';
-import { networkConfig } from '../model-bridge.ts';
 import type { Trainer } from '../train-loop.ts';
 import { TrainBatches } from './batches.ts';
 import { secoOptimizer } from './optimizer.ts';
@@ -31,7 +30,7 @@ async function loadPretrained(net: SecoNetwork, file: string): Promise<void> {
 }
 
 export function networkFromConfig(config: SecoConfig): SecoNetwork {
-  return new SecoNetwork({ ...networkConfig(config), generator: new Generator(config.train.seed) } as ConstructorParameters<typeof SecoNetwork>[0]);
+  return new SecoNetwork({ ...networkConfig(config), generator: new Generator(config.train.seed) });
 }
 
 export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer> {

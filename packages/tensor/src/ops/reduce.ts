@@ -483,16 +483,4 @@ export function argmin(x: Tensor, axis?: number | null, keepdim = false): Tensor
   return indices!;
 }
 
-/** Sums a broadcast gradient back to the shape of the input it came from. */
-export function sumToShape(g: Tensor, shape: Shape): Tensor {
-  if (shapesEqual(g.shape, shape)) return g;
-  const lead = g.rank - shape.length;
-  const axes: number[] = [];
-  for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
-  if (axes.length === 0) return reshape(g, shape);
-  const s = sum(g, axes, true);
-  const r = reshape(s, shape);
-  s.dispose();
-  return r;
-}
-
+export { sumToShape } from './sum-to-shape.ts';
