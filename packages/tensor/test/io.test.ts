@@ -5,9 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import { floatToHalf, halfToFloat, type HostTensor, IoError, type TensorRecord } from '../src/index.ts';
 import * as browserFs from '../src/io/fs-browser.ts';
-import { unpickle } from '../src/io/pickle.ts';
 import { bytesSource } from '../src/io/source.ts';
-import { torchHooks } from '../src/io/torch-globals.ts';
 import { entryDataOffset, readZipDirectory } from '../src/io/zip.ts';
 import { fixturesDir } from '../../../test/support/fixtures.ts';
 
@@ -195,38 +193,6 @@ describe('bad input', () => {
     const renamed = bytes.slice();
     for (const at of findAll(renamed, new TextEncoder().encode('state_dict/data/7'))) renamed[at + 'state_dict/data/'.length] = 0x38;
     expect(await badPth(renamed)).toBe("bad.pth: storage '7' is missing (no entry state_dict/data/7)");
-  });
-
-  test('pickle VM errors', () => {
-    const hooks = { findClass: () => null, persistentLoad: () => null };
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x4b), hooks)).toThrow(/pickle data ends at byte 3 inside opcode 0x4b at offset 2: truncated/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x4b, 1), hooks)).toThrow(/without STOP/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x30, 0x2e), hooks)).toThrow(/stack underflow at offset 2/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x74, 0x2e), hooks)).toThrow(/no MARK on the stack at offset 2/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x68, 3, 0x2e), hooks)).toThrow(/memo key 3 is unset/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0xa0, 0x2e), hooks)).toThrow(/unsupported pickle opcode 0xa0 at offset 2/);
-    // {'a': [1, -2, 2**70, 1.5, None, True], '__proto__': b'xy'} built with protocol 2 and 3 opcodes.
-    const value = unpickle(
-      Uint8Array.of(
-        0x80, 3, 0x7d, 0x28, 0x8c, 1, 0x61, 0x5d, 0x28, 0x4b, 1, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x40,
-        0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0x4e, 0x88, 0x65, 0x8c, 9, ...new TextEncoder().encode('__proto__'), 0x43, 2, 0x78, 0x79, 0x75, 0x2e,
-      ),
-      hooks,
-    ) as Record<string, unknown>;
-    expect(value.a).toEqual([1, -2, 2n ** 70n, 1.5, null, true]);
-    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
-    expect(Object.keys(value)).toEqual(['a', '__proto__']);
-    expect(value['__proto__']).toEqual(Uint8Array.of(0x78, 0x79));
-  });
-
-  test("a state_dict's _metadata attribute (BUILD on an OrderedDict) does not become an entry", () => {
-    const text = (s: string) => [...new TextEncoder().encode(s)];
-    const bytes = Uint8Array.of(
-      0x80, 2, 0x63, ...text('collections\nOrderedDict\n'), 0x29, 0x52, // OrderedDict()
-      0x28, 0x8c, 1, ...text('a'), 0x4b, 1, 0x75, // SETITEMS a=1
-      0x7d, 0x8c, 9, ...text('_metadata'), 0x7d, 0x73, 0x62, 0x2e, // BUILD {'_metadata': {}}
-    );
-    expect(unpickle(bytes, torchHooks().hooks)).toEqual({ a: 1 });
   });
 
   test('zip64 central directories are read', async () => {

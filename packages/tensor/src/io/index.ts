@@ -23,7 +23,7 @@ export {
   writeSafetensors,
 } from './safetensors.ts';
 export { type PthOptions, readPth, readPthStateDict } from './pth.ts';
-export { PickleGlobal, PickleObject } from './pickle.ts';
+export { PickleError, PickleGlobal, PickleObject } from './pickle/index.ts';
 export {
   type CheckpointInput,
   type CheckpointReadOptions,
