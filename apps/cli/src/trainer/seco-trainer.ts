@@ -8,7 +8,7 @@ import type { SecoConfig } from '../config/schema.ts';
 import type { Trainer } from '../train-loop.ts';
 import { TrainBatches } from './batches.ts';
 import { secoOptimizer } from './optimizer.ts';
-import { stepOptions, stepPoint } from './step-options.ts';
+import { stepOptions } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
 import { warmStart } from './warm-start.ts';
 
@@ -62,7 +62,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
       const batch: SecoBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
       if (optimizer.globalStep !== iteration) throw new Error(`optimizer is at step ${optimizer.globalStep}, the loop at iteration ${iteration}`);
       ctx.watch.step = iteration;
-      const out = await secoTrainStep(ctx, batch, stepPoint(point), read);
+      const out = await secoTrainStep(ctx, batch, point, read);
       if (!recorded) await warm.save().then(() => (recorded = true));
       return out;
     },
