@@ -56,7 +56,7 @@ export interface DemoResult {
 }
 
 /** Final inference (eval.scales × flip) on the val split; the leak from ContextMasks beside the images. */
-async function finalEvaluation(config: SecoConfig, checkpoint: string, outDir: string, io: CommandIO) {
+async function finalEvaluation(config: SecoConfig, checkpoint: string, outDir: string) {
   const ds = openSplit(config, 'val', { masks: true });
   const model = await loadSegModel(config, checkpoint);
   const leak = new CooccurrenceLeak(config.data.num_classes);
@@ -104,7 +104,7 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
   const last = entries.reduce((a, b) => (b.step > a.step ? b : a), entries[0]);
   if (!last) throw new Error(`no checkpoint in ${join(out, 'checkpoints')} after training`);
   io.stdout.write(`evaluating ${last.path} on the val split\n`);
-  const ev = await finalEvaluation(config, last.path, join(out, 'eval'), io);
+  const ev = await finalEvaluation(config, last.path, join(out, 'eval'));
   const t2 = performance.now();
   io.stdout.write(ev.text);
   const result: DemoResult = {

@@ -4,7 +4,7 @@ import { f32Bits } from '../kernels/uniforms.ts';
 import { shapeError } from '../errors.ts';
 import { ENTRY_ARGS, UniformLayout } from '../kernels/uniforms.ts';
 import { engine } from '../runtime/engine.ts';
-import { contiguousStrides, normalizeAxis, numel, type Shape, shapesEqual } from '../shape.ts';
+import { contiguousStrides, normalizeAxis, numel } from '../shape.ts';
 import { allBindWhole, bindableBytes, bindView, type ViewLike } from '../kernels/binding.ts';
 import { indexSlices } from '../kernels/slices.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
