@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Adds up the JSON reports every vitest run wrote, and prints `N passed, N failed` for CI.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function* reports(dir, depth = 0) {
@@ -28,6 +28,11 @@ for (const file of reports(process.cwd())) {
   failed += (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   if ((r.numTotalTests ?? 0) === 0 && (r.numFailedTestSuites ?? 0) > 0) failed += r.numFailedTestSuites;
+}
+// npm test leaves this marker when `npm run lint` failed (the tests still run): one failure more.
+if (existsSync('.lint-failed')) {
+  failed += 1;
+  console.log('lint failed (npm run lint)');
 }
 durations.sort((a, b) => b.ms - a.ms);
 console.log('slowest tests:');

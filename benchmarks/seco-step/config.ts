@@ -3,6 +3,7 @@
 // does all the work a late-training iteration does.
 import { join } from 'node:path';
 import { loadConfig, type SecoConfig } from '@seco/cli/training';
+import { SECO_LOSS_TERMS } from '@seco/models';
 
 export const STEP_PRESETS = ['voc', 'coco'] as const;
 export type StepPreset = (typeof STEP_PRESETS)[number];
@@ -23,8 +24,6 @@ export interface SecoStepOptions {
   sets?: readonly string[];
 }
 
-const LOSS_TERMS = ['cls', 'cls_aux', 'ptc', 'lil', 'lig', 'seg', 'reg'] as const;
-
 /** The `--set` overrides of a measurement, in the order they apply (later ones win). */
 export function stepOverrides(o: SecoStepOptions): string[] {
   const voc = join(o.dataDir, 'voc-sample');
@@ -38,7 +37,7 @@ export function stepOverrides(o: SecoStepOptions): string[] {
     `data.val_list=${join(voc, 'lists', 'val.txt')}`,
     `data.labels=${join(o.dataDir, 'voc-full-labels', 'cls_labels_from_seco_npy.json')}`,
     'model.pretrained=null',
-    ...LOSS_TERMS.map((t) => `loss.start.${t}=0`),
+    ...SECO_LOSS_TERMS.map((t) => `loss.start.${t}=0`),
     'seco.update_prototype=0',
     'eval.interval=0',
   ];

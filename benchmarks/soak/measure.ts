@@ -4,6 +4,7 @@ import { rmSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createSecoTrainer, schedulePoint } from '@seco/cli/training';
+import { SECO_CHECKPOINT_FORMAT } from '@seco/models';
 import { engine, init, type JsonValue, serializeCheckpoint } from '@seco/tensor';
 import { type SoakOptions, soakConfig } from './config.ts';
 
@@ -74,7 +75,7 @@ export async function measureSoak(o: SoakOptions): Promise<SoakReport> {
         if (d) throw new Error(`soak: training diverged at iteration ${d.iteration + 1} (${d.term}); the memory figures would not be of a normal run`);
       }
       if ((it + 1) % config.log.checkpoint_interval === 0) {
-        await serializeCheckpoint({ tensors: trainer.state.tensors(), step: it + 1, meta: trainer.state.meta() as JsonValue });
+        await serializeCheckpoint({ format: SECO_CHECKPOINT_FORMAT, tensors: trainer.state.tensors(), step: it + 1, meta: trainer.state.meta() as JsonValue });
         checkpoints++;
       }
       if ((it + 1) % o.every === 0) {

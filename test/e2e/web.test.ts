@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SECO_CHECKPOINT_FORMAT } from '@seco/models';
 import * as T from '@seco/tensor';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -139,7 +140,7 @@ describe('other ways in: a URL, drag and drop, a bare state_dict', () => {
     }
 
     // Dropped on the page: a bare state_dict (the trained network's own tensors, no config).
-    const ck = await T.loadCheckpoint(checkpoint);
+    const ck = await T.loadCheckpoint(checkpoint, { format: SECO_CHECKPOINT_FORMAT });
     const sd: Record<string, T.HostTensor> = {};
     for (const [k, v] of Object.entries(ck.tensors)) if (k.startsWith('model.')) sd[k.slice(6)] = v;
     const state = join(tmp('state'), 'seco-state.safetensors');
@@ -193,7 +194,7 @@ describe('bad input: a message naming the file, and the page stays usable', () =
     // Another model: an MLP saved as a training checkpoint with its own (non-SeCo) config, and as a bare state_dict.
     const mlp = { 'model.fc1.weight': { data: new Float32Array(12), shape: [3, 4] }, 'model.fc1.bias': { data: new Float32Array(3) } };
     const mlpCheckpoint = join(dir, 'mlp-checkpoint.safetensors');
-    await T.saveCheckpoint(mlpCheckpoint, { tensors: mlp, step: 10, meta: { state: {}, config: { lr: 0.01, hidden: 3 } } });
+    await T.saveCheckpoint(mlpCheckpoint, { format: SECO_CHECKPOINT_FORMAT, tensors: mlp, step: 10, meta: { state: {}, config: { lr: 0.01, hidden: 3 } } });
     const mlpState = join(dir, 'mlp-state.safetensors');
     await T.writeSafetensors(mlpState, { 'fc1.weight': mlp['model.fc1.weight'], 'fc1.bias': mlp['model.fc1.bias'] });
     // A VOC-layout folder: one good image, one that is not a JPEG, one whose mask is another image's (334x500).

@@ -3,13 +3,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GpuMemoryError } from '@seco/tensor';
+import type { SecoStepPoint } from '@seco/models';
 import type { CheckpointManager } from './checkpoint/manager.ts';
 import type { TrainState } from './checkpoint/train-state.ts';
 import type { SecoConfig } from './config/schema.ts';
 import { plotLosses, type Series } from './run/loss-plot.ts';
 import type { Progress } from './run/progress.ts';
 import type { LogRecord, RunDir } from './run/run-dir.ts';
-import { type SchedulePoint, schedulePoint, totalLoss } from './schedule.ts';
+import { schedulePoint, totalLoss } from './schedule.ts';
 import { trainingMemoryError } from './train-memory.ts';
 
 export interface Trainer {
@@ -18,7 +19,7 @@ export interface Trainer {
    * Runs iteration `iteration` (0-based) with its loss weights and switches. Returns the unweighted loss terms when
    * `read` is true, else null: reading scalars back from the GPU waits for the step, so it is done only to log.
    */
-  step(iteration: number, point: SchedulePoint, read: boolean): Promise<Record<string, number> | null>;
+  step(iteration: number, point: SecoStepPoint, read: boolean): Promise<Record<string, number> | null>;
   /** The backbone lr the last step used, as the optimizer set it (logged; the optimizer is its one source). */
   learningRate(): number;
   /** In-training validation, e.g. { cam_miou, seg_miou }. */

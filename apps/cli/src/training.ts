@@ -3,6 +3,6 @@
 export { loadConfig, type LoadedConfig } from './config/load.ts';
 export { isPreset, PRESETS, type PresetName } from './config/presets.ts';
 export type { SecoConfig } from './config/schema.ts';
-export { schedulePoint, type SchedulePoint } from './schedule.ts';
+export { schedulePoint } from './schedule.ts';
 export { createSecoTrainer, type SecoTrainer } from './trainer/seco-trainer.ts';
 export { generateSyntheticSet, syntheticPaths } from './commands/demo.ts';

@@ -93,6 +93,7 @@ describe('config files', () => {
   });
 
   test('a missing key is named', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a config made invalid on purpose
     const c = structuredClone(PRESETS.voc) as Record<string, any>;
     delete c.seco.temp_lil;
     expect(() => validateConfig(c)).toThrow('config seco.temp_lil: missing (a number > 0)');

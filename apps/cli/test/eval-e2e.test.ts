@@ -10,7 +10,6 @@ import * as T from '@seco/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config/load.ts';
 import { main } from '../src/main.ts';
-import { missingExports, modelsModule } from '../src/model-bridge.ts';
 import { randomCheckpoint } from './support/random-checkpoint.ts';
 import { VOC_SAMPLE_SETS, vocSample } from './support/voc-sample.ts';
 
@@ -33,12 +32,6 @@ beforeAll(async () => {
 });
 
 describe('seco eval / cam on the VOC sample', () => {
-  test('the models package exports what eval and cam need', async () => {
-    const mod = await modelsModule();
-    expect(missingExports(mod, 'eval')).toEqual([]);
-    expect(missingExports(mod, 'cam')).toEqual([]);
-  });
-
   test('eval: predictions at image size, IoU files, contact sheet', async () => {
     const out = tmp();
     const c = capture();

@@ -3,6 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SECO_CHECKPOINT_FORMAT } from '@seco/models';
 import * as T from '@seco/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config/load.ts';
@@ -22,11 +23,11 @@ beforeAll(async () => {
   await T.init();
   // A checkpoint as seco train writes it, then one element of one tensor made NaN on the host.
   const good = await randomCheckpoint(config);
-  const ck = await T.loadCheckpoint(good);
+  const ck = await T.loadCheckpoint(good, { format: SECO_CHECKPOINT_FORMAT });
   if (!ck.tensors[BAD]) throw new Error(`the fixture expects ${BAD} in a checkpoint; it has ${Object.keys(ck.tensors).slice(0, 5).join(', ')}, ...`);
   ck.tensors[BAD].data[3] = NaN;
   checkpoint = join(tmp(), 'diverged.safetensors');
-  await T.saveCheckpoint(checkpoint, { tensors: ck.tensors, step: ck.step ?? 0, rng: ck.rng ?? undefined, meta: ck.meta ?? undefined });
+  await T.saveCheckpoint(checkpoint, { format: SECO_CHECKPOINT_FORMAT, tensors: ck.tensors, step: ck.step ?? 0, rng: ck.rng ?? undefined, meta: ck.meta ?? undefined });
 });
 
 function capture() {

@@ -9,7 +9,7 @@ import { syntheticPaths } from '../src/commands/demo.ts';
 import { loadConfig } from '../src/config/load.ts';
 import type { SecoConfig } from '../src/config/schema.ts';
 import { RunDir } from '../src/run/run-dir.ts';
-import { createTrainer } from '../src/model-bridge.ts';
+import { createSecoTrainer } from '../src/trainer/seco-trainer.ts';
 import type { Trainer } from '../src/train-loop.ts';
 import { TINY } from './support/tiny-config.ts';
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
 
 /** The SeCo trainer, failing at `crashAt` (after the checkpoint of the iteration before). */
 const crashing = (crashAt: number) => async (c: SecoConfig): Promise<Trainer> => {
-  const t = await createTrainer(c);
+  const t = await createSecoTrainer(c);
   return { ...t, state: t.state, close: t.close, step: (it, p, r) => (it === crashAt ? Promise.reject(new Error(`crash at ${it}`)) : t.step(it, p, r)) };
 };
 

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SECO_CHECKPOINT_FORMAT } from '@seco/models';
 import * as T from '@seco/tensor';
 import { PNG } from 'pngjs';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -92,7 +93,7 @@ describe('training loop', () => {
     const kept = await new CheckpointManager(join(dir, 'checkpoints'), { keep: 2 }).list();
     for (const c of kept) {
       expect(c.step).toBeLessThan(at);
-      const ck = await T.loadCheckpoint(c.path);
+      const ck = await T.loadCheckpoint(c.path, { format: SECO_CHECKPOINT_FORMAT });
       for (const [name, v] of Object.entries(ck.tensors)) expect(Array.from(v.data).every((x) => Number.isFinite(x)), name).toBe(true);
     }
   });

@@ -1,5 +1,6 @@
 // The page's checkpoint loader goes through the shared weights reader, so a diverged run's checkpoint is
 // refused before any GPU work, naming the file and the first non-finite tensor.
+import { SECO_CHECKPOINT_FORMAT } from '@seco/models';
 import * as T from '@seco/tensor';
 import { describe, expect, test } from 'vitest';
 import { openCheckpoint } from '../src/model-loader.ts';
@@ -9,6 +10,7 @@ describe('openCheckpoint', () => {
     const w = new Float32Array(6).fill(0.1);
     w[4] = NaN;
     const bytes = await T.serializeCheckpoint({
+      format: SECO_CHECKPOINT_FORMAT,
       tensors: { 'model.head.weight': { data: w, shape: [2, 3] }, 'model.head.bias': { data: new Float32Array(2) } },
       step: 1,
       meta: { config: {} },

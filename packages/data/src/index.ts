@@ -2,7 +2,6 @@ export { DataError } from './errors.ts';
 export type { IndexMap, RgbImage } from './image.ts';
 export { deriveSeed, Rng, type RngState } from './rng.ts';
 export { readNpy } from './io/npy.ts';
-export { unpickle } from './io/pickle.ts';
 export { checkMask, type ImageLabels, labelIdx, labelsFromMask, multiHot, validateMask } from './labels/image-labels.ts';
 export { readClsLabelsNpy, readLabelsJson } from './labels/label-files.ts';
 export type { DecodeImage } from './codecs/decode.ts';

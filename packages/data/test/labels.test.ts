@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeIndexPng } from '../src/codecs/png.ts';
 import { readNpy } from '../src/io/npy.ts';
-import { unpickle } from '../src/io/pickle.ts';
+import { PickleError } from '@seco/tensor/pickle';
+import { NUMPY_PICKLE, unpickleNumpy } from '../src/io/numpy-pickle.ts';
 import { labelIdx, labelsFromMask, multiHot } from '../src/labels/image-labels.ts';
 import { readClsLabelsNpy, readLabelsJson } from '../src/labels/label-files.ts';
 import { tempDir, vocFull, vocRoot, vocSample } from './helpers.ts';
@@ -40,7 +41,8 @@ describe('image-level labels', () => {
   it('rejects a corrupt .npy with the file name', () => {
     const f = join(tmp.dir, 'bad.npy');
     writeFileSync(f, readFileSync(join(vocFull, 'cls_labels_onehot.npy')).subarray(0, 5000));
-    expect(() => readClsLabelsNpy(f, 20)).toThrow(/bad\.npy: pickle: truncated/);
+    expect(() => readClsLabelsNpy(f, 20)).toThrow(/\/bad\.npy: pickle data ends at byte \d+ inside opcode 0x[0-9a-f]+ at offset \d+: truncated$/);
+    expect(() => readClsLabelsNpy(f, 20)).not.toThrow(/bad\.npy.*bad\.npy/); // named once
     writeFileSync(f, 'hello');
     expect(() => readClsLabelsNpy(f, 20)).toThrow(/bad\.npy: not a \.npy file/);
   });
@@ -55,7 +57,12 @@ describe('image-level labels', () => {
     expect(arr.shape).toEqual([2, 3]);
     expect([...arr.data]).toEqual([0, 1, 2, 3, 4, 5]);
     // pickle.dumps(os.system, protocol=2) style GLOBAL
-    expect(() => unpickle(Buffer.from('\x80\x02cos\nsystem\nq\x00.', 'latin1'))).toThrow(/os\.system is not allowed/);
+    expect(() => unpickleNumpy(Buffer.from('\x80\x02cos\nsystem\nq\x00.', 'latin1'), 'evil.npy')).toThrow(
+      expect.objectContaining({ name: 'PickleError', file: 'evil.npy', global: 'os.system', message: 'evil.npy: global os.system is not allowed in numpy pickles (at offset 2)' }),
+    );
+    expect(NUMPY_PICKLE.unlisted).toBe('refuse');
+    // A torch global is not a numpy one either.
+    expect(() => unpickleNumpy(Buffer.from('\x80\x02ctorch._utils\n_rebuild_tensor_v2\n.', 'latin1'))).toThrow(PickleError);
   });
 
   it('derives labels from the sample masks as cls_labels.json does', () => {

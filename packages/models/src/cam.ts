@@ -1,10 +1,10 @@
 // CAM → label maps (SeCo utils/camutils.py): cam_to_label, cam_to_roi_mask, label_to_aff_mask, get_valid_cam.
 import { add, arange, cast, eq, le, logicalOr, max, mul, reshape, scope, shapeError, type Tensor, TensorError, where } from '@seco/tensor';
-import { type ImgBox, imgBoxMask } from './img_box.ts';
+import { type ImgBox, imgBoxMask } from './img-box.ts';
 
-export { type ImgBox, imgBoxMask } from './img_box.ts';
+export { type ImgBox, imgBoxMask } from './img-box.ts';
 
-export { multiScaleCam, type CamModel } from './multiscale_cam.ts';
+export { multiScaleCam, type CamModel } from './multiscale-cam.ts';
 export { refineCamsWithBkg, denormalizeImage, type RefineOptions, type DenormalizeOptions } from './refine.ts';
 
 export interface CamThresholds {

@@ -27,6 +27,7 @@ export {
 export { par, parPositionTerm, PAR_DEFAULTS, type ParOptions } from './par.ts';
 export { type Refiner } from './refine.ts';
 export { assignCscTags, cscTagPlan, planCscTags, cropWindows, CSC_TAG_DEFAULTS, type CscTagOptions, type CscTagPlan } from './tags.ts';
-export { Mt19937, torchRandperm, torchRandpermPrefix } from './torch_randperm.ts';
+export { Mt19937, torchRandperm, torchRandpermPrefix } from './torch-randperm.ts';
 export * from './train/index.ts';
 export * from './inference/index.ts';
+export { SECO_CHECKPOINT_FORMAT } from './checkpoint-format.ts';

@@ -15,8 +15,6 @@ import {
   randn,
   reshape,
   scope,
-  secoParamGroups,
-  SECO_EMA_MOMENTUM,
   slice,
   type Tensor,
   tensor,
@@ -27,6 +25,8 @@ import {
 import { ASPP, ASPP_RATES } from './heads/aspp.ts';
 import { Classifier1x1 } from './heads/classifier.ts';
 import { DINOHead } from './heads/dino-head.ts';
+import { secoParamGroups } from './train/param-groups.ts';
+import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
 import { VisionTransformer, type ViTConfig } from './vit.ts';
 
 export interface SecoNetworkConfig {

@@ -1,6 +1,6 @@
 // refine_cams_with_bkg_v2 (SeCo utils/camutils.py): PAR-refined pseudo labels with a high and a low background.
 import { add, amax, argmax, clamp, concat, div, eq, exp, floor, full, indexSelect, interpolate, mul, narrow, ne, noGrad, ones, reshape, scope, shapeError, sub, sum, type Tensor, tensor, TensorError, where } from '@seco/tensor';
-import { type ImgBox, imgBoxMask } from './img_box.ts';
+import { type ImgBox, imgBoxMask } from './img-box.ts';
 
 /** PAR or any refiner with its signature: image (B, 3, h, w), masks (B, K, h, w) → refined masks. */
 export type Refiner = (image: Tensor, masks: Tensor) => Tensor;

@@ -2,7 +2,7 @@
 // tensor: every reader of readNetworkWeights (seco eval | cam | infer, the browser page) gets it.
 import * as T from '@seco/tensor';
 import { describe, expect, test } from 'vitest';
-import { assertFiniteWeights, openSegModel, readNetworkWeights } from '../src/index.ts';
+import { assertFiniteWeights, openSegModel, readNetworkWeights, SECO_CHECKPOINT_FORMAT } from '../src/index.ts';
 
 const f32 = (shape: number[], fill = 0.5): T.HostTensor => ({ dtype: 'F32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
 
@@ -30,7 +30,7 @@ describe('readNetworkWeights refuses non-finite weights', () => {
   bad.data[3] = NaN;
 
   test('a seco checkpoint, read as the browser page reads it (openSegModel on a Blob)', async () => {
-    const bytes = await T.serializeCheckpoint({ tensors: { 'model.cls_token': f32([1, 1, 4]), 'model.proj.weight': bad, 'optim.exp_avg.0': f32([3]) }, step: 3, meta: { config: {} } });
+    const bytes = await T.serializeCheckpoint({ format: SECO_CHECKPOINT_FORMAT, tensors: { 'model.cls_token': f32([1, 1, 4]), 'model.proj.weight': bad, 'optim.exp_avg.0': f32([3]) }, step: 3, meta: { config: {} } });
     await expect(openSegModel(new Blob([bytes as Uint8Array<ArrayBuffer>]), { name: 'diverged.safetensors' })).rejects.toThrow(
       /^diverged\.safetensors: weights are not finite: tensor proj\.weight \[2, 2\] holds NaN at \[1, 1\]/,
     );

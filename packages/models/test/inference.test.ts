@@ -10,6 +10,7 @@ import {
   networkConfig,
   openSegModel,
   readNetworkWeights,
+  SECO_CHECKPOINT_FORMAT,
   SecoNetwork,
 } from '../src/index.ts';
 
@@ -39,7 +40,7 @@ beforeAll(async () => {
   const tensors: Record<string, T.Tensor> = {};
   for (const [k, v] of Object.entries(net.stateDict())) tensors[`model.${k}`] = v as T.Tensor;
   tensors['optim.exp_avg.0'] = T.zeros([3]);
-  checkpointBytes = await T.serializeCheckpoint({ tensors, step: 7, meta: { state: {}, config: config as unknown as T.JsonValue } });
+  checkpointBytes = await T.serializeCheckpoint({ format: SECO_CHECKPOINT_FORMAT, tensors, step: 7, meta: { state: {}, config: config as unknown as T.JsonValue } });
 });
 
 describe('shared inference', () => {
@@ -119,7 +120,7 @@ describe('shared inference', () => {
     const other = new SecoNetwork(networkConfig(wide));
     const tensors: Record<string, T.Tensor> = {};
     for (const [k, v] of Object.entries(other.stateDict())) tensors[`model.${k}`] = v as T.Tensor;
-    const bytes = await T.serializeCheckpoint({ tensors, meta: { config: config as unknown as T.JsonValue } });
+    const bytes = await T.serializeCheckpoint({ format: SECO_CHECKPOINT_FORMAT, tensors, meta: { config: config as unknown as T.JsonValue } });
     other.dispose();
     await expect(openSegModel(bytes, { name: 'wide.safetensors' })).rejects.toThrow(/wide\.safetensors: does not fit the config's model/);
   });

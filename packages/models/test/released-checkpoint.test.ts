@@ -2,7 +2,7 @@
 // predict exactly what the same weights do in our own checkpoint format.
 import * as T from '@seco/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { inferInferenceConfig, loadSegNetwork, openSegModel, readNetworkWeights, readStateDict, stateDictIn } from '../src/index.ts';
+import { inferInferenceConfig, loadSegNetwork, openSegModel, readNetworkWeights, readStateDict, SECO_CHECKPOINT_FORMAT, stateDictIn } from '../src/index.ts';
 import { fixturesDir, loadJson } from '../../../test/support/fixtures.ts';
 import { pickPrefix, type StepFixture } from './support/train-step-fixture.ts';
 
@@ -54,7 +54,7 @@ describe("SeCo's released checkpoint format (train_step/released_format.pth)", (
     // Our format: the same tensors under model.* with the config stored beside them.
     const tensors: Record<string, T.TensorInput> = {};
     for (const [k, v] of Object.entries(final)) tensors[`model.${k}`] = { data: v.data, shape: v.shape, dtype: v.dtype } as T.TensorInput;
-    const ours = await T.serializeCheckpoint({ tensors, step: 0, meta: { config: c as unknown as T.JsonValue } });
+    const ours = await T.serializeCheckpoint({ format: SECO_CHECKPOINT_FORMAT, tensors, step: 0, meta: { config: c as unknown as T.JsonValue } });
     const mine = await openSegModel(new Blob([ours as Uint8Array<ArrayBuffer>]), { name: 'ours.safetensors' });
     expect(mine.configSource).toBe('checkpoint');
     try {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { init, type Tensor, tensor } from '@seco/tensor';
+import { init, tensor } from '@seco/tensor';
 import { assignCscTags, cropWindows, planCscTags } from '../src/tags.ts';
-import { Mt19937, torchRandperm, torchRandpermPrefix } from '../src/torch_randperm.ts';
+import { Mt19937, torchRandperm, torchRandpermPrefix } from '../src/torch-randperm.ts';
 import { type FixtureTensor, loadJson } from '../../../test/support/fixtures.ts';
 
 const fx = loadJson<Record<string, FixtureTensor>>('seco/seco_fixtures.json');

@@ -1,8 +1,8 @@
 // Method sugar (x.add(y), x.sum(1)) over the op functions, installed once at import.
-import { backward, type BackwardOptions, requireGrad, setGradOps, setUntrack } from './autograd/graph.ts';
+import { backward, type BackwardOptions } from './autograd/backward.ts';
+import { requireGrad } from './autograd/graph.ts';
 import type { DType } from './dtype.ts';
 import { keep } from './memory.ts';
-import * as C from './ops/creation.ts';
 import * as E from './ops/elementwise.ts';
 import * as R from './ops/reduce.ts';
 import * as V from './ops/view.ts';
@@ -136,6 +136,3 @@ P.requiresGrad_ = function (on = true) {
 P.keep = function () {
   return keep(this);
 };
-
-setGradOps({ onesLike: C.onesLike, add: (a, b) => E.add(a, b), cast: (t, dtype) => E.cast(t, dtype) });
-setUntrack((t) => keep(t));

@@ -7,10 +7,12 @@ import { contiguousStrides, formatShape, isContiguous, numel, type Shape } from 
 import { Storage } from './storage.ts';
 import type { GradNode } from './autograd/graph.ts';
 
-/** Ops that tensor.ts itself needs, bound late by the op modules (they import Tensor, so tensor.ts cannot import them). */
+/**
+ * The copy op that data() needs for a strided view, bound late by ops/view.ts: that module constructs Tensors,
+ * so tensor.ts cannot import it.
+ */
 export const hooks: {
   contiguous?: (t: Tensor) => Tensor;
-  releaseNode?: (node: GradNode) => void;
 } = {};
 
 let nextId = 1;
@@ -125,7 +127,7 @@ export class Tensor {
     this._storage = null;
     if (leakTracking.enabled) leakTracking.live.delete(this.id);
     if (this.gradNode && !this.weakGradLink) {
-      hooks.releaseNode?.(this.gradNode);
+      this.gradNode.release();
       this.gradNode = null;
     }
   }

@@ -467,7 +467,6 @@ describe('f16 conv2d (matmul core, f32 accumulation)', () => {
 describe('f16 refusals', () => {
   test('ops without f16 kernels raise a TensorError naming the op and f16, never a WGSL error', () => {
     const x = T.ones([2, 4, 5, 5], 'f16');
-    const w = T.ones([3, 4, 3, 3], 'f16');
     const cases: [string, () => unknown][] = [
       ['max_pool2d', () => T.maxPool2d(x, { kernelSize: 2 })],
       ['pad', () => T.pad(x, [1, 1])],

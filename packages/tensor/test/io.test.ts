@@ -5,9 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import { floatToHalf, halfToFloat, type HostTensor, IoError, type TensorRecord } from '../src/index.ts';
 import * as browserFs from '../src/io/fs-browser.ts';
-import { unpickle } from '../src/io/pickle.ts';
 import { bytesSource } from '../src/io/source.ts';
-import { torchHooks } from '../src/io/torch-globals.ts';
 import { entryDataOffset, readZipDirectory } from '../src/io/zip.ts';
 import { fixturesDir } from '../../../test/support/fixtures.ts';
 
@@ -195,38 +193,6 @@ describe('bad input', () => {
     const renamed = bytes.slice();
     for (const at of findAll(renamed, new TextEncoder().encode('state_dict/data/7'))) renamed[at + 'state_dict/data/'.length] = 0x38;
     expect(await badPth(renamed)).toBe("bad.pth: storage '7' is missing (no entry state_dict/data/7)");
-  });
-
-  test('pickle VM errors', () => {
-    const hooks = { findClass: () => null, persistentLoad: () => null };
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x4b), hooks)).toThrow(/pickle data ends at byte 3 inside opcode 0x4b at offset 2: truncated/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x4b, 1), hooks)).toThrow(/without STOP/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x30, 0x2e), hooks)).toThrow(/stack underflow at offset 2/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x74, 0x2e), hooks)).toThrow(/no MARK on the stack at offset 2/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x68, 3, 0x2e), hooks)).toThrow(/memo key 3 is unset/);
-    expect(() => unpickle(Uint8Array.of(0x80, 2, 0xa0, 0x2e), hooks)).toThrow(/unsupported pickle opcode 0xa0 at offset 2/);
-    // {'a': [1, -2, 2**70, 1.5, None, True], '__proto__': b'xy'} built with protocol 2 and 3 opcodes.
-    const value = unpickle(
-      Uint8Array.of(
-        0x80, 3, 0x7d, 0x28, 0x8c, 1, 0x61, 0x5d, 0x28, 0x4b, 1, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x40,
-        0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0x4e, 0x88, 0x65, 0x8c, 9, ...new TextEncoder().encode('__proto__'), 0x43, 2, 0x78, 0x79, 0x75, 0x2e,
-      ),
-      hooks,
-    ) as Record<string, unknown>;
-    expect(value.a).toEqual([1, -2, 2n ** 70n, 1.5, null, true]);
-    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
-    expect(Object.keys(value)).toEqual(['a', '__proto__']);
-    expect(value['__proto__']).toEqual(Uint8Array.of(0x78, 0x79));
-  });
-
-  test("a state_dict's _metadata attribute (BUILD on an OrderedDict) does not become an entry", () => {
-    const text = (s: string) => [...new TextEncoder().encode(s)];
-    const bytes = Uint8Array.of(
-      0x80, 2, 0x63, ...text('collections\nOrderedDict\n'), 0x29, 0x52, // OrderedDict()
-      0x28, 0x8c, 1, ...text('a'), 0x4b, 1, 0x75, // SETITEMS a=1
-      0x7d, 0x8c, 9, ...text('_metadata'), 0x7d, 0x73, 0x62, 0x2e, // BUILD {'_metadata': {}}
-    );
-    expect(unpickle(bytes, torchHooks().hooks)).toEqual({ a: 1 });
   });
 
   test('zip64 central directories are read', async () => {
@@ -419,6 +385,9 @@ describe('safetensors write', () => {
 });
 
 describe('checkpoints', () => {
+  /** Any caller's tag: the engine writes and accepts the one it is given. */
+  const FORMAT = 'test-checkpoint/1';
+
   test('round trip of tensors, step, RNG state and metadata; the restored RNG continues the same stream', async () => {
     const gen = new T.Generator(20240607);
     T.rand([5], 0, 1, gen).dispose();
@@ -426,12 +395,13 @@ describe('checkpoints', () => {
     const path = join(dir, 'ckpt.safetensors');
     const meta = { config: { lr: 6e-5, layers: [1, 2, 3] }, note: 'ünicode', best: null };
     await T.saveCheckpoint(path, {
+      format: FORMAT,
       tensors: { 'model.w': w, 'optim.exp_avg.0': { data: new Float32Array([0.5, -0.25]) }, 'optim.step_count': { data: [3], dtype: 'I64' } },
       step: 1234,
       rng: { engine: gen.state() },
       meta,
     });
-    const ck = await T.loadCheckpoint(path);
+    const ck = await T.loadCheckpoint(path, { format: FORMAT });
     expect(ck.step).toBe(1234);
     expect(ck.meta).toEqual(meta);
     expect(ck.rng).toEqual({ engine: { seed: 20240607, draws: 2 } });
@@ -439,7 +409,7 @@ describe('checkpoints', () => {
     expect(Array.from(ck.tensors['optim.exp_avg.0'].data)).toEqual([0.5, -0.25]);
     expect(ck.tensors['optim.step_count']).toEqual({ dtype: 'I64', shape: [1], data: Int32Array.of(3) });
     // names: only the model, as inference reads it (the optimizer moments stay on disk).
-    const modelOnly = await T.loadCheckpoint(path, { names: ['model.w'] });
+    const modelOnly = await T.loadCheckpoint(path, { names: ['model.w'], format: FORMAT });
     expect(Object.keys(modelOnly.tensors)).toEqual(['model.w']);
     expect(modelOnly.meta).toEqual(meta);
     expect(f32Bits(modelOnly.tensors['model.w'].data)).toEqual(f32Bits(ck.tensors['model.w'].data));
@@ -452,26 +422,26 @@ describe('checkpoints', () => {
     for (const t of [w, a, b]) t.dispose();
 
     // The same checkpoint as bytes (the browser path) reads back identically.
-    const bytes = await T.serializeCheckpoint({ tensors: { x: { data: [1, 2] } }, step: 0, meta: { a: 1 } });
-    expect(await T.loadCheckpoint(bytes)).toEqual({ tensors: { x: { dtype: 'F32', shape: [2], data: Float32Array.of(1, 2) } }, step: 0, rng: null, meta: { a: 1 } });
+    const bytes = await T.serializeCheckpoint({ format: FORMAT, tensors: { x: { data: [1, 2] } }, step: 0, meta: { a: 1 } });
+    expect(await T.loadCheckpoint(bytes, { format: FORMAT })).toEqual({ tensors: { x: { dtype: 'F32', shape: [2], data: Float32Array.of(1, 2) } }, step: 0, rng: null, meta: { a: 1 } });
   });
 
   test('a plain safetensors file is not a checkpoint; bad fields are refused', async () => {
-    const err = await rejection(T.loadCheckpoint(io('state_dict.safetensors')));
+    const err = await rejection(T.loadCheckpoint(io('state_dict.safetensors'), { format: FORMAT }));
     expect(err.message).toMatch(/state_dict\.safetensors: not a checkpoint: __metadata__ has no checkpoint_format/);
     const path = join(dir, 'bad-step.safetensors');
-    expect((await rejection(T.saveCheckpoint(path, { tensors: {}, step: -1 }))).message).toMatch(/bad-step\.safetensors: checkpoint step must be a non-negative integer/);
-    expect((await rejection(T.saveCheckpoint(path, { tensors: {}, meta: { n: 1n } as unknown as T.JsonValue }))).message).toMatch(/checkpoint meta is not JSON-serialisable/);
-    const forged = await T.serializeSafetensors({}, { metadata: { checkpoint_format: T.CHECKPOINT_FORMAT, step: '12x', meta: '{' } });
-    expect((await rejection(T.loadCheckpoint(forged))).message).toMatch(/<bytes>: checkpoint step "12x" is not a non-negative integer/);
-    const future = await T.serializeSafetensors({}, { metadata: { checkpoint_format: 'seco-checkpoint/9' } });
-    expect((await rejection(T.loadCheckpoint(future))).message).toMatch(/unsupported checkpoint format "seco-checkpoint\/9"/);
+    expect((await rejection(T.saveCheckpoint(path, { format: FORMAT, tensors: {}, step: -1 }))).message).toMatch(/bad-step\.safetensors: checkpoint step must be a non-negative integer/);
+    expect((await rejection(T.saveCheckpoint(path, { format: FORMAT, tensors: {}, meta: { n: 1n } as unknown as T.JsonValue }))).message).toMatch(/checkpoint meta is not JSON-serialisable/);
+    const forged = await T.serializeSafetensors({}, { metadata: { checkpoint_format: FORMAT, step: '12x', meta: '{' } });
+    expect((await rejection(T.loadCheckpoint(forged, { format: FORMAT }))).message).toMatch(/<bytes>: checkpoint step "12x" is not a non-negative integer/);
+    const future = await T.serializeSafetensors({}, { metadata: { checkpoint_format: 'test-checkpoint/9' } });
+    expect((await rejection(T.loadCheckpoint(future, { format: FORMAT }))).message).toMatch(/unsupported checkpoint format "test-checkpoint\/9" \(this version reads test-checkpoint\/1\)/);
   });
 
   test('a failure in the middle of a save leaves the previous checkpoint intact', async () => {
     const sub = await mkdtemp(join(dir, 'atomic-'));
     const path = join(sub, 'last.safetensors');
-    await T.saveCheckpoint(path, { tensors: { w: { data: [1, 2, 3] } }, step: 1 });
+    await T.saveCheckpoint(path, { format: FORMAT, tensors: { w: { data: [1, 2, 3] } }, step: 1 });
     const before = await readFile(path);
     // The second tensor's readback fails after the header and the first tensor are already written.
     const good = T.tensor(new Float32Array(4096).fill(7));
@@ -479,15 +449,15 @@ describe('checkpoints', () => {
     lost.data = async () => {
       throw new Error('device lost');
     };
-    const err = await rejection(T.saveCheckpoint(path, { tensors: { good, lost }, step: 2 }));
+    const err = await rejection(T.saveCheckpoint(path, { format: FORMAT, tensors: { good, lost }, step: 2 }));
     expect(err).toBeInstanceOf(IoError);
     expect(err.message).toBe(`${path}: write failed, previous file left unchanged: device lost`);
     expect(await readFile(path)).toEqual(before);
     expect(await readdir(sub)).toEqual(['last.safetensors']); // the temp file is gone
-    expect((await T.loadCheckpoint(path)).step).toBe(1);
+    expect((await T.loadCheckpoint(path, { format: FORMAT })).step).toBe(1);
     // A later save that succeeds replaces the file.
-    await T.saveCheckpoint(path, { tensors: { good }, step: 3 });
-    expect((await T.loadCheckpoint(path)).step).toBe(3);
+    await T.saveCheckpoint(path, { format: FORMAT, tensors: { good }, step: 3 });
+    expect((await T.loadCheckpoint(path, { format: FORMAT })).step).toBe(3);
     expect(await readdir(sub)).toEqual(['last.safetensors']);
     good.dispose();
     lost.dispose();
@@ -496,11 +466,11 @@ describe('checkpoints', () => {
   test('a stale temp file from a crashed process does not block or replace the checkpoint', async () => {
     const sub = await mkdtemp(join(dir, 'crash-'));
     const path = join(sub, 'c.safetensors');
-    await T.saveCheckpoint(path, { tensors: { w: { data: [1] } }, step: 5 });
+    await T.saveCheckpoint(path, { format: FORMAT, tensors: { w: { data: [1] } }, step: 5 });
     await writeFile(join(sub, `.c.safetensors.${process.pid}.999999.tmp`), new Uint8Array(10)); // half-written by a crash
-    expect((await T.loadCheckpoint(path)).step).toBe(5);
-    await T.saveCheckpoint(path, { tensors: { w: { data: [2] } }, step: 6 });
-    expect((await T.loadCheckpoint(path)).step).toBe(6);
+    expect((await T.loadCheckpoint(path, { format: FORMAT })).step).toBe(5);
+    await T.saveCheckpoint(path, { format: FORMAT, tensors: { w: { data: [2] } }, step: 6 });
+    expect((await T.loadCheckpoint(path, { format: FORMAT })).step).toBe(6);
   });
 });
 

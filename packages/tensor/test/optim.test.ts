@@ -116,17 +116,6 @@ describe('PolyWarmupAdamW against optim.json', () => {
     });
   }
 
-  test("SECO_POLY_WARMUP and secoParamGroups' multipliers are a schedule of the file (SeCo's VOC run)", () => {
-    const same = (x: T.PolyWarmupConfig, y: T.PolyWarmupConfig) => x.warmupIter === y.warmupIter && x.maxIter === y.maxIter && x.warmupRatio === y.warmupRatio && x.power === y.power;
-    expect(Object.keys(T.SECO_POLY_WARMUP).sort()).toEqual(['maxIter', 'power', 'warmupIter', 'warmupRatio']);
-    const seco = scheduleCases().filter((c) => same(scheduleOf(c), T.SECO_POLY_WARMUP));
-    expect(seco.length, JSON.stringify(scheduleCases().map(scheduleOf))).toBeGreaterThan(0);
-    for (const c of seco) {
-      const groups = T.secoParamGroups({ encoder: [], heads: [], decoder: [] }, c.params.base_lrs[0]);
-      expectClose(groups.map((g) => g.lr!), c.params.base_lrs, LR_TOL, 'secoParamGroups lrs');
-    }
-  });
-
   test('step(): multi-tensor dispatches (4 parameters each where 16+ storage bindings), no readback, no new pipeline after the first step', async () => {
     const c = longestAdam();
     const { opt, feed, dispose } = buildAdam(c);
@@ -447,10 +436,6 @@ describe('SGD against a CPU reference', () => {
 });
 
 describe('EMA', () => {
-  test("SECO_EMA_MOMENTUM is the momentum of an EMA case (SeCo's)", () => {
-    expect(emaCases().map((c) => c.params.momentum)).toContain(T.SECO_EMA_MOMENTUM);
-  });
-
   for (const c of emaCases()) test(`${c.name}: k after each step`, async () => {
     const k = T.keep(toTensor(c.inputs.k_initial));
     try {

@@ -2,8 +2,9 @@
 // @seco/tensor's saveCheckpoint, the last K kept. Resuming takes the newest file that loads completely and falls
 // back, with a warning, past a newest one that is truncated or corrupt (e.g. a disk that filled up mid-write
 // with a writer that is not atomic, or a file damaged after the fact).
-import { readdir, stat, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SECO_CHECKPOINT_FORMAT } from '@seco/models';
 import { type Checkpoint, type CheckpointInput, type JsonValue, loadCheckpoint, saveCheckpoint } from '@seco/tensor';
 import type { TrainState } from './train-state.ts';
 
@@ -68,8 +69,6 @@ function errnoCode(e: unknown): string | undefined {
   return undefined;
 }
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
-
 export class CheckpointManager {
   private readonly writer: CheckpointWriter;
   private readonly reader: CheckpointReader;
@@ -81,7 +80,7 @@ export class CheckpointManager {
   ) {
     if (!(Number.isInteger(o.keep) && o.keep >= 1)) throw new CheckpointError(`keep must be an integer >= 1, got ${o.keep}`);
     this.writer = o.writer ?? saveCheckpoint;
-    this.reader = o.reader ?? loadCheckpoint;
+    this.reader = o.reader ?? ((path) => loadCheckpoint(path, { format: SECO_CHECKPOINT_FORMAT }));
     this.warn = o.warn ?? ((m) => console.warn(`warning: ${m}`));
   }
 
@@ -111,7 +110,7 @@ export class CheckpointManager {
     const before = await this.list();
     const hadFile = before.some((c) => c.path === path);
     try {
-      await this.writer(path, { tensors: state.tensors(), step, meta: { state: state.meta(), config } });
+      await this.writer(path, { format: SECO_CHECKPOINT_FORMAT, tensors: state.tensors(), step, meta: { state: state.meta(), config } });
     } catch (e) {
       // A non-atomic writer may leave a partial file under the final name; the atomic one never does.
       if (!hadFile) await unlink(path).catch(() => {});
@@ -186,8 +185,4 @@ export class CheckpointManager {
     if (all.length > 0) throw new CheckpointError(`no readable checkpoint in ${this.dir}: all ${all.length} failed to load (see the warnings above)`);
     return null;
   }
-}
-
-export async function hasCheckpoints(dir: string): Promise<boolean> {
-  return (await exists(dir)) && (await new CheckpointManager(dir, { keep: 1 }).list()).length > 0;
 }

@@ -19,6 +19,7 @@ export interface JsonPart {
 
 export interface TrainStateParts {
   /** e.g. { model: network, model_k: momentumEncoder }: saved as `model.<state_dict key>`. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any module's forward signature
   modules?: Record<string, nn.Module<any, any>>;
   /** e.g. { optim: adamw }: tensors as `optim.state.<i>.<buffer>`, the rest in meta. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any hyper-parameter type

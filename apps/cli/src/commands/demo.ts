@@ -12,7 +12,7 @@ import type { SecoConfig } from '../config/schema.ts';
 import { classNamesWithBackground, type EvalSample, openSplit, readSample } from '../dataset.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import { CooccurrenceLeak, readContextMask } from '../eval/leak.ts';
-import { loadSegModel, requireModels } from '../model-bridge.ts';
+import { loadSegModel } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
 import { overrides, train } from './train.ts';
 
@@ -56,9 +56,9 @@ export interface DemoResult {
 }
 
 /** Final inference (eval.scales × flip) on the val split; the leak from ContextMasks beside the images. */
-async function finalEvaluation(config: SecoConfig, checkpoint: string, outDir: string, io: CommandIO) {
+async function finalEvaluation(config: SecoConfig, checkpoint: string, outDir: string) {
   const ds = openSplit(config, 'val', { masks: true });
-  const model = await loadSegModel(config, checkpoint, 'eval');
+  const model = await loadSegModel(config, checkpoint);
   const leak = new CooccurrenceLeak(config.data.num_classes);
   let shown = 0;
   async function* samples(): AsyncGenerator<EvalSample> {
@@ -89,7 +89,6 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
   const out = flags.out as string;
   // The data paths point into OUT unless the user overrides them explicitly.
   const { config } = loadConfig(flags.config as string, overrides(flags, syntheticPaths(out)));
-  await requireModels('train');
   await init();
   if (config.data.dataset !== 'synthetic') throw new Error('seco demo runs on the synthetic set (data.dataset "synthetic"); use seco train for others');
   if (!existsSync(join(config.data.root, 'meta.json'))) {
@@ -105,7 +104,7 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
   const last = entries.reduce((a, b) => (b.step > a.step ? b : a), entries[0]);
   if (!last) throw new Error(`no checkpoint in ${join(out, 'checkpoints')} after training`);
   io.stdout.write(`evaluating ${last.path} on the val split\n`);
-  const ev = await finalEvaluation(config, last.path, join(out, 'eval'), io);
+  const ev = await finalEvaluation(config, last.path, join(out, 'eval'));
   const t2 = performance.now();
   io.stdout.write(ev.text);
   const result: DemoResult = {

@@ -10,7 +10,7 @@ import { evaluate, type Predictor, writeIouReport } from '../eval/evaluate.ts';
 import { formatIouText, iouReport } from '../eval/iou-report.ts';
 import { digestOf, mergeRecords, parseShard, RecordLog, type Shard, shardPositions, WHOLE } from '../eval/records.ts';
 import { hashFile } from '../prepare/digest.ts';
-import { loadSegModel, requireModels, type SegModel } from '../model-bridge.ts';
+import { loadSegModel, type SegModel } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
 
 /** SeCo's infer_cam.py scales: flip only, or its --refine_with_multiscale set. */
@@ -95,10 +95,8 @@ export async function runEvaluation(s: EvalSetup, io: CommandIO): Promise<number
 export async function evalCommand(mode: 'seg' | 'cam', flags: FlagValues, io: CommandIO): Promise<number> {
   const { config } = loadConfig(flags.config as string, (flags.set as string[] | undefined) ?? []);
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard as string);
-  const need = mode === 'seg' ? 'eval' : 'cam';
-  await requireModels(need);
   await init();
-  const model = await loadSegModel(config, flags.checkpoint as string, need, (l) => io.stderr.write(`${l}\n`));
+  const model = await loadSegModel(config, flags.checkpoint as string, (l) => io.stderr.write(`${l}\n`));
   try {
     return await runEvaluation(
       {

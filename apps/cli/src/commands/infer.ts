@@ -5,14 +5,13 @@ import { init } from '@seco/tensor';
 import type { FlagValues } from '../args.ts';
 import { loadConfig } from '../config/load.ts';
 import { writeInference } from '../eval/evaluate.ts';
-import { loadSegModel, requireModels } from '../model-bridge.ts';
+import { loadSegModel } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
 
 export async function inferCommand(flags: FlagValues, files: string[], io: CommandIO): Promise<number> {
   const { config } = loadConfig(flags.config as string, (flags.set as string[] | undefined) ?? []);
-  await requireModels('infer');
   await init();
-  const model = await loadSegModel(config, flags.checkpoint as string, 'infer', (l) => io.stderr.write(`${l}\n`));
+  const model = await loadSegModel(config, flags.checkpoint as string, (l) => io.stderr.write(`${l}\n`));
   try {
     for (const f of files) {
       const image = await loadImage(f, decodeImage);

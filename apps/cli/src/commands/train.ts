@@ -1,14 +1,14 @@
-// seco train: config → run folder → (resume) → the generic loop around the SeCo trainer from the model bridge.
+// seco train: config → run folder → (resume) → the generic loop around the SeCo trainer (trainer/seco-trainer.ts).
 import { engine, GpuMemoryError, hasEngine, init, type NonFiniteOp } from '@seco/tensor';
 import type { FlagValues } from '../args.ts';
 import { CheckpointManager } from '../checkpoint/manager.ts';
 import { loadConfig } from '../config/load.ts';
 import type { SecoConfig } from '../config/schema.ts';
-import { createTrainer, requireModels } from '../model-bridge.ts';
 import { Progress } from '../run/progress.ts';
 import { RunDir } from '../run/run-dir.ts';
 import { trainingMemoryError } from '../train-memory.ts';
 import { runTraining, type Trainer } from '../train-loop.ts';
+import { createSecoTrainer } from '../trainer/seco-trainer.ts';
 import { type CommandIO, warner } from './io.ts';
 
 /** Key paths whose values differ between two configs (for the resume warning). */
@@ -28,13 +28,13 @@ export interface TrainSetup {
   config: SecoConfig;
   out: string;
   resume: boolean;
-  /** Builds the trainer; the default is the SeCo one from the model bridge. */
+  /** Builds the trainer; the default is the SeCo one. */
   makeTrainer?: (config: SecoConfig) => Promise<Trainer>;
 }
 
 export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
   const warn = warner(io);
-  const makeTrainer = s.makeTrainer ?? (async (c: SecoConfig) => (await requireModels('train'), await init(), createTrainer(c)));
+  const makeTrainer = s.makeTrainer ?? (async (c: SecoConfig) => (await init(), createSecoTrainer(c)));
   const run = RunDir.open(s.out, { resume: s.resume });
   const trainer = await makeTrainer(s.config).catch((e: unknown) => {
     throw e instanceof GpuMemoryError ? trainingMemoryError(e, { phase: 'setup' }, s.config) : e;
@@ -74,7 +74,5 @@ export function overrides(flags: FlagValues, extra: string[] = []): string[] {
 
 export async function trainCommand(flags: FlagValues, io: CommandIO): Promise<number> {
   const { config } = loadConfig(flags.config as string, overrides(flags));
-  // Fail before touching --out when the models package cannot train yet.
-  await requireModels('train');
   return train({ config, out: flags.out as string, resume: flags.resume === true }, io);
 }

@@ -1,5 +1,6 @@
 // The one schema of a run's config. Names follow SeCo's train-script arguments (SECO_SPEC §3.7/§3.8) where one
 // exists; the TypeScript type SecoConfig is derived from it, so a key added here is typed everywhere.
+import type { SecoLossTerm } from '@seco/models';
 import { bool, ConfigError, type Infer, list, nullable, num, obj, oneOf, str } from './validate.ts';
 
 const unit = () => num({ min: 0, max: 1 });
@@ -8,11 +9,9 @@ const weight = () => num({ min: 0 });
 const positive = () => num({ gt: 0 });
 const count = () => num({ int: true, min: 1 });
 
-/** Loss terms in the order they are logged. */
-export const LOSS_TERMS = ['cls', 'cls_aux', 'ptc', 'lil', 'lig', 'seg', 'reg'] as const;
-export type LossTerm = (typeof LOSS_TERMS)[number];
+/** One field per loss term of @seco/models' SECO_LOSS_TERMS (the `satisfies` fails when the two part ways). */
 const perTerm = <T>(f: () => import('./validate.ts').Field<T>) =>
-  obj({ cls: f(), cls_aux: f(), ptc: f(), lil: f(), lig: f(), seg: f(), reg: f() });
+  obj({ cls: f(), cls_aux: f(), ptc: f(), lil: f(), lig: f(), seg: f(), reg: f() } satisfies Record<SecoLossTerm, unknown>);
 
 export const configSchema = obj({
   data: obj({

@@ -1,16 +1,15 @@
 // The SeCo Trainer behind `seco train`: network, optional pretrained encoder, PolyWarmupAdamW over SeCo's
 // parameter groups, the resumable loader, and one TrainState holding all of it.
-import { readStateDict, SECO_LOSS_TERMS, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
+import { networkConfig, readStateDict, SECO_LOSS_TERMS, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
 import { defaultGenerator, Generator, NonFiniteWatch } from '@seco/tensor';
 import { composeTrainState, type TrainState } from '../checkpoint/train-state.ts';
 import { cacheDir, resolvePretrained } from '../cache-dir.ts';
 import type { SecoConfig } from '../config/schema.ts';
-import { networkConfig } from '../model-bridge.ts';
 import type { Trainer } from '../train-loop.ts';
 import { TrainBatches } from './batches.ts';
 import { checkTrainingStateFits } from './memory-check.ts';
 import { secoOptimizer } from './optimizer.ts';
-import { stepOptions, stepPoint } from './step-options.ts';
+import { stepOptions } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
 import { warmStart } from './warm-start.ts';
 
@@ -35,7 +34,7 @@ export async function loadPretrained(net: SecoNetwork, file: string): Promise<vo
 }
 
 export function networkFromConfig(config: SecoConfig): SecoNetwork {
-  return new SecoNetwork({ ...networkConfig(config), generator: new Generator(config.train.seed) } as ConstructorParameters<typeof SecoNetwork>[0]);
+  return new SecoNetwork({ ...networkConfig(config), generator: new Generator(config.train.seed) });
 }
 
 export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer> {
@@ -68,7 +67,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
       const batch: SecoBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
       if (optimizer.globalStep !== iteration) throw new Error(`optimizer is at step ${optimizer.globalStep}, the loop at iteration ${iteration}`);
       ctx.watch.step = iteration;
-      const out = await secoTrainStep(ctx, batch, stepPoint(point), read);
+      const out = await secoTrainStep(ctx, batch, point, read);
       if (!recorded) await warm.save().then(() => (recorded = true));
       return out;
     },

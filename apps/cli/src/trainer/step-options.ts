@@ -1,7 +1,6 @@
 // The config → @seco/models step settings (one place, so the trainer and the tests agree).
-import type { SecoStepOptions, SecoStepPoint } from '@seco/models';
+import type { SecoStepOptions } from '@seco/models';
 import type { SecoConfig } from '../config/schema.ts';
-import type { SchedulePoint } from '../schedule.ts';
 
 export function stepOptions(config: SecoConfig): SecoStepOptions {
   const { cam, train, seco, loss } = config;
@@ -21,9 +20,4 @@ export function stepOptions(config: SecoConfig): SecoStepOptions {
     parDownScale: config.par.down_scale,
     energy: { weight: e.weight, sigmaRgb: e.sigma_rgb, sigmaXy: e.sigma_xy, scaleFactor: e.scale_factor, ssePadding: e.sse_padding },
   };
-}
-
-/** The CLI's schedule point as the step reads it (same fields; the type lives in @seco/models). */
-export function stepPoint(p: SchedulePoint): SecoStepPoint {
-  return { weights: p.weights, roiSource: p.roiSource, segSource: p.segSource, updatePrototypes: p.updatePrototypes };
 }

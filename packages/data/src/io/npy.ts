@@ -1,4 +1,4 @@
-import { PickledArray, unpickle } from './pickle.ts';
+import { PickledArray, unpickleNumpy } from './numpy-pickle.ts';
 
 export type NumericArray = Float32Array | Float64Array | Uint8Array | Int32Array | Int16Array | Uint16Array;
 
@@ -40,8 +40,11 @@ export function pickledToArray(a: PickledArray): NpyArray {
   return { shape: a.shape, data: decodeRaw(a.dtype, a.raw, count) };
 }
 
-/** Reads a .npy file: numeric arrays directly, object arrays (pickled payloads) as the unpickled value. */
-export function readNpy(buf: Uint8Array): NpyArray | unknown {
+/**
+ * Reads a .npy file: numeric arrays directly, object arrays (pickled payloads) as the unpickled value; `file`
+ * names it in a pickle's errors.
+ */
+export function readNpy(buf: Uint8Array, file?: string): NpyArray | unknown {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (buf.length < 10 || magic.some((m, i) => buf[i] !== m)) throw new Error('not a .npy file (bad magic)');
   const major = buf[6];
@@ -57,7 +60,7 @@ export function readNpy(buf: Uint8Array): NpyArray | unknown {
   const shape = shapeStr.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   const body = buf.subarray(hstart + hlen);
   if (descr === '|O') {
-    const v = unpickle(body);
+    const v = unpickleNumpy(body, file);
     // np.save of a dict pickles a 0-d object array holding it.
     if (v instanceof PickledArray && v.objects && v.shape.length === 0) return v.objects[0];
     return v;

@@ -2,16 +2,18 @@
 import { readFileSync } from 'node:fs';
 import { DataError } from '../errors.ts';
 import { pickledToArray, readNpy } from '../io/npy.ts';
-import { PickledArray } from '../io/pickle.ts';
+import { PickledArray } from '../io/numpy-pickle.ts';
+import { PickleError } from '@seco/tensor/pickle';
 import type { ImageLabels } from './image-labels.ts';
 
 /** SeCo's cls_labels_onehot.npy: a pickled dict id -> float32[C] multi-hot. */
 export function readClsLabelsNpy(file: string, numClasses?: number): ImageLabels {
   let value: unknown;
   try {
-    value = readNpy(readFileSync(file));
+    value = readNpy(readFileSync(file), file);
   } catch (e) {
-    throw new DataError(file, e instanceof Error ? e.message : String(e), { cause: e });
+    // A PickleError already names the file: keep only what is wrong.
+    throw new DataError(file, e instanceof PickleError ? e.detail : e instanceof Error ? e.message : String(e), { cause: e });
   }
   if (!(value instanceof Map)) throw new DataError(file, 'expected a pickled dict of id -> multi-hot array');
   const out: ImageLabels = new Map();

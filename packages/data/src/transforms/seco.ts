@@ -91,7 +91,7 @@ export function applyCropMask(mask: IndexMap, p: CropParams, S: number): IndexMa
 
 /** flip -> RandomApply(ColorJitter) -> RandomGrayscale -> GaussianBlur -> Solarization, as torchvision draws them. */
 export function photometricView(src: RgbImage, v: ViewConfig, rng: Rng): RgbImage {
-  let img = rng.random() < v.flipP ? hflip(src) : { ...src, data: src.data.slice() };
+  const img = rng.random() < v.flipP ? hflip(src) : { ...src, data: src.data.slice() };
   if (rng.random() < v.jitterP) colorJitter(img, v.jitter, rng);
   if (rng.random() < v.grayP) grayscale(img);
   if (rng.random() < v.blurP) gaussianBlur(img, rng.uniform(v.blurRadius[0], v.blurRadius[1]));

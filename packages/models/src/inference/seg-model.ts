@@ -6,7 +6,7 @@ import { add, argmax, concat, flip, interpolate, keep, maximum, narrow, noGrad, 
 import { IMAGENET_MEAN, IMAGENET_STD, type IndexMap, normalizeCHW, resizeBilinearTorchCHW, type RgbImage } from '@seco/data/web';
 import { camToLabel } from '../cam.ts';
 import { denseCrf } from '../crf/densecrf.ts';
-import { multiScaleCam } from '../multiscale_cam.ts';
+import { multiScaleCam } from '../multiscale-cam.ts';
 import type { EvalOptions, InferenceConfig } from './config.ts';
 
 /** Values in [0, 1], at the image's size. */

@@ -2,7 +2,8 @@
 // `model.`, its config in meta.config), a bare state_dict as safetensors, or a PyTorch .pth (a zip archive).
 import { assertFiniteWeights } from './finite-weights.ts';
 import { stateDictIn } from './state-dict-in.ts';
-import { CHECKPOINT_FORMAT, loadCheckpoint, readPth, readSafetensors, readSafetensorsHeader, type SourceInput, type TensorRecord, withSource } from '@seco/tensor';
+import { SECO_CHECKPOINT_FORMAT } from '../checkpoint-format.ts';
+import { CHECKPOINT_FORMAT_KEY, loadCheckpoint, readPth, readSafetensors, readSafetensorsHeader, type SourceInput, type TensorRecord, withSource } from '@seco/tensor';
 
 export interface NetworkWeights {
   /** The network's state_dict (SecoNetwork names). */
@@ -38,16 +39,16 @@ export async function readNetworkWeights(input: SourceInput, name = sourceName(i
 async function readAnyWeights(input: SourceInput, name: string): Promise<NetworkWeights> {
   if (await isZip(input)) return { ...stateDictIn(await readPth(input), name), config: null, kind: 'pth' };
   const header = await readSafetensorsHeader(input);
-  if (header.metadata.checkpoint_format === undefined) {
+  if (header.metadata[CHECKPOINT_FORMAT_KEY] === undefined) {
     return { tensors: (await readSafetensors(input)).tensors, config: null, kind: 'safetensors', notes: [] };
   }
-  if (header.metadata.checkpoint_format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${name}: unsupported checkpoint format ${JSON.stringify(header.metadata.checkpoint_format)} (this version reads ${CHECKPOINT_FORMAT})`);
+  if (header.metadata[CHECKPOINT_FORMAT_KEY] !== SECO_CHECKPOINT_FORMAT) {
+    throw new Error(`${name}: unsupported checkpoint format ${JSON.stringify(header.metadata[CHECKPOINT_FORMAT_KEY])} (this version reads ${SECO_CHECKPOINT_FORMAT})`);
   }
   // Only the network: a training checkpoint also holds optimizer moments (twice the model again).
   const names = header.entries.map((e) => e.name).filter((n) => n.startsWith('model.'));
   if (names.length === 0) throw new Error(`${name}: a seco checkpoint without model.* tensors`);
-  const ck = await loadCheckpoint(input, { names });
+  const ck = await loadCheckpoint(input, { names, format: SECO_CHECKPOINT_FORMAT });
   const tensors: TensorRecord = {};
   for (const [k, v] of Object.entries(ck.tensors)) tensors[k.slice('model.'.length)] = v;
   const meta = ck.meta as { config?: unknown } | null;

@@ -1,7 +1,7 @@
 import { interpolate, mul, noGrad, record, reshape, scalar, scope, softmax, type Tensor, tensor } from '@seco/tensor';
 import type { BilateralFilterKind } from './bilateral.ts';
 import { expectFloat, expectRank, fail } from './check.ts';
-import { energyHost, type EnergyHostResult } from './energy_host.ts';
+import { energyHost, type EnergyHostResult } from './energy-host.ts';
 
 export interface EnergyLossOptions {
   /** DenseEnergyLoss(weight=1e-7, sigma_rgb=15, sigma_xy=100, scale_factor=0.5), SeCo's settings. */

@@ -1,5 +1,6 @@
-// Training checkpoints: a safetensors file whose __metadata__ carries the step, RNG state and JSON metadata,
-// written atomically so a crash mid-save leaves the previous checkpoint intact.
+// Training checkpoints: a safetensors file whose __metadata__ carries a format tag chosen by the caller (the engine
+// knows no model), the step, RNG state and JSON metadata, written atomically so a crash mid-save leaves the
+// previous checkpoint intact.
 import { IoError } from './errors.ts';
 import type { TensorInput, TensorRecord } from './host.ts';
 import { type ReadOptions, readSafetensors, serializeSafetensors, writeSafetensors } from './safetensors.ts';
@@ -8,6 +9,8 @@ import type { SourceInput } from './source.ts';
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
 export interface CheckpointInput {
+  /** The writer's format tag (e.g. a model's `name-checkpoint/1`); a reader accepts only the tag it asks for. */
+  format: string;
   /** Model and optimizer tensors by name (e.g. `model.blocks.0.attn.qkv.weight`, `optim.exp_avg.0`). */
   tensors: Record<string, TensorInput>;
   /** Schedule step (optimizer steps taken). */
@@ -25,9 +28,13 @@ export interface Checkpoint {
   meta: JsonValue | null;
 }
 
-export const CHECKPOINT_FORMAT = 'seco-checkpoint/1';
-/** Not `format`: torch-made safetensors files already use that for "pt". */
-const FORMAT_KEY = 'checkpoint_format';
+export interface CheckpointReadOptions extends ReadOptions {
+  /** The only format tag accepted. */
+  format: string;
+}
+
+/** The __metadata__ key of the format tag. Not `format`: torch-made safetensors files already use that for "pt". */
+export const CHECKPOINT_FORMAT_KEY = 'checkpoint_format';
 
 function toJson(field: string, v: unknown): string {
   let s: string | undefined;
@@ -42,17 +49,18 @@ function toJson(field: string, v: unknown): string {
 
 function metadataOf(c: CheckpointInput): Record<string, string> {
   if (c.step !== undefined && !(Number.isSafeInteger(c.step) && c.step >= 0)) throw new Error(`checkpoint step must be a non-negative integer, got ${c.step}`);
-  const md: Record<string, string> = { [FORMAT_KEY]: CHECKPOINT_FORMAT };
+  if (!c.format) throw new Error('checkpoint format tag is empty');
+  const md: Record<string, string> = { [CHECKPOINT_FORMAT_KEY]: c.format };
   if (c.step !== undefined) md.step = String(c.step);
   if (c.rng !== undefined) md.rng = toJson('rng', c.rng);
   if (c.meta !== undefined) md.meta = toJson('meta', c.meta);
   return md;
 }
 
-function parse(file: string, md: Record<string, string>, tensors: TensorRecord): Checkpoint {
-  if (md[FORMAT_KEY] === undefined) throw new IoError(file, `not a checkpoint: __metadata__ has no ${FORMAT_KEY}`);
-  if (md[FORMAT_KEY] !== CHECKPOINT_FORMAT) {
-    throw new IoError(file, `unsupported checkpoint format ${JSON.stringify(md[FORMAT_KEY])} (this version reads ${CHECKPOINT_FORMAT})`);
+function parse(file: string, format: string, md: Record<string, string>, tensors: TensorRecord): Checkpoint {
+  if (md[CHECKPOINT_FORMAT_KEY] === undefined) throw new IoError(file, `not a checkpoint: __metadata__ has no ${CHECKPOINT_FORMAT_KEY}`);
+  if (md[CHECKPOINT_FORMAT_KEY] !== format) {
+    throw new IoError(file, `unsupported checkpoint format ${JSON.stringify(md[CHECKPOINT_FORMAT_KEY])} (this version reads ${format})`);
   }
   const json = (field: string): JsonValue | null => {
     if (md[field] === undefined) return null;
@@ -86,9 +94,10 @@ export async function serializeCheckpoint(checkpoint: CheckpointInput): Promise<
   return serializeSafetensors(checkpoint.tensors, { metadata: metadataOf(checkpoint) });
 }
 
-/** Reads a checkpoint; `options.names` reads only those tensors (e.g. the model without optimizer state). */
-export async function loadCheckpoint(input: SourceInput, options: ReadOptions = {}): Promise<Checkpoint> {
+/** Reads a checkpoint of `options.format`; `options.names` reads only those tensors (e.g. the model without optimizer state). */
+export async function loadCheckpoint(input: SourceInput, options: CheckpointReadOptions): Promise<Checkpoint> {
   const name = typeof input === 'string' ? input : ((input as { name?: string }).name ?? '<bytes>');
-  const { tensors, metadata } = await readSafetensors(input, options);
-  return parse(name, metadata, tensors);
+  const { format, ...read } = options;
+  const { tensors, metadata } = await readSafetensors(input, read);
+  return parse(name, format, metadata, tensors);
 }

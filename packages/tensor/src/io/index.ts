@@ -23,12 +23,13 @@ export {
   writeSafetensors,
 } from './safetensors.ts';
 export { type PthOptions, readPth, readPthStateDict } from './pth.ts';
-export { PickleGlobal, PickleObject } from './pickle.ts';
+export { PickleError, PickleGlobal, PickleObject } from './pickle/index.ts';
 export {
   type CheckpointInput,
+  type CheckpointReadOptions,
   type Checkpoint,
   type JsonValue,
-  CHECKPOINT_FORMAT,
+  CHECKPOINT_FORMAT_KEY,
   saveCheckpoint,
   loadCheckpoint,
   serializeCheckpoint,

@@ -4,9 +4,9 @@ import { formatShape, numel } from '../shape.ts';
 import { decodeElements, ITEM_BYTES } from './dtypes.ts';
 import { IoError } from './errors.ts';
 import { isHostTensor, type TensorRecord } from './host.ts';
-import { unpickle } from './pickle.ts';
+import { unpickle } from './pickle/index.ts';
 import { type SourceInput, withSource } from './source.ts';
-import { type PendingTensor, torchHooks } from './torch-globals.ts';
+import { type PendingTensor, torchFormat } from './torch-globals.ts';
 import { readZipDirectory, readZipEntry } from './zip.ts';
 
 export interface PthOptions {
@@ -93,14 +93,8 @@ export function readPth(input: SourceInput, options: PthOptions = {}): Promise<u
       const text = new TextDecoder().decode(await readZipEntry(src, order, verify)).trim();
       if (text !== 'little') throw new IoError(src.name, `byteorder '${text}' is not supported (only little-endian)`);
     }
-    const { hooks, storages, pending } = torchHooks();
-    let value: unknown;
-    try {
-      value = unpickle(await readZipEntry(src, pkl, verify), hooks);
-    } catch (e) {
-      if (e instanceof IoError) throw e;
-      throw new IoError(src.name, `${pkl.name}: ${(e as Error).message}`);
-    }
+    const { format, storages, pending } = torchFormat();
+    const value = unpickle(await readZipEntry(src, pkl, verify), format, { file: src.name, member: pkl.name });
     const data = new Map<string, Uint8Array>();
     for (const ref of storages.values()) {
       const entry = entries.get(`${prefix}data/${ref.key}`);

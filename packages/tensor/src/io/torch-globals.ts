@@ -1,8 +1,9 @@
-// The torch (and a few standard-library) globals a torch.save pickle refers to, as pickle hooks. Tensors are
-// recorded as pending views on storages; pth.ts reads the storages and fills them in after unpickling.
+// The torch.save pickle format: the torch (and a few standard-library and numpy) globals a .pth refers to, its
+// allowlist. Tensors are recorded as pending views on storages; pth.ts reads the storages and fills them in
+// after unpickling. Other globals (e.g. argparse.Namespace in a training checkpoint) stay inert data.
 import type { FileDType } from './dtypes.ts';
 import type { HostTensor } from './host.ts';
-import { type PickleCallable, PickleGlobal, type PickleHooks, PickleObject } from './pickle.ts';
+import { callable as fn, type PickleCallable, type PickleFormat, PickleObject } from './pickle/index.ts';
 
 const STORAGE_DTYPES: Record<string, FileDType> = {
   FloatStorage: 'F32',
@@ -38,8 +39,6 @@ export interface PendingTensor {
   strides: number[];
 }
 
-const fn = (call: (args: unknown[]) => unknown): PickleCallable => ({ call });
-
 function intList(v: unknown, what: string): number[] {
   if (!Array.isArray(v) || !v.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${what} must be a tuple of non-negative ints, got ${JSON.stringify(v)}`);
   return v as number[];
@@ -60,7 +59,7 @@ function numpyScalar(args: unknown[]): unknown {
   return r !== undefined && bytes.byteLength >= Number(code.slice(1)) ? r() : new PickleObject('numpy.core.multiarray.scalar', args);
 }
 
-export function torchHooks(): { hooks: PickleHooks; storages: Map<string, StorageRef>; pending: PendingTensor[] } {
+export function torchFormat(): { format: PickleFormat; storages: Map<string, StorageRef>; pending: PendingTensor[] } {
   const storages = new Map<string, StorageRef>();
   const pending: PendingTensor[] = [];
 
@@ -99,14 +98,17 @@ export function torchHooks(): { hooks: PickleHooks; storages: Map<string, Storag
     'numpy._core.multiarray.scalar': fn(numpyScalar),
   };
 
-  const hooks: PickleHooks = {
-    findClass(module, name) {
+  const format: PickleFormat = {
+    name: 'torch.save',
+    unlisted: 'inert',
+    dicts: 'object',
+    global(module, name) {
       const full = `${module}.${name}`;
       if (Object.hasOwn(globals, full)) return globals[full];
       if (module === 'torch' && Object.hasOwn(STORAGE_DTYPES, name)) return new StorageType(STORAGE_DTYPES[name]);
       if (module === 'torch' && TORCH_DTYPES.has(name)) return full;
       if (module.startsWith('torch') && name.startsWith('_rebuild')) throw new Error(`${full} is not supported (quantized, sparse or other special tensors)`);
-      return new PickleGlobal(module, name);
+      return undefined;
     },
     persistentLoad(pid) {
       if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new Error(`unknown persistent id ${JSON.stringify(pid)}`);
@@ -119,5 +121,5 @@ export function torchHooks(): { hooks: PickleHooks; storages: Map<string, Storag
       return ref;
     },
   };
-  return { hooks, storages, pending };
+  return { format, storages, pending };
 }

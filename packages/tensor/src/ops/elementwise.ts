@@ -4,7 +4,7 @@ import { shapeError, TensorError } from '../errors.ts';
 import { type MapOperand, runMap } from '../kernels/map.ts';
 import { broadcastShapes, type Shape } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
-import { sumToShape } from './reduce.ts';
+import { sumToShape } from './sum-to-shape.ts';
 
 export type TensorLike = Tensor | number;
 

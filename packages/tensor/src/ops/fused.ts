@@ -3,7 +3,7 @@ import { shapeError, TensorError } from '../errors.ts';
 import { runMap } from '../kernels/map.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { mul } from './elementwise.ts';
-import { sumToShape } from './reduce.ts';
+import { sumToShape } from './sum-to-shape.ts';
 import { bindsWhole, bytesOf, sliced } from './slice-axes.ts';
 
 const SQRT1_2 = '0.7071067811865476';

@@ -8,7 +8,8 @@ import { engine } from '../runtime/engine.ts';
 import { formatShape, numel, shapesEqual } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { add, mul, rsqrt, square, sub } from './elementwise.ts';
-import { mean, sum, sumToShape } from './reduce.ts';
+import { mean, sum } from './reduce.ts';
+import { sumToShape } from './sum-to-shape.ts';
 import { reshape } from './view.ts';
 
 function checkArgs(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null): void {

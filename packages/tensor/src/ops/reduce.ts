@@ -3,7 +3,7 @@ import { computeType, type DType } from '../dtype.ts';
 import { f32Bits } from '../kernels/uniforms.ts';
 import { shapeError } from '../errors.ts';
 import { engine } from '../runtime/engine.ts';
-import { contiguousStrides, normalizeAxis, numel, type Shape, shapesEqual } from '../shape.ts';
+import { contiguousStrides, normalizeAxis, numel } from '../shape.ts';
 import { allBindWhole, bindableBytes, bindView, type ViewLike } from '../kernels/binding.ts';
 import { indexSlices } from '../kernels/slices.ts';
 import { gpuReduceLayout, type ReduceLayout } from '../kernels/reduce-layout.ts';
@@ -367,16 +367,4 @@ export function argmin(x: Tensor, axis?: number | null, keepdim = false): Tensor
   return indices!;
 }
 
-/** Sums a broadcast gradient back to the shape of the input it came from. */
-export function sumToShape(g: Tensor, shape: Shape): Tensor {
-  if (shapesEqual(g.shape, shape)) return g;
-  const lead = g.rank - shape.length;
-  const axes: number[] = [];
-  for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
-  if (axes.length === 0) return reshape(g, shape);
-  const s = sum(g, axes, true);
-  const r = reshape(s, shape);
-  s.dispose();
-  return r;
-}
-
+export { sumToShape } from './sum-to-shape.ts';

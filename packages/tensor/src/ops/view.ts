@@ -7,7 +7,7 @@ import { contiguousStrides, formatShape, normalizeAxis, numel, type Shape, shape
 import { assertTensor, hooks, Tensor } from '../tensor.ts';
 import { copy } from './elementwise.ts';
 import { zeros } from './creation.ts';
-import { sumToShape } from './reduce.ts';
+import { sumToShape } from './sum-to-shape.ts';
 
 /** Views: stride arithmetic on the same storage, never a copy (reshape copies only non-contiguous input). */
 

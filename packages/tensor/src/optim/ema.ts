@@ -4,9 +4,6 @@ import type { Tensor } from '../tensor.ts';
 import { assertDense, denseInput } from './fused.ts';
 import { defineMulti, launchMulti, type MultiItem } from './multi.ts';
 
-/** SeCo's momentum for encoder→encoder_k and proj_head→proj_head_t: constant, no schedule (spec §2.5). */
-export const SECO_EMA_MOMENTUM = 0.999;
-
 // PyTorch order: k*m + q*(1-m), each scalar a float32 of its float64 value. Several pairs per dispatch.
 const EMA = defineMulti(
   'ema',
@@ -45,7 +42,7 @@ function pairs(target: TensorSet, source: TensorSet): [string, Tensor, Tensor][]
  * target ← momentum·target + (1−momentum)·source, in place, several tensor pairs per dispatch; arrays pair by position,
  * maps and records by name. Never recorded by autograd.
  */
-export function ema(target: TensorSet, source: TensorSet, momentum: number = SECO_EMA_MOMENTUM): void {
+export function ema(target: TensorSet, source: TensorSet, momentum: number): void {
   if (!(momentum >= 0 && momentum <= 1)) throw new TensorError('ema', `momentum must be in [0, 1], got ${momentum}`);
   const items: MultiItem[] = [];
   const owned: Tensor[] = [];
