@@ -81,8 +81,10 @@ export function heuristicTiledConfig(p: MatmulPlan): TiledGemmConfig {
   const batch = p.batchShape.reduce((x, y) => x * y, 1);
   const blocks = (bm: number, bn: number) => Math.ceil(p.M / bm) * Math.ceil(p.N / bn) * batch;
   const pick = (c: TiledGemmConfig) => (deviceFits(c) ? c : TILED_CANDIDATES[TILED_CANDIDATES.length - 1]);
-  if (p.N <= 32 && p.M > 32) return pick(tiled(64, 32, 16, 4, 2));
-  if (p.M <= 32 && p.N > 32) return pick(tiled(32, 64, 16, 2, 4));
+  // Small blocks for small products, whatever the batch: a big block over a tiny matrix is mostly masked.
+  if (p.M <= 32 && p.N <= 32) return pick(tiled(32, 32, 32, 4, 4));
+  if (p.N <= 32) return pick(tiled(64, 32, 16, 4, 2));
+  if (p.M <= 32) return pick(tiled(32, 64, 16, 2, 4));
   if (blocks(128, 128) >= 256) return pick(tiled(128, 128, 8, 8, 8));
   if (blocks(64, 64) >= 128) return pick(tiled(64, 64, 16, 4, 4));
   return pick(tiled(32, 32, 32, 4, 4));
