@@ -1,6 +1,6 @@
 // conv2d: ViT-B patch embedding and SeCo's dilated ASPP branches, ours next to TF.js WebGPU tf.conv2d on the same
 // device. TF.js gets its native NHWC/HWIO layout; ours runs NCHW/OIHW as PyTorch.
-import { autotuneConv2d, backward, conv2d, engine, init, randn, type Tensor } from '@seco/tensor';
+import { autotuneConv2d, backward, conv2d, engine, gemmConfigLabel, init, randn, type Tensor } from '@seco/tensor';
 import { tfjsPeer } from '../tfjs.ts';
 import { medianMs, round } from '../timing.ts';
 import type { BenchCase } from '../types.ts';
@@ -105,7 +105,7 @@ export default async function run(): Promise<BenchCase[]> {
       peer_ms: round(peer),
       ratio: round(peer / ours),
       adapter: e.adapterDescription,
-      notes: `${c.backward ? 'forward + dx + dW' : 'forward with bias'}; forward tile wg${tile.wg} ${tile.tm}x${tile.tn}; ${reps} reps`,
+      notes: `${c.backward ? 'forward + dx + dW' : 'forward with bias'}; forward tile ${e.adapterClass}-class ${gemmConfigLabel(tile)}; ${reps} reps`,
     });
   }
   return cases;

@@ -1,7 +1,7 @@
 // f32 matmul at 1024³, 4096³ and ViT-B shapes, ours next to TF.js WebGPU on the same device; f16 rows (f16
 // storage, f32 accumulation) where the adapter has shader-f16, their peer still TF.js f32. `timeMatmul` (ours
 // alone) is also what the GPU report runs.
-import { autotuneMatmul, engine, init, matmul, randn, type Tensor } from '@seco/tensor';
+import { autotuneMatmul, engine, gemmConfigLabel, init, matmul, randn, type Tensor } from '@seco/tensor';
 import { tfjsPeer } from '../tfjs.ts';
 import { medianMs, round } from '../timing.ts';
 import type { BenchCase } from '../types.ts';
@@ -56,7 +56,8 @@ export async function timeMatmul(s: MatmulShape, reps = repsFor(matmulFlop(s))):
       matmul(a, b, opts).dispose();
       await e.sync();
     }, reps);
-    return { ms, tile: `wg${c.wg} ${c.tm}x${c.tn}` };
+    // Which kernel family ran: workgroup tiles (GPU class) or register blocks (CPU class).
+    return { ms, tile: `${e.adapterClass}-class ${gemmConfigLabel(c)}` };
   } finally {
     a.dispose();
     b.dispose();

@@ -1,5 +1,5 @@
 export { init, engine, shutdown, hasEngine, Engine, type EngineOptions, type AdapterClass, detectAdapterClass, type EngineStats, type Program, type WarmupReport } from './runtime/engine.ts';
-export { exportMatmulTuning, importMatmulTuning } from './kernels/matmul-tune.ts';
+export { exportMatmulTuning, gemmConfigLabel, importMatmulTuning } from './kernels/matmul-tune.ts';
 export { bucketSize } from './runtime/pool.ts';
 export { GpuMemoryError, formatBytes, type AllocationRequest, type LiveAllocation, type MemoryFailureKind } from './runtime/memory-error.ts';
 export { parseByteSize, MEMORY_BUDGET_ENV } from './runtime/memory-budget.ts';

@@ -99,5 +99,31 @@ export function gatherHook(divided: boolean): OperandHook {
         `let ${dst} = select(0.0, f32(B[select(0u, u32(go${j} + ko + ${dst}y * ${I(u, 'gsH')} + ${dst}x * ${I(u, 'gsW')}), ${ok})]), ${ok});`,
       ];
     },
+    at(u, k, n, base, dst) {
+      // Both indices split over their (q, a, b) sizes directly: no state, so any invocation reads any element.
+      const [h, w, o] = [`${dst}h`, `${dst}w`, `${dst}o`];
+      const lines = [
+        `let ${dst}n = ${n}; let ${dst}k = ${k};`,
+        `let ${h} = i32((${dst}n / ${u.at('gColB')}) % ${u.at('gColA')}) * ${I(u, 'gColHs')} + ${I(u, 'gColHo')} + i32((${dst}k / ${u.at('gKB')}) % ${u.at('gKA')}) * ${I(u, 'gKHs')};`,
+        `let ${w} = i32(${dst}n % ${u.at('gColB')}) * ${I(u, 'gColWs')} + ${I(u, 'gColWo')} + i32(${dst}k % ${u.at('gKB')}) * ${I(u, 'gKWs')};`,
+        `let ${o} = i32(${base}) + i32(${dst}n / (${u.at('gColB')} * ${u.at('gColA')})) * ${I(u, 'gColQs')} + i32(${dst}k / (${u.at('gKB')} * ${u.at('gKA')})) * ${I(u, 'gKQs')};`,
+      ];
+      const ok = `${dst}ok`;
+      if (!divided) {
+        return [
+          ...lines,
+          `let ${ok} = u32(${h}) < ${u.at('gH')} && u32(${w}) < ${u.at('gW')};`,
+          `let ${dst} = select(0.0, f32(B[select(0u, u32(${o} + ${h} * ${I(u, 'gsH')} + ${w} * ${I(u, 'gsW')}), ${ok})]), ${ok});`,
+        ];
+      }
+      const dh = I(u, 'gDivH');
+      const dw = I(u, 'gDivW');
+      return [
+        ...lines,
+        `let ${dst}y = ${h} / ${dh}; let ${dst}x = ${w} / ${dw};`,
+        `let ${ok} = ${h} >= 0 && ${w} >= 0 && ${dst}y * ${dh} == ${h} && ${dst}x * ${dw} == ${w} && u32(${dst}y) < ${u.at('gH')} && u32(${dst}x) < ${u.at('gW')};`,
+        `let ${dst} = select(0.0, f32(B[select(0u, u32(${o} + ${dst}y * ${I(u, 'gsH')} + ${dst}x * ${I(u, 'gsW')}), ${ok})]), ${ok});`,
+      ];
+    },
   };
 }

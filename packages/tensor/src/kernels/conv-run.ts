@@ -1,7 +1,6 @@
 import { Tensor } from '../tensor.ts';
 import { gatherHook, type GatherGeometry, gatherUniforms } from './conv-gather.ts';
-import type { MatmulConfig } from './matmul.ts';
-import { launchMatmul, type MatmulPlan, subgroupsUsable } from './matmul-run.ts';
+import { type GemmConfig, launchMatmul, type MatmulPlan, subgroupsUsable } from './matmul-run.ts';
 import { matmulConfig } from './matmul-tune.ts';
 
 /** A validated conv2d: NCHW input, OIHW weight, output OH x OW. */
@@ -140,7 +139,7 @@ export function inputGradPlan(g: ConvGeometry, gout: Tensor, wt: Tensor): Matmul
 }
 
 /** Runs a plan into a fresh contiguous tensor of `shape` (the GEMM's [batch, M, N] in memory order). */
-export function runPlan(op: string, p: MatmulPlan, a: Tensor, b: Tensor, bias: Tensor | null, shape: number[], cfg?: MatmulConfig): Tensor {
+export function runPlan(op: string, p: MatmulPlan, a: Tensor, b: Tensor, bias: Tensor | null, shape: number[], cfg?: GemmConfig): Tensor {
   const out = Tensor.empty(shape, a.dtype, op);
   launchMatmul(op, p, cfg ?? matmulConfig(p), a, b, out, bias);
   return out;

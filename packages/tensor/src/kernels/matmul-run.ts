@@ -2,8 +2,15 @@ import { engine } from '../runtime/engine.ts';
 import type { Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { bindView } from './binding.ts';
+import { type TiledGemmConfig, tiledGemmCode, tiledGemmKey, tiledLayout, tiledReads } from './gemm-tiled.ts';
 import { type MatmulConfig, matmulCode, matmulKey, matmulLayout, type MatmulVariant } from './matmul.ts';
 import { memoKernel } from './memo.ts';
+import type { UniformLayout } from './uniforms.ts';
+
+/** Tiles of either kernel family: register blocks (CPU class) or workgroup-memory tiles (GPU class). */
+export type GemmConfig = MatmulConfig | TiledGemmConfig;
+
+export const isTiled = (c: GemmConfig): c is TiledGemmConfig => (c as TiledGemmConfig).kind === 'tiled';
 
 /** Where C[b] = op(A[b])·op(B[b]) reads its operands: sizes and element strides, transposes already applied. */
 export interface MatmulPlan {
@@ -50,11 +57,15 @@ export function setMatmulSubgroups(on: boolean): void {
   subgroupsAllowed = on;
 }
 
-/** subgroupBroadcast from lanes 0..7 needs the feature and subgroups of at least 8 lanes. */
+/**
+ * subgroupBroadcast from lanes 0..7 needs the feature and subgroups of at least 8 lanes. CPU class only: the
+ * 8-lane row sharing is a llvmpipe trick (one AVX2 register); on a 32- or 64-lane GPU it would idle most lanes,
+ * and the GPU class runs the workgroup-tiled kernel anyway.
+ */
 export function subgroupsUsable(): boolean {
   const e = engine();
   const info = (e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
-  return subgroupsAllowed && e.hasFeature('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
+  return subgroupsAllowed && e.isCpu && e.hasFeature('subgroups') && (info?.subgroupMinSize ?? 0) >= 8;
 }
 
 const aligned = (...xs: number[]) => xs.every((x) => x % 4 === 0);
@@ -100,15 +111,38 @@ export function planMatmul(a: Tensor, b: Tensor, transA: boolean, transB: boolea
   };
 }
 
+interface Launchable {
+  key: string;
+  code: string;
+  layout: UniformLayout;
+  /** Workgroups along N and M. */
+  gx: number;
+  gy: number;
+}
+
+/** The GPU class gets the workgroup-tiled kernel; the CPU class the register-blocked one. */
+function kernelFor(p: MatmulPlan, cfg: GemmConfig): Launchable {
+  const gpu = engine().adapterClass === 'gpu';
+  if (gpu !== isTiled(cfg)) {
+    throw new Error(`matmul: ${isTiled(cfg) ? 'workgroup tiles' : 'register tiles'} ${JSON.stringify(cfg)} given to the ${gpu ? 'GPU' : 'CPU'}-class kernel`);
+  }
+  if (isTiled(cfg)) {
+    const reads = tiledReads(p.variant, p);
+    const key = tiledGemmKey(cfg, p.variant, reads);
+    const { code, layout } = memoKernel(key, () => ({ code: tiledGemmCode(cfg, p.variant, reads), layout: tiledLayout(p.variant) }));
+    return { key, code, layout, gx: Math.ceil(p.N / cfg.bn), gy: Math.ceil(p.M / cfg.bm) };
+  }
+  const key = matmulKey(cfg, p.variant);
+  const { code, layout } = memoKernel(key, () => ({ code: matmulCode(cfg, p.variant), layout: matmulLayout(p.variant.batchRank, p.variant.bHook) }));
+  return { key, code, layout, gx: Math.ceil(p.N / (cfg.wg * cfg.tn)), gy: Math.ceil(p.M / cfg.tm) };
+}
+
 /** Encodes the dispatches of one matmul into `out` (contiguous [...batchShape, M, N]). */
-export function launchMatmul(label: string, p: MatmulPlan, cfg: MatmulConfig, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null): void {
+export function launchMatmul(label: string, p: MatmulPlan, cfg: GemmConfig, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null): void {
   const batch = p.batchShape.reduce((x, y) => x * y, 1);
   if (p.M === 0 || p.N === 0 || batch === 0) return;
   const e = engine();
-  const key = matmulKey(cfg, p.variant);
-  const { code, layout: u } = memoKernel(key, () => ({ code: matmulCode(cfg, p.variant), layout: matmulLayout(p.variant.batchRank, p.variant.bHook) }));
-  const gx = Math.ceil(p.N / (cfg.wg * cfg.tn));
-  const gy = Math.ceil(p.M / cfg.tm);
+  const { key, code, layout: u, gx, gy } = kernelFor(p, cfg);
   const max = e.maxWorkgroupsPerDim;
   // Operands bigger than a binding are bound as the window their view spans (the ops slice so that it fits).
   // Window starts are multiples of the offset alignment (at least 16 bytes), so vec4 offsets stay 4-aligned.

@@ -62,6 +62,12 @@ export interface OperandHook {
   advance(u: UniformLayout): string[];
   /** Lines declaring `let <dst>` = B[k, column j] at the current k state. */
   read(u: UniformLayout, j: number, dst: string): string[];
+  /**
+   * Random access for the workgroup-tiled GPU kernel, whose invocations load B tiles cooperatively (no k
+   * order per column): lines declaring `let <dst>: f32` = B[k, n] from in-range u32 expressions `k` and `n`
+   * (divisions included; cheap next to the tile of FMAs each load feeds). `base` is B's batch offset.
+   */
+  at(u: UniformLayout, k: string, n: string, base: string, dst: string): string[];
 }
 
 export function matmulLayout(batchRank: number, hook?: OperandHook): UniformLayout {
