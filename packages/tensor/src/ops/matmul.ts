@@ -4,7 +4,7 @@ import { launchMatmul, type MatmulPlan, planMatmul } from '../kernels/matmul-run
 import { matmulConfig, type TuneResult, tuneMatmulPlan } from '../kernels/matmul-tune.ts';
 import { broadcastShapes } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
-import { sumToShape } from './reduce.ts';
+import { sumToShape } from './sum-to-shape.ts';
 import { bindsWhole, bytesOf, sliced } from './slice-axes.ts';
 import { reshape } from './view.ts';
 

@@ -366,5 +366,3 @@ export function argmin(x: Tensor, axis?: number | null, keepdim = false): Tensor
   values.dispose();
   return indices!;
 }
-
-export { sumToShape } from './sum-to-shape.ts';
