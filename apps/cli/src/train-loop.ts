@@ -28,6 +28,8 @@ export interface Trainer {
   close?(): Promise<void>;
   /** A line about the start (e.g. pipelines precompiled), printed before the first iteration. */
   readonly startup?: string;
+  /** Lines to show since the last call (e.g. what tuning after the first iteration chose); asked after each step. */
+  notes?(): string[];
   /**
    * The first iteration and loss term that went non-finite since the last call, or null; the trainer watches
    * its losses on the GPU each step, and this reads the watch back (a few bytes, so only at log and save steps).
@@ -98,6 +100,7 @@ export async function runTraining(o: TrainLoopOptions): Promise<TrainLoopResult>
       const done = it + 1;
       const read = done % config.log.interval === 0 || done === max;
       const losses = await trainer.step(it, point, read);
+      for (const line of trainer.notes?.() ?? []) progress.note(line);
       if (read) {
         if (!losses) throw new Error(`trainer returned no losses at iteration ${it} although they were asked for`);
         await checkFinite(losses, it);

@@ -18,6 +18,7 @@ export * from './ops/softmax.ts';
 export * from './ops/norm.ts';
 export * from './ops/view.ts';
 export * from './ops/matmul.ts';
+export * from './ops/matmul-autotune.ts';
 export * from './ops/conv.ts';
 export * from './ops/shape.ts';
 export * from './ops/indexing.ts';

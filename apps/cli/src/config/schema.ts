@@ -77,6 +77,11 @@ export const configSchema = obj({
     warmup_ratio: unit(),
     poly_power: positive(),
     seed: num({ int: true, min: 0 }),
+    /**
+     * Time the matmul tile candidates on the shapes of the first iteration, once per adapter (kept with the
+     * warm-start cache): 'auto' on GPUs, not on CPU rasterizers (minutes there at real size).
+     */
+    autotune: oneOf(['auto', 'on', 'off'] as const),
   }),
   loss: obj({
     weights: perTerm(weight),

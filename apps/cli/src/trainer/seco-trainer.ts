@@ -12,6 +12,7 @@ import { secoOptimizer } from './optimizer.ts';
 import { stepOptions } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
 import { warmStart } from './warm-start.ts';
+import { FirstStepTuning } from './first-step-tuning.ts';
 
 export interface SecoTrainer extends Trainer {
   readonly net: SecoNetwork;
@@ -56,6 +57,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   });
   // The queue pointer is kept on the host too; it follows the loaded queue_ptr buffer.
   const state: TrainState = { ...parts, load: async (r, m) => (await parts.load(r, m), await net.syncQueuePtr()) };
+  const tuning = new FirstStepTuning(config.train.autotune);
   const watch = new NonFiniteWatch();
   const ctx = { net, optimizer, options: stepOptions(config), watch: { watch, step: 0 } };
   return {
@@ -67,7 +69,9 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
       const batch: SecoBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
       if (optimizer.globalStep !== iteration) throw new Error(`optimizer is at step ${optimizer.globalStep}, the loop at iteration ${iteration}`);
       ctx.watch.step = iteration;
+      tuning.before();
       const out = await secoTrainStep(ctx, batch, point, read);
+      await tuning.after();
       if (!recorded) await warm.save().then(() => (recorded = true));
       return out;
     },
@@ -75,6 +79,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
     validate: async () => ({ ...(await validateNetwork(net, config)) }),
     validateWith: (o) => validateNetwork(net, config, o),
     startup: warm.summary,
+    notes: () => tuning.take(),
     async divergence() {
       const at = await watch.take();
       return at && { iteration: at.step, term: SECO_LOSS_TERMS[at.index] ?? 'total' };

@@ -4,6 +4,7 @@ import type { Tensor } from '../tensor.ts';
 import { bindView } from './binding.ts';
 import { type TiledGemmConfig, tiledGemmCode, tiledGemmKey, tiledLayout, tiledReads } from './gemm-tiled.ts';
 import { type MatmulConfig, matmulCode, matmulKey, matmulLayout, type MatmulVariant } from './matmul.ts';
+import { recordMatmul } from './matmul-record.ts';
 import { memoKernel } from './memo.ts';
 import type { UniformLayout } from './uniforms.ts';
 
@@ -141,6 +142,7 @@ function kernelFor(p: MatmulPlan, cfg: GemmConfig): Launchable {
 export function launchMatmul(label: string, p: MatmulPlan, cfg: GemmConfig, a: Tensor, b: Tensor, out: Tensor, bias: Tensor | null): void {
   const batch = p.batchShape.reduce((x, y) => x * y, 1);
   if (p.M === 0 || p.N === 0 || batch === 0) return;
+  recordMatmul(p, a, b, out, bias);
   const e = engine();
   const { key, code, layout: u, gx, gy } = kernelFor(p, cfg);
   const max = e.maxWorkgroupsPerDim;

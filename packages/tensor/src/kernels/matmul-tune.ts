@@ -104,6 +104,11 @@ export function matmulConfig(p: MatmulPlan): GemmConfig {
   return adapterCache().get(shapeClass(p)) ?? heuristicConfig(p);
 }
 
+/** True when this adapter class has measured (or imported) tiles for the plan's shape class. */
+export function hasTunedConfig(p: MatmulPlan): boolean {
+  return adapterCache().has(shapeClass(p));
+}
+
 export function setMatmulConfig(p: MatmulPlan, cfg: GemmConfig): void {
   adapterCache().set(shapeClass(p), cfg);
 }
