@@ -33,7 +33,7 @@ describe('assign_csc_tags against seco_fixtures tags.*', () => {
   const corners = fx['tags.crop_corners_h0w0'];
   const [b, h, w] = roi.shape;
   const cropNum = corners.shape[1];
-  const cropSize = 16; // README §3.3: assign_csc_tags(..., crop_size=16, threshold=0.2)
+  const cropSize = 16; // fixtures README §3.3: assign_csc_tags(..., crop_size=16, threshold=0.2)
 
   test('corners (torch.manual_seed(0) + randperm) and flags', () => {
     const plan = planCscTags(roi.data as number[], roi.shape, { cropNum, cropSize, threshold: 0.2 });

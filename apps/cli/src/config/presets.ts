@@ -1,4 +1,4 @@
-// Built-in configs. voc and coco hold SeCo's settings (SECO_SPEC §2.6, §3.7, §3.8, §5); demo is a tiny ViT on the
+// Built-in configs. voc and coco hold SeCo's settings (docs/ALGORITHM.md §2.6, §3.7, §3.8, §5); demo is a tiny ViT on the
 // synthetic co-occurrence set, with SeCo's schedule scaled to a few hundred iterations.
 import type { SecoConfig } from './schema.ts';
 

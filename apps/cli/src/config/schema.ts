@@ -1,4 +1,4 @@
-// The one schema of a run's config. Names follow SeCo's train-script arguments (SECO_SPEC §3.7/§3.8) where one
+// The one schema of a run's config. Names follow SeCo's train-script arguments (docs/ALGORITHM.md §3.7/§3.8) where one
 // exists; the TypeScript type SecoConfig is derived from it, so a key added here is typed everywhere.
 import type { SecoLossTerm } from '@seco/models';
 import { bool, ConfigError, type Infer, list, nullable, num, obj, oneOf, str } from './validate.ts';

@@ -17,7 +17,7 @@ export interface KnownFile {
   source: string;
 }
 
-// SeCo's lists and VOC labels, pinned to the commit SECO_SPEC describes. Their sha256 were computed from the git
+// SeCo's lists and VOC labels, pinned to the commit docs/ALGORITHM.md describes. Their sha256 were computed from the git
 // blobs of that commit (and equal the copies in the project's test data).
 const SECO = 'https://raw.githubusercontent.com/zwyang6/SeCo/202357f1f97b349bcd8d7d54664eca2978619608/datasets';
 const secoBlob = 'sha256 of the blob at zwyang6/SeCo 202357f';

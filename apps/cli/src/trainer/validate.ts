@@ -1,4 +1,4 @@
-// In-training validation (SECO_SPEC §5): val images resized to eval.size; seg single-scale without flip,
+// In-training validation (docs/ALGORITHM.md §5): val images resized to eval.size; seg single-scale without flip,
 // upsampled to the label and argmaxed; CAM and aux-CAM by multi_scale_cam2(cam.scales) then cam_to_label(bkg_thre)
 // with the ground-truth image labels. No CRF. One dataset-level confusion matrix per output.
 import { IMAGENET_MEAN, IMAGENET_STD, normalizeCHW, resizeBilinearTorchCHW } from '@seco/data';

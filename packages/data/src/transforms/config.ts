@@ -1,4 +1,4 @@
-/** Every parameter of SeCo's augmentation (SECO_SPEC §3.1); defaults are the paper's VOC settings. */
+/** Every parameter of SeCo's augmentation (docs/ALGORITHM.md §3.1); defaults are the paper's VOC settings. */
 export interface JitterConfig {
   brightness: number;
   contrast: number;

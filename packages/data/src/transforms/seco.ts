@@ -1,4 +1,4 @@
-// SeCo's training sample (SECO_SPEC §3.1): scaled, flipped, padded 448 crop with img_box (image / raw_image),
+// SeCo's training sample (docs/ALGORITHM.md §3.1): scaled, flipped, padded 448 crop with img_box (image / raw_image),
 // its strongly augmented copy (s_image) and a second global view of the original (w_image).
 // The order in which the random numbers are drawn is fixed here; it is part of what a seed reproduces.
 import type { IndexMap, RgbImage } from '../image.ts';

@@ -1,4 +1,4 @@
-// SeCo's final inference (SECO_SPEC §5) on one image, shared by the CLI and the browser page so both give the
+// SeCo's final inference (docs/ALGORITHM.md §5) on one image, shared by the CLI and the browser page so both give the
 // same numbers: the image resized to size × size on the host (torch bilinear) and normalised, then per scale
 // [x, flip(x)] through the network, seg logits resized to the image, summed over the flip, max over scales,
 // argmax, or softmax + DenseCRF.

@@ -1,4 +1,4 @@
-// One SeCo training iteration (SECO_SPEC §3) on the GPU: pseudo labels, tags, student forward, reservoir, the
+// One SeCo training iteration (docs/ALGORITHM.md §3) on the GPU: pseudo labels, tags, student forward, reservoir, the
 // seven losses, backward and the optimizer step. Nothing outlives the call but the updated network state.
 import { add, type AdamW, detach, mul, type NonFiniteWatch, scope, type Tensor, tensor, zeros } from '@seco/tensor';
 import { clsLoss } from '../losses/cls.ts';

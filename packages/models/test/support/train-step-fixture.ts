@@ -37,7 +37,7 @@ export interface StepFixture {
   iterations: StepIteration[];
 }
 
-/** README §3.8: step-1 losses rtol 1e-4; later steps and final parameters rtol 1e-3, atol 1e-5. */
+/** fixtures README §3.8: step-1 losses rtol 1e-4; later steps and final parameters rtol 1e-3, atol 1e-5. */
 export const STEP_TOL = { firstLosses: { rtol: 1e-4, atol: 0 }, later: { rtol: 1e-3, atol: 1e-5 } };
 
 /** The original's loss names (cls_loss, cls_loss_aux, ptc_loss, …) as ours (cls, cls_aux, ptc, …). */
