@@ -1,4 +1,4 @@
-import { matmulLayout, type MatmulVariant } from './matmul.ts';
+import { batchOffsets, matmulLayout, type MatmulVariant } from './matmul.ts';
 import type { UniformLayout } from './uniforms.ts';
 
 /**
@@ -91,16 +91,7 @@ export function tiledGemmCode(c: TiledGemmConfig, v: MatmulVariant, r: TiledRead
   const w4 = (x: string) => (v.half ? `vec4<f32>(${x})` : x);
   const L: string[] = [];
 
-  // Batch offsets: the batch index decomposed over the output's batch shape (zero strides broadcast).
-  L.push(`let batch = wid.z + ${U('batchBase')};`, `var offA = ${U('offA')};`, `var offB = ${U('offB')};`);
-  if (v.batchRank > 0) {
-    L.push('{ var rem = batch;');
-    for (let d = v.batchRank - 1; d >= 0; d--) {
-      L.push(`  let i${d} = rem % ${U('batchShape', d)}; rem = rem / ${U('batchShape', d)};`);
-      L.push(`  offA += i${d} * ${U('sAb', d)}; offB += i${d} * ${U('sBb', d)};`);
-    }
-    L.push('}');
-  }
+  L.push(...batchOffsets(u, v.batchRank));
   L.push(`let row0 = (wid.y + ${U('rowBase')}) * ${bm}u;`, `let col0 = wid.x * ${bn}u;`);
   L.push(`let t = lid.x;`, `let tx = t % ${rn}u;`, `let ty = t / ${rn}u;`);
   L.push(`let M = ${U('M')};`, `let N = ${U('N')};`, `let K = ${U('K')};`);

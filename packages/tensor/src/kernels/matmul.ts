@@ -99,6 +99,24 @@ export function matmulKey(cfg: MatmulConfig, v: MatmulVariant): string {
   return `matmul|${cfg.wg},${cfg.tm},${cfg.tn}|${f(v.aVec4)}${f(v.bVec4)}${f(v.bias)}${f(v.biasRows)}${f(v.subgroup)}${f(v.half)}|${v.batchRank}|${v.bHook?.key ?? ''}`;
 }
 
+/**
+ * WGSL lines declaring `batch` (from wid.z) and the operands' batch offsets `offA` / `offB`: the batch index
+ * decomposed over the output's batch shape (zero strides broadcast). Shared by both matmul kernel families.
+ */
+export function batchOffsets(u: UniformLayout, batchRank: number): string[] {
+  const U = (name: string, i = 0) => u.at(name, i);
+  const L = [`let batch = wid.z + ${U('batchBase')};`, `var offA = ${U('offA')};`, `var offB = ${U('offB')};`];
+  if (batchRank > 0) {
+    L.push('{ var rem = batch;');
+    for (let d = batchRank - 1; d >= 0; d--) {
+      L.push(`  let i${d} = rem % ${U('batchShape', d)}; rem = rem / ${U('batchShape', d)};`);
+      L.push(`  offA += i${d} * ${U('sAb', d)}; offB += i${d} * ${U('sBb', d)};`);
+    }
+    L.push('}');
+  }
+  return L;
+}
+
 export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {
   const { wg, tm, tn } = cfg;
   const hook = v.bHook;
@@ -108,17 +126,7 @@ export function matmulCode(cfg: MatmulConfig, v: MatmulVariant): string {
   const rows = range(tm);
   const cols = range(tn);
   const L: string[] = [];
-  // Batch offsets: decompose the batch index over the output's batch shape (zero strides broadcast).
-  L.push(`let batch = wid.z + ${U('batchBase')};`);
-  L.push(`var offA = ${U('offA')};`, `var offB = ${U('offB')};`);
-  if (v.batchRank > 0) {
-    L.push('{ var rem = batch;');
-    for (let d = v.batchRank - 1; d >= 0; d--) {
-      L.push(`  let i${d} = rem % ${U('batchShape', d)}; rem = rem / ${U('batchShape', d)};`);
-      L.push(`  offA += i${d} * ${U('sAb', d)}; offB += i${d} * ${U('sBb', d)};`);
-    }
-    L.push('}');
-  }
+  L.push(...batchOffsets(u, v.batchRank));
   // Out-of-range rows and columns are clamped for loading (loads stay unconditional, so uniform ones stay
   // uniform) and masked at the store.
   L.push(`let row0 = (wid.y + ${U('rowBase')}) * ${tm}u;`);

@@ -119,14 +119,8 @@ fn main(${ENTRY_ARGS}) {
   ${bi ? `outi[${outAt('o')}] = ${idxOut('idx')};` : ''}
 }`;
   }
-  if (v.mode === 'subgroups') {
-    return `enable subgroups;
-${decl}
-var<workgroup> sv: array<${A}, ${WG}>;
-${v.withIndex ? `var<workgroup> si: array<u32, ${WG}>;` : ''}
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${SUBGROUP_ARGS}) {
-  let w = wid.x + wid.y * nwg.x;
+  // A workgroup per (output, chunk): each invocation folds every WG-th element of the chunk, then a tree.
+  const workgroupLoop = `let w = wid.x + wid.y * nwg.x;
   let o = w / ${u.at('chunks')};
   if (o >= ${u.at('nOut')}) { return; }
   let r0 = (w % ${u.at('chunks')}) * ${u.at('chunkLen')};
@@ -138,7 +132,15 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     ${redCode}
     let v = ${A}(x[base + ro]);
     ${combine('acc', 'idx', 'v', 'r')}
-  }
+  }`;
+  if (v.mode === 'subgroups') {
+    return `enable subgroups;
+${decl}
+var<workgroup> sv: array<${A}, ${WG}>;
+${v.withIndex ? `var<workgroup> si: array<u32, ${WG}>;` : ''}
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${SUBGROUP_ARGS}) {
+  ${workgroupLoop}
   ${subgroupTreeCode({ op: kind, wg: WG, identity: init, value: 'acc', index: v.withIndex ? 'idx' : undefined, scratch: 'sv', scratchIndex: 'si', lid: 'lid' })}
   if (lid == 0u) {
     outv[${outAt('w')}] = ${vOut ? 'acc' : store('acc')};
@@ -151,19 +153,7 @@ var<workgroup> sv: array<${A}, ${WG}>;
 var<workgroup> si: array<u32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let w = wid.x + wid.y * nwg.x;
-  let o = w / ${u.at('chunks')};
-  if (o >= ${u.at('nOut')}) { return; }
-  let r0 = (w % ${u.at('chunks')}) * ${u.at('chunkLen')};
-  let r1 = min(r0 + ${u.at('chunkLen')}, ${u.at('redSize')});
-  ${baseCode}
-  var acc = ${init};
-  var idx = 0x7fffffffu;
-  for (var r = r0 + lid; r < r1; r += ${WG}u) {
-    ${redCode}
-    let v = ${A}(x[base + ro]);
-    ${combine('acc', 'idx', 'v', 'r')}
-  }
+  ${workgroupLoop}
   sv[lid] = acc;
   si[lid] = idx;
   workgroupBarrier();
