@@ -207,6 +207,33 @@ describe('f16 attention under a tiny binding limit', () => {
   });
 });
 
+describe('f16 attention slicing budgets the f32 log-sum-exp, not N x N scores', () => {
+  test('N = 50 under a 4 KiB limit: the f16 scores (5 KB) would not bind, q, k, v (800 B) and the lse do: no slicing', async (ctx) => {
+    needF16(ctx);
+    const shape = [1, 1, 50, 8];
+    const [q, k, v] = [0, 1, 2].map((i) => T.tensor(halves(numel(shape), 80 + i), shape, 'f16'));
+    const e = T.engine();
+    const run = async () => {
+      const d0 = e.stats().dispatches;
+      const y = T.attention(q, k, v);
+      const out = await y.data();
+      y.dispose();
+      return { out, dispatches: e.stats().dispatches - d0 };
+    };
+    const full = await run();
+    e.setBindingLimit(4096);
+    try {
+      // One (batch, head) cannot be cut: slicing for the scores would have thrown here.
+      const small = await run();
+      expect(small.dispatches).toBe(full.dispatches);
+      expect(small.out).toEqual(full.out);
+    } finally {
+      e.setBindingLimit(null);
+    }
+    [q, k, v].forEach((t) => t.dispose());
+  });
+});
+
 describe('f16 attention memory', () => {
   test('forward and backward allocate no N x N scores and launch only the three fused kernels', async (ctx) => {
     needF16(ctx);
