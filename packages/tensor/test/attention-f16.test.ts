@@ -7,7 +7,7 @@ import type { Tensor } from '../src/index.ts';
 import type { AttentionConfig } from '../src/kernels/attention.ts';
 import { attentionConfig, CPU_SHARED_CONFIG, CPU_SUBGROUP_CONFIG, GPU_CONFIG, setAttentionConfig } from '../src/kernels/attention-run.ts';
 import type { Dispatch } from '../src/runtime/engine.ts';
-import { seededUniform } from '../../../test/support/gradcheck.ts';
+import { nd, seededUniform } from '../../../test/support/gradcheck.ts';
 import { attentionRef } from './support/attention-ref.ts';
 import { underTinyLimit } from './support/binding-limit.ts';
 
@@ -55,7 +55,7 @@ async function checkAgainstReference(shape: number[], seed: number, opts: { stri
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   const n = numel(shape);
   const label = `${shape.join('x')}${opts.strided ? ' qkv views' : ''}`;
-  // Dense (B, H, N, d) values of q, k and v, and where each lives in the leaf it is read from.
+  // Dense (B, H, N, d) values of q, k and v; the qkv leaf holds the same values in ViT's layout.
   const dense = [0, 1, 2].map((i) => halves(n, seed + i));
   const gVals = halves(n, seed + 7);
   const leaves = opts.strided ? [T.tensor(packQkv(shape, dense), [B, N, 3, H, d], 'f16')] : dense.map((x) => T.tensor(x, shape, 'f16'));
@@ -66,7 +66,7 @@ async function checkAgainstReference(shape: number[], seed: number, opts: { stri
   y.backward(g);
   expect(y.dtype, label).toBe('f16');
   for (const t of leaves) expect(t.grad!.dtype, `${label} gradient`).toBe('f16');
-  const ref = attentionRef(...(dense.map((x) => ({ data: Float64Array.from(x), shape })) as [never, never, never]), gVals, scale);
+  const ref = attentionRef(nd(dense[0], shape), nd(dense[1], shape), nd(dense[2], shape), gVals, scale);
   expectNear(await y.data(), ref.y, FWD, `${label} forward`);
   const grads = await Promise.all(leaves.map((t) => t.grad!.data()));
   const want = [ref.dq, ref.dk, ref.dv];
@@ -119,8 +119,9 @@ test('the f64 reference gradients match its own central differences', () => {
   const rng = seededUniform(4);
   const xs = [0, 1, 2].map(() => Float64Array.from({ length: numel(shape) }, () => rng()));
   const g = Float64Array.from({ length: numel(shape) }, () => rng());
-  const loss = (ys: Float64Array[]) => attentionRef(...(ys.map((data) => ({ data, shape })) as [never, never, never]), g, 0.7).y.reduce((s, y, i) => s + y * g[i], 0);
-  const ref = attentionRef(...(xs.map((data) => ({ data, shape })) as [never, never, never]), g, 0.7);
+  const refOf = (ys: Float64Array[]) => attentionRef(nd(ys[0], shape), nd(ys[1], shape), nd(ys[2], shape), g, 0.7);
+  const loss = (ys: Float64Array[]) => refOf(ys).y.reduce((s, y, i) => s + y * g[i], 0);
+  const ref = refOf(xs);
   [ref.dq, ref.dk, ref.dv].forEach((grad, t) => {
     for (let i = 0; i < grad.length; i++) {
       const up = xs.map((x) => x.slice());
@@ -281,7 +282,7 @@ describe('f16 attention under createGraph (the composed backward, cast to f32 in
     const g = T.tensor(gVals, shape, 'f16');
     const y = T.attention(q, k, v);
     y.backward(g, { createGraph: true });
-    const ref = attentionRef(...(vals.map((x) => ({ data: Float64Array.from(x), shape })) as [never, never, never]), gVals, 1 / Math.sqrt(8));
+    const ref = attentionRef(nd(vals[0], shape), nd(vals[1], shape), nd(vals[2], shape), gVals, 1 / Math.sqrt(8));
     for (const [i, t] of [q, k, v].entries()) {
       expect(t.grad!.dtype).toBe('f16');
       // Only the composed rule records a graph for the gradient; the fused kernels do not.
