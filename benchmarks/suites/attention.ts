@@ -1,6 +1,7 @@
 // ViT-B self-attention (12 heads, d 64) at 224 px (197 tokens) and 448 px (785 tokens): our fused kernel next
 // to TF.js WebGPU composed from matMul and softmax, as a TF.js user would write it, on the same device.
-// `timeAttention` (ours alone) is also what the GPU report runs.
+// `timeAttention` (ours alone) is also what the GPU report runs. f16 rows (f16 q, k, v, output and gradients, f32
+// inside) run where the adapter has shader-f16; their TF.js peer is the f32 composition of the same shape.
 import { attention, engine, init, randn, type Tensor } from '@seco/tensor';
 import { tfjsPeer } from '../tfjs.ts';
 import { medianMs, round } from '../timing.ts';
@@ -14,6 +15,8 @@ const CASES = [
   { N: 785, B: 1 },
   { N: 785, B: 4 },
 ];
+/** f16 rows: the batch-1 cases (the f16 kernels compile again, seconds to minutes on a CPU adapter). */
+const F16_CASES = CASES.filter((c) => c.B === 1);
 
 /** 4·N²·d per head forward (two products); backward recomputes the scores and adds three more (7·N²·d). */
 const flopFwd = (B: number, N: number) => 4 * B * H * N * N * D;
@@ -21,13 +24,19 @@ const flopBwd = (B: number, N: number) => 7 * B * H * N * N * D;
 export const attentionFlop = (B: number, N: number, train: boolean) => flopFwd(B, N) + (train ? flopBwd(B, N) : 0);
 export const repsFor = (flop: number) => (flop > 2e10 ? 2 : flop > 3e9 ? 3 : 5);
 
-/** Ours: the fused kernel on q, k, v of (B, 12, N, 64), with `train` its backward too; median of `reps`. */
-export async function timeAttention(B: number, N: number, train: boolean, reps = repsFor(attentionFlop(B, N, train))): Promise<number> {
+/** Ours: the fused kernel on q, k, v of (B, 12, N, 64) in `dtype`, with `train` its backward too; median of `reps`. */
+export async function timeAttention(
+  B: number,
+  N: number,
+  train: boolean,
+  reps = repsFor(attentionFlop(B, N, train)),
+  dtype: 'f32' | 'f16' = 'f32',
+): Promise<number> {
   await init();
   const e = engine();
   const shape = [B, H, N, D];
-  const [q, k, v] = [0, 1, 2].map(() => randn(shape).requiresGrad_(train));
-  const g = randn(shape);
+  const [q, k, v] = [0, 1, 2].map(() => randn(shape, 0, 1, undefined, dtype).requiresGrad_(train));
+  const g = randn(shape, 0, 1, undefined, dtype);
   try {
     return await medianMs(async () => {
       const y = attention(q, k, v);
@@ -96,6 +105,7 @@ export default async function run(): Promise<BenchCase[]> {
   registerGrads(tf);
   const scale = 1 / Math.sqrt(D);
   const cases: BenchCase[] = [];
+  const peerMs = new Map<string, number>();
   for (const { N, B } of CASES) {
     const shape = [B, H, N, D];
     for (const train of [false, true]) {
@@ -113,6 +123,7 @@ export default async function run(): Promise<BenchCase[]> {
         await sync();
       }, reps);
       [tq, tk, tv, tg].forEach((t) => t.dispose());
+      peerMs.set(`${B},${N},${train}`, peer);
 
       cases.push({
         name: `attention ${train ? 'fwd+bwd' : 'fwd'}`,
@@ -123,6 +134,25 @@ export default async function run(): Promise<BenchCase[]> {
         ratio: round(peer / ours),
         adapter: e.adapterDescription,
         notes: `${reps} reps; TF.js scores ${round((B * H * N * N * 4) / 2 ** 20, 1)} MiB per tensor`,
+      });
+    }
+  }
+  if (!e.supportsF16) return cases;
+  for (const { N, B } of F16_CASES) {
+    for (const train of [false, true]) {
+      const flop = attentionFlop(B, N, train);
+      const reps = repsFor(flop);
+      const ours = await timeAttention(B, N, train, reps, 'f16');
+      const peer = peerMs.get(`${B},${N},${train}`)!;
+      cases.push({
+        name: `attention ${train ? 'fwd+bwd' : 'fwd'}, f16`,
+        shape: `${B}x${H}x${N}x${D}`,
+        ms: round(ours),
+        gflops: round(flop / ours / 1e6),
+        peer_ms: round(peer),
+        ratio: round(peer / ours),
+        adapter: e.adapterDescription,
+        notes: `${reps} reps; fused f16 (f32 inside); peer: TF.js f32 composed`,
       });
     }
   }

@@ -25,7 +25,7 @@ const F16_OPS = new Set([
   'sum', 'mean', 'max', 'min', 'amax', 'argmax', 'argmin', 'matmul', 'linear', 'autotuneMatmul',
   // row kernels (f32 statistics)
   'softmax', 'log_softmax', 'layer_norm',
-  // attention (unfused for f16: matmul + softmax) and convolution (the matmul core)
+  // attention (fused: f16 storage, f32 scores and softmax inside) and convolution (the matmul core)
   'attention', 'conv2d', 'autotuneConv2d',
   // resampling (ViT's position-embedding resize)
   'interpolate',

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as T from '../src/index.ts';
 import type { Tensor } from '../src/index.ts';
 import type { AttentionConfig } from '../src/kernels/attention.ts';
-import { attentionConfig, CPU_SHARED_CONFIG, setAttentionConfig } from '../src/kernels/attention-run.ts';
+import { attentionConfig, CPU_SHARED_CONFIG, GPU_CONFIG, setAttentionConfig } from '../src/kernels/attention-run.ts';
 import { expectClose } from '../../../test/support/fixtures.ts';
 import { gradcheck, type ND, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
 
@@ -87,6 +87,8 @@ for (const mode of MODES) {
 
     test('uses the requested mode', () => {
       if (mode.cfg) expect(attentionConfig()).toEqual(mode.cfg);
+      // Under a forced GPU class (SECO_ADAPTER_CLASS=gpu) the default is the GPU blocks.
+      else if (!T.engine().isCpu) expect(attentionConfig()).toEqual(GPU_CONFIG);
       else expect(attentionConfig().mode).toBe(T.engine().hasFeature('subgroups') ? 'subgroup' : 'shared');
     });
 

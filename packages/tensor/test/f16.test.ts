@@ -424,7 +424,7 @@ describe('f16 layerNorm (f32 statistics; weight/bias f16 or f32)', () => {
   });
 });
 
-describe('f16 attention (unfused: f16 matmul + softmax)', () => {
+describe('f16 attention (fused: f16 storage, f32 inside)', () => {
   for (const n of SIZES) {
     test(`attention over [2, 3, ${n}, 16] and a strided qkv view, with gradients`, async () => {
       await compareF16(`attention ${n}`, [{ shape: [2, 3, n, 16] }, { shape: [2, 3, n, 16] }, { shape: [2, 3, n, 16] }], ([q, k, v]) => T.attention(q, k, v));

@@ -1,4 +1,5 @@
 import {
+  type AttentionDType,
   attentionLayout,
   type AttentionConfig,
   chunks,
@@ -31,9 +32,10 @@ function build(k: KernelShape, vectors: string[], scalars: string[], body: (s: R
  * Forward: lane row = query. Online softmax over key blocks (running max m, running sum l, output rescaled
  * by exp(m_old − m_new) once per block); writes O and the row's log-sum-exp m + log l.
  */
-export function forwardKernel(d: number, cfg: AttentionConfig, v4: Vec4Flags): AttentionKernel {
+export function forwardKernel(d: number, dtype: AttentionDType, cfg: AttentionConfig, v4: Vec4Flags): AttentionKernel {
   const k: KernelShape = {
     d,
+    dtype,
     cfg,
     strided: [{ name: 'q', vec4: v4.q }, { name: 'k', vec4: v4.k }, { name: 'v', vec4: v4.v }],
     plain: [],
@@ -64,7 +66,7 @@ export function forwardKernel(d: number, cfg: AttentionConfig, v4: Vec4Flags): A
     }
     L.push(...B.map((x) => `  ${x}`), '}');
     L.push('if (i < NN()) {', '  let inv = 1.0 / l;');
-    L.push(...storeRow(d, 'O', (ch) => `o${ch} * inv`).map((x) => `  ${x}`));
+    L.push(...storeRow(k, 'O', (ch) => `o${ch} * inv`).map((x) => `  ${x}`));
     L.push('  LSE[zN + i] = m + log(l);', '}');
     return L;
   });
@@ -74,9 +76,10 @@ export function forwardKernel(d: number, cfg: AttentionConfig, v4: Vec4Flags): A
  * dq pass: lane row = query. P is recomputed from the saved log-sum-exp, dS = P ∘ (dO·vᵀ − D) with
  * D = rowsum(dO ∘ O) computed here (this pass reads both rows anyway) and stored for the dk/dv pass.
  */
-export function dqKernel(d: number, cfg: AttentionConfig, v4: Vec4Flags): AttentionKernel {
+export function dqKernel(d: number, dtype: AttentionDType, cfg: AttentionConfig, v4: Vec4Flags): AttentionKernel {
   const k: KernelShape = {
     d,
+    dtype,
     cfg,
     strided: ['q', 'k', 'v', 'o', 'g'].map((name) => ({ name, vec4: v4[name as keyof Vec4Flags] })),
     plain: ['LSE'],
@@ -100,16 +103,17 @@ export function dqKernel(d: number, cfg: AttentionConfig, v4: Vec4Flags): Attent
     B.push(...R.map((x) => `  ${x}`), '}');
     L.push(...B.map((x) => `  ${x}`), '}');
     L.push('if (i < NN()) {');
-    L.push(...storeRow(d, 'DQ', (ch) => `dq${ch} * SCALE()`).map((x) => `  ${x}`));
+    L.push(...storeRow(k, 'DQ', (ch) => `dq${ch} * SCALE()`).map((x) => `  ${x}`));
     L.push('  DD[zN + i] = Di;', '}');
     return L;
   });
 }
 
 /** dk/dv pass: lane row = key; streams query blocks with their log-sum-exp and D. Each key sums its own rows. */
-export function dkvKernel(d: number, cfg: AttentionConfig, v4: Vec4Flags): AttentionKernel {
+export function dkvKernel(d: number, dtype: AttentionDType, cfg: AttentionConfig, v4: Vec4Flags): AttentionKernel {
   const k: KernelShape = {
     d,
+    dtype,
     cfg,
     strided: ['q', 'k', 'v', 'g'].map((name) => ({ name, vec4: v4[name as keyof Vec4Flags] })),
     plain: ['LSE', 'DD'],
@@ -137,8 +141,8 @@ export function dkvKernel(d: number, cfg: AttentionConfig, v4: Vec4Flags): Atten
     B.push(...R.map((x) => `  ${x}`), '}');
     L.push(...B.map((x) => `  ${x}`), '}');
     L.push('if (i < NN()) {');
-    L.push(...storeRow(d, 'DK', (ch) => `dk${ch} * SCALE()`).map((x) => `  ${x}`));
-    L.push(...storeRow(d, 'DV', (ch) => `dv${ch}`).map((x) => `  ${x}`));
+    L.push(...storeRow(k, 'DK', (ch) => `dk${ch} * SCALE()`).map((x) => `  ${x}`));
+    L.push(...storeRow(k, 'DV', (ch) => `dv${ch}`).map((x) => `  ${x}`));
     L.push('}');
     return L;
   });

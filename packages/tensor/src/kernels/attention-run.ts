@@ -1,6 +1,6 @@
 import { type BufferWindow, engine } from '../runtime/engine.ts';
 import type { Tensor } from '../tensor.ts';
-import type { AttentionConfig } from './attention.ts';
+import type { AttentionConfig, AttentionDType } from './attention.ts';
 import { bindView } from './binding.ts';
 import { type AttentionKernel, dkvKernel, dqKernel, forwardKernel, type Vec4Flags } from './attention-code.ts';
 import { memoKernel } from './memo.ts';
@@ -57,8 +57,9 @@ export interface AttentionLaunch {
 function launch(label: string, build: typeof forwardKernel, p: AttentionLaunch, strided: Record<string, Tensor>, plain: Tensor[]): void {
   const e = engine();
   const f = flags(strided);
-  const key = `${label}|${p.d}|${p.cfg.mode},${p.cfg.wg},${p.cfg.bc}|${Object.values(f).map(Number).join('')}`;
-  const kernel: AttentionKernel = memoKernel(key, () => build(p.d, p.cfg, f));
+  const dtype = storageType(label, Object.values(strided));
+  const key = `${label}|${dtype}|${p.d}|${p.cfg.mode},${p.cfg.wg},${p.cfg.bc}|${Object.values(f).map(Number).join('')}`;
+  const kernel: AttentionKernel = memoKernel(key, () => build(p.d, dtype, p.cfg, f));
   const bh = p.B * p.H;
   const gx = ceilDiv(p.N, p.cfg.wg);
   if (bh === 0 || p.N === 0) return;
@@ -83,6 +84,15 @@ function launch(label: string, build: typeof forwardKernel, p: AttentionLaunch, 
     const uniforms = kernel.layout.pack({ ...values, zBase: z0 });
     e.dispatch({ label, key, code: kernel.code, buffers, uniforms, workgroups: [gx, 1, Math.min(e.maxWorkgroupsPerDim, bh - z0)] });
   }
+}
+
+/** One storage type for all strided operands (the caller casts dO to the inputs' dtype). */
+function storageType(label: string, ts: Tensor[]): AttentionDType {
+  const dtype = ts[0]!.dtype;
+  if ((dtype !== 'f32' && dtype !== 'f16') || ts.some((t) => t.dtype !== dtype)) {
+    throw new Error(`${label}: operands must share f32 or f16, got ${ts.map((t) => t.dtype).join(', ')}`);
+  }
+  return dtype;
 }
 
 const flags = (ts: Partial<Record<keyof Vec4Flags, Tensor>>): Vec4Flags => ({

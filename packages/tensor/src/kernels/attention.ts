@@ -8,6 +8,10 @@ import { UniformLayout } from './uniforms.ts';
  * the other side's rows (the "stream") in blocks of `bc`. No N×N matrix is ever stored: scores live in
  * registers for one block at a time.
  *
+ * Storage is f32 or f16 (`KernelShape.dtype`: q, k, v, O, dO and the row outputs); everything inside is f32:
+ * halves are widened on load (the workgroup tiles and subgroup broadcasts carry f32) and rounded once at the
+ * store. The log-sum-exp and D stay f32 whatever the storage, as they feed exp() of differences.
+ *
  * Stream rows are the same for every invocation of a workgroup, which is where the two modes differ:
  * - 'subgroup' (CPU adapters): on llvmpipe a same-address load is still a load per lane, so lane l of each
  *   subgroup loads vec4 chunk l (8 chunks per slot) of the stream row and subgroupBroadcast hands each chunk
@@ -29,8 +33,12 @@ export interface StridedOperand {
   vec4: boolean;
 }
 
+/** Storage type of the strided operands and the row outputs. */
+export type AttentionDType = 'f32' | 'f16';
+
 export interface KernelShape {
   d: number;
+  dtype: AttentionDType;
   cfg: AttentionConfig;
   strided: StridedOperand[];
   /** Plain contiguous (B·H, N) f32 inputs, indexed zN + row (log-sum-exp, D). */
@@ -51,12 +59,15 @@ export function attentionLayout(strided: readonly StridedOperand[]): UniformLayo
 
 /** Bindings (inputs, then outputs), uniforms, the per-operand base and `ld4_x(row, chunk)` loaders. */
 export function declarations(k: KernelShape, u: UniformLayout): string {
-  const { d } = k;
+  const { d, dtype: st } = k;
   const L: string[] = [];
   let b = 0;
-  for (const s of k.strided) L.push(`@group(0) @binding(${b++}) var<storage, read> B_${s.name}: array<${s.vec4 ? 'vec4<f32>' : 'f32'}>;`);
+  for (const s of k.strided) L.push(`@group(0) @binding(${b++}) var<storage, read> B_${s.name}: array<${s.vec4 ? `vec4<${st}>` : st}>;`);
   for (const p of k.plain) L.push(`@group(0) @binding(${b++}) var<storage, read> ${p}: array<f32>;`);
-  for (const o of [...k.outRows, ...k.outScalars]) L.push(`@group(0) @binding(${b++}) var<storage, read_write> ${o}: array<f32>;`);
+  for (const o of k.outRows) L.push(`@group(0) @binding(${b++}) var<storage, read_write> ${o}: array<${st}>;`);
+  for (const o of k.outScalars) L.push(`@group(0) @binding(${b++}) var<storage, read_write> ${o}: array<f32>;`);
+  // Widens a loaded value to f32 (nothing to do for f32 storage).
+  const wide = (x: string, vec: boolean) => (st === 'f32' ? x : vec ? `vec4<f32>(${x})` : `f32(${x})`);
   L.push(u.declare(b));
   L.push(`fn NN() -> u32 { return ${u.at('N')}; }`);
   L.push(`fn SCALE() -> f32 { return bitcast<f32>(${u.at('scale')}); }`);
@@ -65,11 +76,11 @@ export function declarations(k: KernelShape, u: UniformLayout): string {
     L.push(`var<private> bs_${x}: u32;`);
     L.push(`fn set_base_${x}(z: u32) { bs_${x} = ${u.at(`off_${x}`)} + (z / ${u.at('H')}) * ${u.at(`sb_${x}`)} + (z % ${u.at('H')}) * ${u.at(`sh_${x}`)}; }`);
     if (s.vec4) {
-      L.push(`fn ld4_${x}(row: u32, ch: u32) -> vec4<f32> { return B_${x}[((bs_${x} + row * ${u.at(`sn_${x}`)}) >> 2u) + ch]; }`);
+      L.push(`fn ld4_${x}(row: u32, ch: u32) -> vec4<f32> { return ${wide(`B_${x}[((bs_${x} + row * ${u.at(`sn_${x}`)}) >> 2u) + ch]`, true)}; }`);
     } else {
       // Components past d read a clamped index and are zeroed, so a partial last chunk adds nothing.
       const el = (i: number) =>
-        `select(0.0, B_${x}[b + min(c + ${i}u, ${d - 1}u) * ${u.at(`sd_${x}`)}], c + ${i}u < ${d}u)`;
+        `select(0.0, ${wide(`B_${x}[b + min(c + ${i}u, ${d - 1}u) * ${u.at(`sd_${x}`)}]`, false)}, c + ${i}u < ${d}u)`;
       L.push(
         `fn ld4_${x}(row: u32, ch: u32) -> vec4<f32> { let b = bs_${x} + row * ${u.at(`sn_${x}`)}; let c = ch * 4u; ` +
           `return vec4<f32>(${range(4).map(el).join(', ')}); }`,
@@ -179,11 +190,15 @@ fn main(${args.join(', ')}) {
 }`;
 }
 
-/** Stores a lane row's vec4 chunks into a contiguous (B·H, N, d) output, dropping components past d. */
-export function storeRow(d: number, out: string, value: (ch: number) => string): string[] {
+/**
+ * Stores a lane row's f32 vec4 chunks into a contiguous (B·H, N, d) output of `k.dtype`, dropping components
+ * past d: the one rounding to halves happens here.
+ */
+export function storeRow(k: KernelShape, out: string, value: (ch: number) => string): string[] {
+  const { d } = k;
   const L: string[] = [];
   for (const ch of range(chunks(d))) {
-    L.push(`{ let w = ${value(ch)};`);
+    L.push(`{ let w = ${k.dtype === 'f32' ? value(ch) : `vec4<f16>(${value(ch)})`};`);
     for (const c of range(4)) if (ch * 4 + c < d) L.push(`  ${out}[(zN + i) * ${d}u + ${ch * 4 + c}u] = w[${c}];`);
     L.push('}');
   }

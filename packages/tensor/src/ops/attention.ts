@@ -4,7 +4,7 @@ import { type AttentionLaunch, attentionConfig, launchBackward, launchForward } 
 import { scope } from '../memory.ts';
 import { formatShape, shapesEqual } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
-import { mul, sub } from './elementwise.ts';
+import { cast, mul, sub } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { sum } from './reduce.ts';
 import { bindsWhole, bytesOf, sliced } from './slice-axes.ts';
@@ -39,13 +39,14 @@ function check(q: Tensor, k: Tensor, v: Tensor, scale: number | undefined): Atte
  * softmax(q·kᵀ · scale)·v over (batch, heads, tokens, head_dim), fused: the N×N scores exist only a block at a
  * time in registers (online softmax), so memory is O(N·d) per head. q, k and v may be strided views (ViT's
  * qkv reshaped and permuted) and are read in place. Saves only the output and the per-row log-sum-exp.
+ * f16 inputs give an f16 output and f16 gradients (as PyTorch's SDPA); scores, softmax and accumulators are
+ * f32 inside the kernels and the log-sum-exp is kept in f32.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const p = check(q, k, v, options.scale);
   const parts = slicedAttention(p, q, k, v, options);
   if (parts) return parts;
-  if (q.dtype === 'f16') return unfusedAttention(q, k, v, p.scale);
-  const out = Tensor.empty(q.shape, 'f32', 'attention');
+  const out = Tensor.empty(q.shape, q.dtype, 'attention');
   const lse = Tensor.empty([p.B, p.H, p.N], 'f32', 'attention');
   launchForward(p, q, k, v, out, lse);
   record(
@@ -69,21 +70,19 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
 
 /**
  * attention in parts along batch, then heads, when a tensor it binds is larger than a binding (q, k and v may
- * be strided views of one big qkv tensor: each part binds the window it spans). The unfused f16 path also makes
- * the N×N scores. Null when nothing must slice.
+ * be strided views of one big qkv tensor: each part binds the window it spans). Null when nothing must slice.
  */
 function slicedAttention(p: AttentionLaunch, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Tensor | null {
-  // Besides the output: the fused path's log-sum-exp per row (f32), the f16 path's scores.
-  const side = q.dtype === 'f16' ? [p.B, p.H, p.N, p.N] : [p.B, p.H, p.N];
-  const sideType = q.dtype === 'f16' ? 'f16' : 'f32';
-  if (bindsWhole([q, k, v], bytesOf(q.shape, q.dtype), bytesOf(side, sideType))) return null;
+  // Besides the output (in the inputs' dtype): the log-sum-exp per row, f32 for either dtype.
+  const lse = [p.B, p.H, p.N];
+  if (bindsWhole([q, k, v], bytesOf(q.shape, q.dtype), bytesOf(lse, 'f32'))) return null;
   const dims = [0, 1];
   return sliced({
     op: 'attention',
     sizes: [p.B, p.H],
     inputs: [q, k, v].map((t) => ({ t, dims })),
     out: { shape: q.shape, dtype: q.dtype, dims },
-    temps: [{ shape: side, dtype: sideType, dims }],
+    temps: [{ shape: lse, dtype: 'f32', dims }],
     part: ([pq, pk, pv]) => attention(pq!, pk!, pv!, options),
   });
 }
@@ -91,31 +90,33 @@ function slicedAttention(p: AttentionLaunch, q: Tensor, k: Tensor, v: Tensor, op
 function fusedBackward(p: AttentionLaunch, g: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor): Tensor[] {
   // Block sizes follow the adapter at backward time (a config override between the passes is allowed).
   const pb = { ...p, cfg: attentionConfig() };
-  const dq = Tensor.empty(q.shape, 'f32', 'attention_backward');
-  const dk = Tensor.empty(q.shape, 'f32', 'attention_backward');
-  const dv = Tensor.empty(q.shape, 'f32', 'attention_backward');
+  // The gradients are in the inputs' dtype, D in f32 like the log-sum-exp.
+  const dq = Tensor.empty(q.shape, q.dtype, 'attention_backward');
+  const dk = Tensor.empty(q.shape, q.dtype, 'attention_backward');
+  const dv = Tensor.empty(q.shape, q.dtype, 'attention_backward');
   const dd = Tensor.empty([p.B, p.H, p.N], 'f32', 'attention_backward');
-  launchBackward(pb, { q, k, v, o, g, lse }, { dq, dk, dv, dd });
+  // The kernels read one storage type; an upstream gradient of another dtype (an f32 seed) is cast to it.
+  const gs = g.dtype === q.dtype ? g : cast(g, q.dtype);
+  launchBackward(pb, { q, k, v, o, g: gs, lse }, { dq, dk, dv, dd });
+  if (gs !== g) gs.dispose();
   dd.dispose();
   return [dq, dk, dv];
 }
 
 /**
- * f16 attention, not fused yet: softmax(q·kᵀ · scale)·v from the f16 matmul and softmax kernels (f16 storage,
- * f32 accumulation inside each), differentiated through those ops. It materialises the f16 N×N scores (O(N²)
- * memory per head) and rounds them to halves between the kernels.
+ * The same gradients through matmul and softmax (materialises the scores; only for higher-order grads). f16
+ * operands are cast to f32 first (differentiably), so the N×N products are not rounded to halves; the
+ * gradients come back in the inputs' dtype.
  */
-function unfusedAttention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
-  return scope(() => matmul(softmax(mul(matmul(q, k, { transposeB: true }), scale), -1), v));
-}
-
-/** The same gradients through matmul and softmax (materialises the scores; only for higher-order grads). */
 function composedBackward(g: Tensor, q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor[] {
+  const dtype = q.dtype;
   return scope(() => {
-    const P = softmax(mul(matmul(q, k, { transposeB: true }), scale), -1);
-    const dv = matmul(P, g, { transposeA: true });
-    const dP = matmul(g, v, { transposeB: true });
+    const [g32, q32, k32, v32] = [g, q, k, v].map((t) => (t.dtype === 'f32' ? t : cast(t, 'f32')));
+    const P = softmax(mul(matmul(q32!, k32!, { transposeB: true }), scale), -1);
+    const dv = matmul(P, g32!, { transposeA: true });
+    const dP = matmul(g32!, v32!, { transposeB: true });
     const dS = mul(P, sub(dP, sum(mul(dP, P), -1, true)));
-    return [mul(matmul(dS, k), scale), mul(matmul(dS, q, { transposeA: true }), scale), dv];
+    const grads = [mul(matmul(dS, k32!), scale), mul(matmul(dS, q32!, { transposeA: true }), scale), dv];
+    return dtype === 'f32' ? grads : grads.map((t) => cast(t, dtype));
   });
 }
