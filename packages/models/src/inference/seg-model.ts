@@ -36,8 +36,11 @@ export interface SegModel {
   readonly config: InferenceConfig;
   /** §5 final inference with the config's eval options, or `options` in their place. */
   segment(image: RgbImage, options?: EvalOptions): Promise<{ pred: IndexMap }>;
-  /** §5 CAM seeds: multi_scale_cam2 then cam_to_label with the image's labels; also the CAM as a heat map. */
-  camSeeds(image: RgbImage, labels: readonly number[], scales: readonly number[]): Promise<{ pred: IndexMap; cam: HeatMap }>;
+  /**
+   * §5 CAM seeds: multi_scale_cam2 then cam_to_label with the image's labels, from the CAM and from the aux CAM
+   * of the same pass; also the CAM as a heat map.
+   */
+  camSeeds(image: RgbImage, labels: readonly number[], scales: readonly number[]): Promise<{ pred: IndexMap; auxPred: IndexMap; cam: HeatMap }>;
   /** multi_scale_cam2 of every foreground class at the image's size (for heat maps). */
   classCams(image: RgbImage, scales: readonly number[]): Promise<ClassCams>;
   dispose(): void;
@@ -54,12 +57,13 @@ export function createSegModel(net: SegNetwork, config: InferenceConfig): SegMod
   const numClasses = config.data.num_classes + 1;
   const size = config.eval.size;
 
-  /** multiScaleCam at the eval size, upsampled to the image: a kept (1, C−1, H, W) tensor. */
-  const camsAtImage = (image: RgbImage, scales: readonly number[]): Tensor =>
+  /** multiScaleCam at the eval size, upsampled to the image: kept (1, C−1, H, W) tensors, the CAM and the aux CAM. */
+  const camsAtImage = (image: RgbImage, scales: readonly number[]): [Tensor, Tensor] =>
     noGrad(() =>
       scope(() => {
-        const { cam } = multiScaleCam(net, inputTensor(image, size), scales);
-        return keep(interpolate(cam, { size: [image.height, image.width], mode: 'bilinear', alignCorners: false }));
+        const { cam, camAux } = multiScaleCam(net, inputTensor(image, size), scales);
+        const up = (t: Tensor) => keep(interpolate(t, { size: [image.height, image.width], mode: 'bilinear', alignCorners: false }));
+        return [up(cam), up(camAux)];
       }),
     );
 
@@ -96,22 +100,28 @@ export function createSegModel(net: SegNetwork, config: InferenceConfig): SegMod
       const [H, W] = [image.height, image.width];
       const onehot = new Float32Array(config.data.num_classes);
       for (const l of labels) onehot[l] = 1;
-      const cam = camsAtImage(image, scales);
-      const label = noGrad(() => scope(() => keep(camToLabel(cam, tensor(onehot, [1, config.data.num_classes]), { bkgThre: config.cam.bkg_thre }))));
+      const cams = camsAtImage(image, scales);
+      const seeds = noGrad(() =>
+        scope(() => {
+          const present = tensor(onehot, [1, config.data.num_classes]);
+          return cams.map((c) => keep(camToLabel(c, present, { bkgThre: config.cam.bkg_thre })));
+        }),
+      );
       try {
-        const [camData, labelData] = await Promise.all([cam.data(), label.data()]);
+        const [camData, labelData, auxData] = await Promise.all([cams[0].data(), ...seeds.map((t) => t.data())]);
         // The heat map shows the strongest present class at each pixel.
         const heat = new Float32Array(H * W);
         for (const l of labels) for (let i = 0; i < H * W; i++) heat[i] = Math.max(heat[i], camData[l * H * W + i]);
-        return { pred: { width: W, height: H, data: Uint8Array.from(labelData) }, cam: { width: W, height: H, data: heat } };
+        const map = (d: ArrayLike<number>) => ({ width: W, height: H, data: Uint8Array.from(d) });
+        return { pred: map(labelData), auxPred: map(auxData), cam: { width: W, height: H, data: heat } };
       } finally {
-        cam.dispose();
-        label.dispose();
+        for (const t of [...cams, ...seeds]) t.dispose();
       }
     },
 
     async classCams(image, scales) {
-      const cam = camsAtImage(image, scales);
+      const [cam, aux] = camsAtImage(image, scales);
+      aux.dispose();
       try {
         return { width: image.width, height: image.height, numClasses: config.data.num_classes, data: (await cam.data()) as Float32Array };
       } finally {
