@@ -1,4 +1,5 @@
 // Runs one report case in this process (the report gives each case a process of its own, see run-case.ts).
+import { engine } from '@seco/tensor';
 import { measureSecoStep } from '../seco-step/measure.ts';
 import { attentionFlop, timeAttention } from '../suites/attention.ts';
 import { fmaCeiling } from '../suites/fma.ts';
@@ -35,7 +36,12 @@ export async function measureCase(c: ReportCase, dataDir: string): Promise<CaseM
       return { ms: r.ms, flop: matmulFlop(c.shape), notes: `tile ${r.tile}` };
     }
     case 'attention':
-      return { ms: await timeAttention(c.B, c.N, c.backward), flop: attentionFlop(c.B, c.N, c.backward), notes: 'fused kernel' };
+      if (c.dtype === 'f16' && !engine().supportsF16) throw new Error('the adapter has no shader-f16');
+      return {
+        ms: await timeAttention(c.B, c.N, c.backward, undefined, c.dtype ?? 'f32'),
+        flop: attentionFlop(c.B, c.N, c.backward),
+        notes: c.dtype === 'f16' ? 'fused kernel, f16 storage, f32 arithmetic' : 'fused kernel',
+      };
     case 'vit': {
       const r = await timeVit(c.config, c.batch, c.size, c.backward);
       return { ms: r.ms, flop: r.flop, firstMs: r.firstMs, notes: `first call ${r.firstMs.toFixed(0)} ms (compiles)` };

@@ -6,7 +6,7 @@ import type { ReportCase } from './cases.ts';
 
 export type TorchCase =
   | { id: string; kind: 'matmul'; batch: number; M: number; K: number; N: number; transposeB: boolean }
-  | { id: string; kind: 'attention'; B: number; H: number; N: number; D: number; backward: boolean }
+  | { id: string; kind: 'attention'; B: number; H: number; N: number; D: number; backward: boolean; dtype: 'f32' | 'f16' }
   | { id: string; kind: 'vit'; batch: number; size: number; backward: boolean; patch: number; embed_dim: number; depth: number; num_heads: number; mlp_ratio: number };
 
 export type TorchReport =
@@ -20,7 +20,7 @@ export function torchCases(cases: readonly ReportCase[]): TorchCase[] {
       const s = c.shape;
       return [{ id: c.id, kind: 'matmul', batch: s.batch, M: s.M, K: s.K, N: s.N, transposeB: s.transposeB === true }];
     }
-    if (c.kind === 'attention') return [{ id: c.id, kind: 'attention', B: c.B, N: c.N, H, D, backward: c.backward }];
+    if (c.kind === 'attention') return [{ id: c.id, kind: 'attention', B: c.B, N: c.N, H, D, backward: c.backward, dtype: c.dtype ?? 'f32' }];
     if (c.kind === 'vit') {
       const v = c.config;
       return [{ id: c.id, kind: 'vit', batch: c.batch, size: c.size, backward: c.backward, patch: v.patchSize, embed_dim: v.embedDim, depth: v.depth, num_heads: v.numHeads, mlp_ratio: v.mlpRatio }];

@@ -6,7 +6,7 @@ Reads {"cases": [...], "reps": n} as JSON on stdin and prints one JSON object on
   {"available": true, "torch": ver, "cuda": ver, "device": name, "vit_impl": "timm x.y" | "plain nn",
    "cases": [{"id": ..., "ms": median ms} | {"id": ..., "error": "..."}]}
 Each case: one warm-up run, then the median of `reps` runs timed with CUDA events.
-Case kinds: matmul {batch, M, K, N, transposeB}, attention {B, H, N, D, backward} (scaled_dot_product_attention; composed before torch 2.0),
+Case kinds: matmul {batch, M, K, N, transposeB}, attention {B, H, N, D, backward, dtype f32|f16} (scaled_dot_product_attention; composed before torch 2.0),
 vit {batch, size, backward, patch, embed_dim, depth, num_heads, mlp_ratio} (timm's VisionTransformer when
 importable, else a plain nn ViT of the same shapes).
 """
@@ -116,8 +116,9 @@ def run_case(torch, c, reps, impl):
             return time_ms(torch, fn, reps)
     if kind == "attention":
         shape = (c["B"], c["H"], c["N"], c["D"])
-        q, k, v = (torch.randn(*shape, device=dev, requires_grad=c["backward"]) for _ in range(3))
-        g = torch.randn(*shape, device=dev)
+        dtype = torch.float16 if c.get("dtype") == "f16" else torch.float32
+        q, k, v = (torch.randn(*shape, device=dev, dtype=dtype, requires_grad=c["backward"]) for _ in range(3))
+        g = torch.randn(*shape, device=dev, dtype=dtype)
         attend = attention_fn(torch)
         if not c["backward"]:
             with torch.no_grad():
