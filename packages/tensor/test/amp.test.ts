@@ -289,15 +289,70 @@ describe('f16 parameters with f32 masters', () => {
   });
 });
 
+describe('EMA of f16 weights', () => {
+  test('an f16 source averages into an f32 target exactly as its f32 widening does; an f16 target is refused', async (ctx) => {
+    if (!f16()) ctx.skip('the adapter lacks shader-f16');
+    const src = Float32Array.from(await T.scope(() => T.randn([300], 0, 1, new T.Generator(8))).data(), h);
+    const start = await T.scope(() => T.randn([300], 0, 1, new T.Generator(9))).data();
+    const half = T.keep(T.tensor(src, [300], 'f16'));
+    const wide = T.keep(T.tensor(src, [300]));
+    const a = T.keep(T.tensor(start, [300]));
+    const b = T.keep(T.tensor(start, [300]));
+    try {
+      for (let s = 0; s < 3; s++) {
+        T.ema([a], [half], 0.99);
+        T.ema([b], [wide], 0.99);
+      }
+      expect(await bits(a)).toEqual(await bits(b));
+      expect(await bits(a)).not.toEqual(Array.from(new Uint32Array(Float32Array.from(start).buffer)));
+      expect(() => T.ema([half], [a], 0.99)).toThrow(/target 0 is f16; keep the average in f32/);
+    } finally {
+      for (const t of [half, wide, a, b]) t.dispose();
+    }
+  });
+});
+
+describe('memory', () => {
+  test('scaled f16 steps, skips, state round trips and disposal leave no live tensors', async (ctx) => {
+    if (!f16()) ctx.skip('the adapter lacks shader-f16');
+    T.setLeakTracking(true);
+    try {
+      const w = T.keep(T.scope(() => T.cast(T.randn([6, 5], 0, 1, new T.Generator(2)), 'f16')).requiresGrad_());
+      const x = T.keep(T.randn([3, 6], 0, 1, new T.Generator(4), 'f16'));
+      const opt = new T.AdamW([w], { lr: 0.01 });
+      const scaler = new T.GradScaler();
+      for (let s = 0; s < 3; s++) {
+        // A transposed f16 gradient (matmul's dW) takes the dense-copy and widening paths.
+        T.scope(() => scaler.scale(T.sum(T.cast(T.matmul(x, w), 'f32'))).backward());
+        if (s === 1) scaler.unscale(opt); // an explicit unscale (as before clipping), then step
+        scaler.step(opt);
+        scaler.update();
+        opt.zeroGrad();
+      }
+      const sd = opt.stateDict();
+      expect(Object.keys(sd.tensors)).toContain('skipped_steps');
+      opt.loadStateDict(sd);
+      for (const v of Object.values(sd.tensors)) v.dispose();
+      expect(() => scaler.update(0)).toThrow(/newScale must be positive/);
+      opt.dispose();
+      scaler.dispose();
+      for (const v of [w, x]) v.dispose();
+      expect(T.liveTensors().map((l) => `${l.op} [${l.shape}]\n${l.stack}`)).toEqual([]);
+    } finally {
+      T.setLeakTracking(false);
+    }
+  });
+});
+
 describe('past the binding limit', () => {
   test('one unscale + gated AdamW step (f32 and f16 params, f16 and f32 grads) under a tiny limit equals the unsliced one', async (ctx) => {
     if (!f16()) ctx.skip('the adapter lacks shader-f16');
     const shapes = [[3000], [40, 70], [9]];
     const { full, sliced } = await underTinyLimit(() => {
-      const params = shapes.map((s, i) => T.keep(i === 1 ? T.cast(randomTensor(s, 10 + i), 'f16') : randomTensor(s, 10 + i)).requiresGrad_());
+      const params = shapes.map((s, i) => T.keep(i === 1 ? T.scope(() => T.cast(randomTensor(s, 10 + i), 'f16')) : randomTensor(s, 10 + i)).requiresGrad_());
       const opt = new T.AdamW(params, { lr: 0.01 });
       const scaler = new T.GradScaler({ initScale: 2 ** 4 });
-      params.forEach((p, i) => (p.grad = T.keep(i === 1 ? T.cast(randomTensor(shapes[i], 20 + i), 'f16') : randomTensor(shapes[i], 20 + i))));
+      params.forEach((p, i) => (p.grad = T.keep(i === 1 ? T.scope(() => T.cast(randomTensor(shapes[i], 20 + i), 'f16')) : randomTensor(shapes[i], 20 + i))));
       scaler.step(opt);
       scaler.update();
       const master = T.keep(T.copy(opt.stateDict({ copy: false }).tensors['state.1.master']));

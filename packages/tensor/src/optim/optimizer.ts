@@ -145,6 +145,11 @@ export abstract class Optimizer<H extends BaseHyper> {
     for (const p of this.parameters) if (p.dtype === 'f16') this.masters.set(p, keep(noGrad(() => cast(p, 'f32'))));
   }
 
+  /** The live f32 master of an f16 parameter (what an EMA of the weights should follow), else undefined. */
+  masterWeight(param: Tensor): Tensor | undefined {
+    return this.masters.get(param);
+  }
+
   /** Whether f16 parameters are trained through f32 masters (the subclass's kernels must read `masters`). */
   protected acceptsHalfParams(): boolean {
     return false;
