@@ -95,6 +95,17 @@ describe('GradScaler', () => {
         const b = await r[k].data();
         for (let j = 0; j < b.length; j++) expect(Math.abs(a[j] - b[j])).toBeLessThanOrEqual(1e-6 * Math.abs(b[j]) + 1e-12);
       }
+      // A plain step after skipped ones (no scaler) still leaves them out of the bias corrections.
+      const grads = await draw(STEPS + 1);
+      params.forEach((p, i) => (p.grad = T.keep(T.tensor(grads[i], SHAPES[i]))));
+      plain.forEach((p, i) => (p.grad = T.keep(T.tensor(grads[i], SHAPES[i]))));
+      opt.step();
+      ref.step();
+      for (let i = 0; i < params.length; i++) {
+        const got = await params[i].data();
+        const want = await plain[i].data();
+        for (let k = 0; k < want.length; k++) expect(Math.abs(got[k] - want[k]), `plain step param ${i}[${k}]`).toBeLessThanOrEqual(1e-6 * Math.abs(want[k]) + 1e-7);
+      }
     } finally {
       for (const t of [...params, ...plain]) t.dispose();
       opt.dispose();

@@ -6,7 +6,7 @@ import { keep } from '../memory.ts';
 import { cast } from '../ops/elementwise.ts';
 import { copyInto } from './assign.ts';
 import { firstNonFinite } from './finite.ts';
-import { checkGateFlag, countSkip, newSkipCounter, type StepGate } from './step-gate.ts';
+import { checkGateFlag, countSkip, newGpuZero, type StepGate } from './step-gate.ts';
 import type { LrSchedule } from './schedule.ts';
 
 export interface BaseHyper {
@@ -88,6 +88,8 @@ export abstract class Optimizer<H extends BaseHyper> {
   /** Steps skipped on the GPU (one f32 element), made by the first gated step. */
   private skipCounter: Tensor | null = null;
   private knownSkips = 0;
+  /** A zero flag for plain steps once steps have been skipped: they must leave the skipped ones out too. */
+  private neverSkip: Tensor | null = null;
   private readonly hasNames: boolean;
 
   constructor(
@@ -180,8 +182,11 @@ export abstract class Optimizer<H extends BaseHyper> {
     if (options.skipIf) {
       if (!this.acceptsGate()) throw new TensorError(this.type, 'cannot skip a step on the GPU (skipIf); use AdamW with a loss scaler');
       checkGateFlag(this.type, options.skipIf);
-      this.skipCounter ??= newSkipCounter();
+      this.skipCounter ??= newGpuZero();
       gate = { flag: options.skipIf, skips: this.skipCounter, knownSkips: this.knownSkips };
+    } else if (this.skipCounter) {
+      this.neverSkip ??= newGpuZero();
+      gate = { flag: this.neverSkip, skips: this.skipCounter, knownSkips: this.knownSkips };
     }
     if (this.schedule) {
       const m = this.schedule(this.globalStep);
@@ -372,6 +377,8 @@ export abstract class Optimizer<H extends BaseHyper> {
     this.masters.clear();
     this.skipCounter?.dispose();
     this.skipCounter = null;
+    this.neverSkip?.dispose();
+    this.neverSkip = null;
   }
 }
 

@@ -32,7 +32,8 @@ export function countSkip(gate: StepGate): void {
   launch(COUNT_SKIP, [gate.flag.buffer, gate.skips.buffer], { gateOff: gate.flag.offset }, 1);
 }
 
-export function newSkipCounter(): Tensor {
+/** One f32 zero kept outside every scope: a skip counter, or a flag that never skips. */
+export function newGpuZero(): Tensor {
   return keep(zeros([1]));
 }
 
