@@ -1,4 +1,6 @@
 // Where f16 tensors are allowed: the adapter check and the ops whose kernels read and write halves.
+// Training in f16 goes past this list: AdamW keeps an f32 master per f16 parameter and accepts f16 gradients,
+// GradScaler unscales f16 gradients into f32 ones, and ema() reads f16 sources (src/optim, docs/ENGINE.md).
 import { TensorError } from './errors.ts';
 import { f32BitsToHalfBits, halfBitsToF32Bits } from './io/half.ts';
 

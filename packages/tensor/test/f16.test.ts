@@ -485,9 +485,10 @@ describe('f16 refusals', () => {
     expect(() => T.linear(T.ones([3, 4]), T.ones([2, 4], 'f16'))).toThrow(/linear: operands must share one dtype/);
   });
 
-  test('optimizers refuse f16 parameters with a hint (f16 is for inference until master weights exist)', () => {
+  test('AdamW trains f16 parameters through f32 masters (test/amp.test.ts); SGD, which keeps none, refuses them', () => {
     const m = new nn.Linear(3, 2).to('f16');
-    expect(() => new T.AdamW(m.parameters())).toThrow(/f16 parameters are not trainable yet/);
+    new T.AdamW(m.parameters()).dispose();
+    expect(() => new T.SGD(m.parameters())).toThrow(/must be a contiguous f32 tensor \(got f16 \[2, 3\]\); SGD keeps no f32 master weights/);
   });
 
   test('the adapter check names the op and shader-f16', () => {

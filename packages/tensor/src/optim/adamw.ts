@@ -2,9 +2,11 @@ import { TensorError } from '../errors.ts';
 import { keep } from '../memory.ts';
 import { zeros } from '../ops/creation.ts';
 import type { Tensor } from '../tensor.ts';
-import { defineKernel, denseInput, launch } from './fused.ts';
-import { defineMulti, launchMulti } from './multi.ts';
+import { adamwKernel } from './adamw-kernels.ts';
+import { denseInput } from './fused.ts';
+import { launchMulti, launchOne, type MultiItem, type MultiSpec } from './multi.ts';
 import { Optimizer, type OptimizerOptions, type ParamGroup, type ParamGroupSpec, type ParamState, type ParamUpdate } from './optimizer.ts';
+import type { StepGate } from './step-gate.ts';
 
 export interface AdamWHyper {
   lr: number;
@@ -15,42 +17,11 @@ export interface AdamWHyper {
 
 export const ADAMW_DEFAULTS: AdamWHyper = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 };
 
-// torch.optim.AdamW's single-tensor CPU path, operation for operation:
-//   p *= 1 - lr·wd;  m.lerp_(g, 1-b1);  v = v·b2 + ((1-b2)·g)·g;  p += -step_size · (m / (sqrt(v)/bc2_sqrt + eps))
-// The step-dependent scalars are float64 on the host, rounded to f32 as PyTorch rounds them.
-const BUFFERS = [
-  { name: 'p', access: 'read_write', offset: 'pOff' },
-  { name: 'g', access: 'read', offset: 'gOff' },
-  { name: 'm', access: 'read_write', offset: 'mOff' },
-  { name: 'v', access: 'read_write', offset: 'vOff' },
-] as const;
-const FIELDS = [
-  { name: 'pOff', kind: 'u32' },
-  { name: 'gOff', kind: 'u32' },
-  { name: 'mOff', kind: 'u32' },
-  { name: 'vOff', kind: 'u32' },
-  { name: 'decay', kind: 'f32' },
-  { name: 'omb1', kind: 'f32' },
-  { name: 'b2', kind: 'f32' },
-  { name: 'omb2', kind: 'f32' },
-  { name: 'bc2Sqrt', kind: 'f32' },
-  { name: 'eps', kind: 'f32' },
-  { name: 'negStepSize', kind: 'f32' },
-] as const;
-const BODY = `let grad = g[gOff + i];
-  let param = p[pOff + i] * decay;
-  let m0 = m[mOff + i];
-  let m1 = m0 + omb1 * (grad - m0);
-  let v1 = v[vOff + i] * b2 + (omb2 * grad) * grad;
-  let denom = sqrt(v1) / bc2Sqrt + eps;
-  m[mOff + i] = m1;
-  v[vOff + i] = v1;
-  p[pOff + i] = param + negStepSize * (m1 / denom);`;
-const ADAMW = defineKernel('adamw', BUFFERS, FIELDS, BODY);
-/** The same update for several parameters per dispatch (bit-identical: same body, same scalars). */
-const ADAMW_MULTI = defineMulti('adamw', BUFFERS, FIELDS, BODY);
-
-/** AdamW with decoupled weight decay, exactly torch.optim.AdamW (amsgrad off, maximize off). */
+/**
+ * AdamW with decoupled weight decay, exactly torch.optim.AdamW (amsgrad off, maximize off); kernels in
+ * adamw-kernels.ts. f16 parameters train through f32 masters (made at construction, saved in the state dict);
+ * gradients may be f16 or f32. A step may be gated by a loss scaler's found-inf flag on the GPU.
+ */
 export class AdamW extends Optimizer<AdamWHyper> {
   constructor(params: readonly Tensor[] | readonly ParamGroupSpec<AdamWHyper>[], defaults: Partial<AdamWHyper> = {}, options: OptimizerOptions = {}) {
     super('AdamW', params, { ...ADAMW_DEFAULTS, ...defaults, betas: [...(defaults.betas ?? ADAMW_DEFAULTS.betas)] }, options);
@@ -72,26 +43,52 @@ export class AdamW extends Optimizer<AdamWHyper> {
     return keep(zeros(param.shape));
   }
 
-  protected update(p: Tensor, grad: Tensor, st: ParamState, group: ParamGroup<AdamWHyper>): void {
-    const g = denseInput(grad);
-    try {
-      launch(ADAMW, [p.buffer, g.t.buffer, st.buffers.exp_avg.buffer, st.buffers.exp_avg_sq.buffer], adamwScalars(p, g.t, st, group), p.size);
-    } finally {
-      if (g.owned) g.t.dispose();
-    }
+  protected override acceptsHalfParams(): boolean {
+    return true;
   }
 
-  protected override updateAll(updates: readonly ParamUpdate<AdamWHyper>[]): void {
+  protected override acceptsGate(): boolean {
+    return true;
+  }
+
+  /** One dispatch of the one-tensor kernel (the multi-tensor path's reference). */
+  protected update(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<AdamWHyper>): void {
+    this.launchUpdates([{ param, grad, state, group }], undefined, (spec, items, shared) => {
+      for (const it of items) launchOne(spec, it, shared);
+    });
+  }
+
+  protected override updateAll(updates: readonly ParamUpdate<AdamWHyper>[], gate?: StepGate): void {
+    this.launchUpdates(updates, gate, launchMulti);
+  }
+
+  /** Groups the updates by kernel variant (parameter and gradient dtypes), in parameter order within each. */
+  private launchUpdates(
+    updates: readonly ParamUpdate<AdamWHyper>[],
+    gate: StepGate | undefined,
+    run: (spec: MultiSpec, items: MultiItem[], shared: GPUBuffer[]) => void,
+  ): void {
     const dense = updates.map((u) => denseInput(u.grad));
     try {
-      launchMulti(
-        ADAMW_MULTI,
-        updates.map(({ param: p, state: st, group }, k) => ({
-          buffers: [p.buffer, dense[k].t.buffer, st.buffers.exp_avg.buffer, st.buffers.exp_avg_sq.buffer],
-          values: adamwScalars(p, dense[k].t, st, group),
-          n: p.size,
-        })),
-      );
+      const byVariant = new Map<string, { half: boolean; halfGrad: boolean; items: MultiItem[] }>();
+      updates.forEach(({ param: p, state: st, group }, k) => {
+        const g = dense[k].t;
+        const master = this.masters.get(p);
+        const half = master !== undefined;
+        const halfGrad = g.dtype === 'f16';
+        const name = `${half}|${halfGrad}`;
+        let entry = byVariant.get(name);
+        if (!entry) byVariant.set(name, (entry = { half, halfGrad, items: [] }));
+        const buffers = [p.buffer, g.buffer, st.buffers.exp_avg.buffer, st.buffers.exp_avg_sq.buffer];
+        const values = adamwScalars(p, g, st, group, gate);
+        if (master) {
+          buffers.push(master.buffer);
+          values.qOff = master.offset;
+        }
+        entry.items.push({ buffers, values, n: p.size });
+      });
+      const shared = gate ? [gate.flag.buffer, gate.skips.buffer] : [];
+      for (const { half, halfGrad, items } of byVariant.values()) run(adamwKernel({ half, halfGrad, gated: gate !== undefined }), items, shared);
     } finally {
       for (const g of dense) if (g.owned) g.t.dispose();
     }
@@ -99,9 +96,10 @@ export class AdamW extends Optimizer<AdamWHyper> {
 }
 
 /** The step's scalars: float64 on the host, rounded to f32 in the uniforms as PyTorch rounds them. */
-function adamwScalars(p: Tensor, g: Tensor, st: ParamState, group: ParamGroup<AdamWHyper>): Record<string, number> {
+function adamwScalars(p: Tensor, g: Tensor, st: ParamState, group: ParamGroup<AdamWHyper>, gate?: StepGate): Record<string, number> {
   const [b1, b2] = group.betas;
-  const t = st.step;
+  // Under a gate the steps known to be skipped do not count (the kernel corrects for any it does not know of).
+  const t = st.step - (gate ? Math.min(gate.knownSkips, st.step - 1) : 0);
   const bc1 = 1 - b1 ** t;
   const bc2 = 1 - b2 ** t;
   return {
@@ -116,5 +114,6 @@ function adamwScalars(p: Tensor, g: Tensor, st: ParamState, group: ParamGroup<Ad
     bc2Sqrt: Math.sqrt(bc2),
     eps: group.eps,
     negStepSize: -(group.lr / bc1),
+    ...(gate ? { gateOff: gate.flag.offset, lr: group.lr, b1, step: st.step, knownSkips: Math.min(gate.knownSkips, st.step - 1) } : {}),
   };
 }

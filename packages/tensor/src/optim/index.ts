@@ -6,3 +6,5 @@ export * from './schedule.ts';
 export { ema, type TensorSet } from './ema.ts';
 export { copyInto } from './assign.ts';
 export { firstNonFinite, NonFiniteWatch, type NonFiniteAt } from './finite.ts';
+export { GradScaler, type GradScalerOptions, type GradScalerState, type GradScalerStats } from './grad-scaler.ts';
+export type { StepOptions } from './optimizer.ts';

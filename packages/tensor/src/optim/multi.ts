@@ -15,6 +15,11 @@ export interface MultiSpec {
   buffers: readonly BufferSpec[];
   fields: readonly FieldSpec[];
   body: string;
+  /**
+   * Buffers bound once per dispatch and read by every slot under their own names (a GPU flag or counter all
+   * tensors of a step share: binding it per slot would alias it, which splits groups and wastes bindings).
+   */
+  shared: readonly BufferSpec[];
   /** Unique per definition: two specs may share a label. */
   id: number;
 }
@@ -43,12 +48,20 @@ let defined = 0;
  * plain lets; each slot gets a copy with the buffers renamed to that slot's bindings. The WGSL is built at the
  * first launch, when the device's binding limit is known.
  */
-export function defineMulti(label: string, buffers: readonly BufferSpec[], fields: readonly FieldSpec[], body: string): MultiSpec {
-  return { label, buffers, fields, body, id: defined++ };
+export function defineMulti(
+  label: string,
+  buffers: readonly BufferSpec[],
+  fields: readonly FieldSpec[],
+  body: string,
+  shared: readonly BufferSpec[] = [],
+): MultiSpec {
+  return { label, buffers, fields, body, shared, id: defined++ };
 }
 
+const wgslType = (b: BufferSpec) => (b.type === 'atomic' ? 'atomic<u32>' : (b.type ?? 'f32'));
+
 function kernelFor(spec: MultiSpec): MultiKernel {
-  const slots = Math.max(1, Math.min(MAX_SLOTS, Math.floor(engine().limits.maxStorageBuffersPerShaderStage / spec.buffers.length)));
+  const slots = Math.max(1, Math.min(MAX_SLOTS, Math.floor((engine().limits.maxStorageBuffersPerShaderStage - spec.shared.length) / spec.buffers.length)));
   let bySlots = built.get(spec);
   if (!bySlots) built.set(spec, (bySlots = new Map()));
   let k = bySlots.get(slots);
@@ -57,7 +70,7 @@ function kernelFor(spec: MultiSpec): MultiKernel {
 }
 
 function buildKernel(spec: MultiSpec, slots: number): MultiKernel {
-  const { label, buffers, fields, body } = spec;
+  const { label, buffers, fields, body, shared } = spec;
   const key = `multi|${spec.id}|${label}|${slots}`;
   const layout = new UniformLayout().field('count');
   for (let j = 0; j < slots; j++) {
@@ -67,9 +80,12 @@ function buildKernel(spec: MultiSpec, slots: number): MultiKernel {
   const decls: string[] = [];
   for (let j = 0; j < slots; j++) {
     buffers.forEach((b, k) => {
-      decls.push(`@group(0) @binding(${j * buffers.length + k}) var<storage, ${b.access}> ${b.name}_${j}: array<${b.type ?? 'f32'}>;`);
+      decls.push(`@group(0) @binding(${j * buffers.length + k}) var<storage, ${b.access}> ${b.name}_${j}: array<${wgslType(b)}>;`);
     });
   }
+  shared.forEach((b, k) => {
+    decls.push(`@group(0) @binding(${slots * buffers.length + k}) var<storage, ${b.access}> ${b.name}: array<${wgslType(b)}>;`);
+  });
   const cases: string[] = [];
   for (let j = 0; j < slots; j++) {
     const lets = fields.map((f) => `let ${f.name} = ${f.kind === 'f32' ? `bitcast<f32>(${layout.at(`${f.name}${j}`)})` : layout.at(`${f.name}${j}`)};`);
@@ -85,7 +101,7 @@ function buildKernel(spec: MultiSpec, slots: number): MultiKernel {
   // The slot of workgroup w: the last slot whose first workgroup is <= w (slots are in order).
   const find = Array.from({ length: slots - 1 }, (_, j) => `  if (${j + 1}u < ${layout.at('count')} && w >= ${layout.at(`start${j + 1}`)}) { s = ${j + 1}u; }`);
   const code = `${decls.join('\n')}
-${layout.declare(slots * buffers.length)}
+${layout.declare(slots * buffers.length + shared.length)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let w = wid.x + wid.y * nwg.x;
@@ -102,10 +118,11 @@ ${cases.join('\n')}
 /**
  * Dispatches `items` in groups of at most `slots`; a group never binds one buffer twice (WebGPU forbids a
  * writable binding that aliases another), so a tensor sharing a buffer with one already in the group starts
- * the next. Unused slots bind the group's first item again and get no workgroups.
+ * the next. Unused slots bind fillers and get no workgroups. `shared` are the spec's shared buffers, in order.
  */
-export function launchMulti(spec: MultiSpec, items: readonly MultiItem[]): void {
+export function launchMulti(spec: MultiSpec, items: readonly MultiItem[], shared: readonly GPUBuffer[] = []): void {
   const k = kernelFor(spec);
+  if (shared.length !== k.shared.length) throw new Error(`${k.label}: ${shared.length} shared buffers for ${k.shared.length} bindings`);
   const limit = engine().maxBindingBytes;
   let group: MultiItem[] = [];
   let used = new Set<GPUBuffer>();
@@ -117,21 +134,21 @@ export function launchMulti(spec: MultiSpec, items: readonly MultiItem[]): void 
     if (it.n === 0) continue;
     // A tensor larger than a binding goes alone through the one-tensor kernel, which updates it in runs.
     if (it.buffers.some((b) => b.size > limit)) {
-      launch(singleFor(spec), it.buffers, it.values, it.n);
+      launch(singleFor(spec), [...it.buffers, ...shared], it.values, it.n);
       continue;
     }
     if (group.length === k.slots || it.buffers.some((b) => used.has(b))) {
-      dispatchGroup(k, group);
+      dispatchGroup(k, group, shared);
       group = [];
       used = new Set();
     }
     group.push(it);
     for (const b of it.buffers) used.add(b);
   }
-  if (group.length) dispatchGroup(k, group);
+  if (group.length) dispatchGroup(k, group, shared);
 }
 
-function dispatchGroup(k: MultiKernel, group: readonly MultiItem[]): void {
+function dispatchGroup(k: MultiKernel, group: readonly MultiItem[], shared: readonly GPUBuffer[]): void {
   const values: Record<string, number> = { count: group.length };
   const buffers: GPUBuffer[] = [];
   let start = 0;
@@ -151,6 +168,7 @@ function dispatchGroup(k: MultiKernel, group: readonly MultiItem[]): void {
     buffers.push(...it.buffers);
     start += Math.ceil(it.n / WG);
   }
+  buffers.push(...shared);
   engine().dispatch({ label: k.label, key: k.key, code: k.code, buffers, uniforms: k.layout.pack(values), workgroups: start });
 }
 
@@ -173,11 +191,17 @@ function fillers(slot: number, count: number): GPUBuffer[] {
   return out;
 }
 
+/** One tensor through the one-tensor kernel with the same body (a reference for tests, and the sliced path). */
+export function launchOne(spec: MultiSpec, item: MultiItem, shared: readonly GPUBuffer[] = []): void {
+  if (shared.length !== spec.shared.length) throw new Error(`${spec.label}: ${shared.length} shared buffers for ${spec.shared.length} bindings`);
+  launch(singleFor(spec), [...item.buffers, ...shared], item.values, item.n);
+}
+
 const singles = new WeakMap<MultiSpec, FusedKernel>();
 
 /** The one-tensor kernel with the same body, for tensors a multi-tensor group cannot bind whole. */
 function singleFor(spec: MultiSpec): FusedKernel {
   let k = singles.get(spec);
-  if (!k) singles.set(spec, (k = defineKernel(spec.label, spec.buffers, spec.fields, spec.body)));
+  if (!k) singles.set(spec, (k = defineKernel(spec.label, [...spec.buffers, ...spec.shared], spec.fields, spec.body)));
   return k;
 }

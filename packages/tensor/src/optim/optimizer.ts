@@ -3,8 +3,10 @@ import { noGrad } from '../autograd/graph.ts';
 import { formatShape, shapesEqual } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { keep } from '../memory.ts';
+import { cast } from '../ops/elementwise.ts';
 import { copyInto } from './assign.ts';
 import { firstNonFinite } from './finite.ts';
+import { checkGateFlag, countSkip, newGpuZero, type StepGate } from './step-gate.ts';
 import type { LrSchedule } from './schedule.ts';
 
 export interface BaseHyper {
@@ -43,6 +45,11 @@ export interface ParamUpdate<H extends BaseHyper> {
   group: ParamGroup<H>;
 }
 
+export interface StepOptions {
+  /** A one-element f32 tensor on the GPU (a loss scaler's found-inf): non-zero skips the whole step there. */
+  skipIf?: Tensor;
+}
+
 export interface ParamState {
   step: number;
   buffers: Record<string, Tensor>;
@@ -55,8 +62,13 @@ export interface OptimizerStateDict {
     type: string;
     globalStep: number;
     groups: (Record<string, unknown> & { params: number[]; names: string[]; initialLr: number })[];
-    /** Per-parameter step counts (PyTorch keeps one per parameter). */
+    /**
+     * Per-parameter step counts (PyTorch keeps one per parameter). Under a loss scaler these count the steps
+     * asked for; the skipped ones are the tensor `skipped_steps` (on the GPU, so saving never waits).
+     */
     steps: Record<string, number>;
+    /** The skip count the host had read when saving (absent without a loss scaler). */
+    knownSkips?: number;
   };
 }
 
@@ -71,6 +83,13 @@ export abstract class Optimizer<H extends BaseHyper> {
   checkFinite: boolean;
   protected schedule: LrSchedule | undefined;
   protected readonly state = new Map<Tensor, ParamState>();
+  /** The f32 master copy of every f16 parameter: updated in f32, rounded into the parameter by each step. */
+  protected readonly masters = new Map<Tensor, Tensor>();
+  /** Steps skipped on the GPU (one f32 element), made by the first gated step. */
+  private skipCounter: Tensor | null = null;
+  private knownSkips = 0;
+  /** A zero flag for plain steps once steps have been skipped: they must leave the skipped ones out too. */
+  private neverSkip: Tensor | null = null;
   private readonly hasNames: boolean;
 
   constructor(
@@ -111,9 +130,9 @@ export abstract class Optimizer<H extends BaseHyper> {
         } else throw new TensorError(type, `group ${g} entry ${i} is neither a Tensor nor a parameter name`);
         if (t.disposed) throw new TensorError(type, `parameter ${name} was disposed`);
         if (!t.isLeaf) throw new TensorError(type, `parameter ${name} is not a leaf tensor; optimizers update leaves`);
-        if (t.dtype !== 'f32' || !t.isContiguous) {
-          // f16 training would need f32 master weights in the optimizer state; f16 models are for inference for now.
-          const hint = t.dtype === 'f16' ? '; f16 parameters are not trainable yet (train in f32, then module.to(\'f16\') for inference)' : '';
+        const halfOk = t.dtype === 'f16' && this.acceptsHalfParams();
+        if ((t.dtype !== 'f32' && !halfOk) || !t.isContiguous) {
+          const hint = t.dtype === 'f16' ? `; ${type} keeps no f32 master weights (AdamW does)` : '';
           throw new TensorError(type, `parameter ${name} must be a contiguous f32 tensor (got ${t.dtype} ${formatShape(t.shape)})${hint}`);
         }
         const prev = seen.get(t);
@@ -124,6 +143,23 @@ export abstract class Optimizer<H extends BaseHyper> {
       });
       this.groups.push(group);
     });
+    // Masters now, not at the first step: the first step must start from the values the caller built.
+    for (const p of this.parameters) if (p.dtype === 'f16') this.masters.set(p, keep(noGrad(() => cast(p, 'f32'))));
+  }
+
+  /** The live f32 master of an f16 parameter (what an EMA of the weights should follow), else undefined. */
+  masterWeight(param: Tensor): Tensor | undefined {
+    return this.masters.get(param);
+  }
+
+  /** Whether f16 parameters are trained through f32 masters (the subclass's kernels must read `masters`). */
+  protected acceptsHalfParams(): boolean {
+    return false;
+  }
+
+  /** Whether the update kernels honour a StepGate (a skip decided on the GPU). */
+  protected acceptsGate(): boolean {
+    return false;
   }
 
   protected abstract validateHyper(h: H, group: number): void;
@@ -133,12 +169,25 @@ export abstract class Optimizer<H extends BaseHyper> {
   protected abstract update(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<H>): void;
 
   /** Every update of a step, in parameter order; a subclass may batch them into multi-tensor kernels. */
-  protected updateAll(updates: readonly ParamUpdate<H>[]): void {
+  protected updateAll(updates: readonly ParamUpdate<H>[], _gate?: StepGate): void {
     for (const u of updates) this.update(u.param, u.grad, u.state, u.group);
   }
 
-  /** Applies the schedule, then updates every parameter that has a gradient. No readback, no autograd. */
-  step(): void {
+  /**
+   * Applies the schedule, then updates every parameter that has a gradient. No readback, no autograd. With
+   * `skipIf`, the GPU leaves parameters, state and the effective step count unchanged when its value is not 0.
+   */
+  step(options: StepOptions = {}): void {
+    let gate: StepGate | undefined;
+    if (options.skipIf) {
+      if (!this.acceptsGate()) throw new TensorError(this.type, 'cannot skip a step on the GPU (skipIf); use AdamW with a loss scaler');
+      checkGateFlag(this.type, options.skipIf);
+      this.skipCounter ??= newGpuZero();
+      gate = { flag: options.skipIf, skips: this.skipCounter, knownSkips: this.knownSkips };
+    } else if (this.skipCounter) {
+      this.neverSkip ??= newGpuZero();
+      gate = { flag: this.neverSkip, skips: this.skipCounter, knownSkips: this.knownSkips };
+    }
     if (this.schedule) {
       const m = this.schedule(this.globalStep);
       if (m !== null) for (const g of this.groups) g.lr = g.initialLr * m;
@@ -149,7 +198,8 @@ export abstract class Optimizer<H extends BaseHyper> {
         group.params.forEach((p, i) => {
           const g = p.grad;
           if (!g) return; // as PyTorch: no gradient, no step, no weight decay
-          if (!shapesEqual(g.shape, p.shape) || g.dtype !== 'f32') {
+          const dtypeOk = g.dtype === 'f32' || (g.dtype === 'f16' && this.acceptsHalfParams());
+          if (!shapesEqual(g.shape, p.shape) || !dtypeOk) {
             throw new TensorError(this.type, `gradient of ${group.names[i]} is ${g.dtype} ${formatShape(g.shape)}, parameter is ${formatShape(p.shape)}`);
           }
           const st = this.stateOf(p, group);
@@ -157,9 +207,17 @@ export abstract class Optimizer<H extends BaseHyper> {
           updates.push({ param: p, grad: g, state: st, group });
         });
       }
-      this.updateAll(updates);
+      this.updateAll(updates, gate);
+      if (gate && updates.length) countSkip(gate);
     });
     this.globalStep += 1;
+  }
+
+  /** Steps skipped on the GPU so far: one 4-byte readback, for logs (never needed per step). */
+  async skippedSteps(): Promise<number> {
+    if (!this.skipCounter) return 0;
+    this.knownSkips = (await this.skipCounter.data())[0];
+    return this.knownSkips;
   }
 
   private stateOf(p: Tensor, group: ParamGroup<H>): ParamState {
@@ -215,6 +273,8 @@ export abstract class Optimizer<H extends BaseHyper> {
     const tensors: Record<string, Tensor> = {};
     const steps: Record<string, number> = {};
     for (const { p, index } of this.entries()) {
+      const master = this.masters.get(p);
+      if (master) tensors[`state.${index}.master`] = copy ? cloneOwned(master) : master;
       const st = this.state.get(p);
       if (!st) continue;
       steps[index] = st.step;
@@ -226,7 +286,12 @@ export abstract class Optimizer<H extends BaseHyper> {
       const ids = params.map(() => index++);
       return { ...structuredClone(rest), params: ids, names: this.hasNames ? [...names] : [] };
     });
-    return { tensors, meta: { type: this.type, globalStep: this.globalStep, groups, steps } };
+    const meta: OptimizerStateDict['meta'] = { type: this.type, globalStep: this.globalStep, groups, steps };
+    if (this.skipCounter) {
+      tensors.skipped_steps = copy ? cloneOwned(this.skipCounter) : this.skipCounter;
+      meta.knownSkips = this.knownSkips;
+    }
+    return { tensors, meta };
   }
 
   /** Restores state saved by stateDict(); the tensors are copied, so the caller keeps (and frees) its own. */
@@ -248,7 +313,16 @@ export abstract class Optimizer<H extends BaseHyper> {
     });
     const used = new Set<string>();
     const incoming = new Map<Tensor, ParamState>();
+    const incomingMasters = new Map<Tensor, Tensor>();
     for (const { group, p, name, index } of entries) {
+      if (p.dtype === 'f16') {
+        const key = `state.${index}.master`;
+        const t = sd.tensors[key];
+        if (!t) fail(`missing ${key} (${name}): f16 parameters need their f32 master`);
+        if (t.dtype !== 'f32' || !shapesEqual(t.shape, p.shape)) fail(`${key} (${name}) is ${t.dtype} ${formatShape(t.shape)}, want f32 ${formatShape(p.shape)}`);
+        used.add(key);
+        incomingMasters.set(p, t);
+      }
       const step = meta.steps[index];
       if (step === undefined) continue;
       const buffers: Record<string, Tensor> = {};
@@ -262,6 +336,11 @@ export abstract class Optimizer<H extends BaseHyper> {
       }
       incoming.set(p, { step, buffers });
     }
+    const skipped = sd.tensors.skipped_steps;
+    if (skipped) {
+      if (skipped.dtype !== 'f32' || skipped.size !== 1) fail(`skipped_steps is ${skipped.dtype} of ${skipped.size} elements, want one f32`);
+      used.add('skipped_steps');
+    }
     const extra = Object.keys(sd.tensors).filter((k) => !used.has(k));
     if (extra.length) fail(`unexpected state tensors: ${extra.join(', ')}`);
     // Everything validated: only now replace the live state.
@@ -271,6 +350,13 @@ export abstract class Optimizer<H extends BaseHyper> {
       for (const [n, t] of Object.entries(st.buffers)) own[n] = cloneOwned(t);
       this.state.set(p, { step: st.step, buffers: own });
     }
+    for (const [p, t] of incomingMasters) {
+      this.masters.get(p)?.dispose();
+      this.masters.set(p, cloneOwned(t));
+    }
+    this.skipCounter?.dispose();
+    this.skipCounter = skipped ? cloneOwned(skipped) : null;
+    this.knownSkips = skipped ? (meta.knownSkips ?? 0) : 0;
     meta.groups.forEach((sg, g) => {
       const group = this.groups[g] as unknown as Record<string, unknown>;
       for (const k of Object.keys(this.defaults)) if (sg[k] !== undefined) group[k] = structuredClone(sg[k]);
@@ -287,6 +373,12 @@ export abstract class Optimizer<H extends BaseHyper> {
   /** Frees the optimizer state (not the parameters). */
   dispose(): void {
     this.disposeState();
+    for (const m of this.masters.values()) m.dispose();
+    this.masters.clear();
+    this.skipCounter?.dispose();
+    this.skipCounter = null;
+    this.neverSkip?.dispose();
+    this.neverSkip = null;
   }
 }
 
