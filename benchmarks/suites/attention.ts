@@ -98,6 +98,20 @@ function registerGrads(tf: TF): void {
   });
 }
 
+/** One table row: ours beside the peer on the same adapter, with GFLOP/s. */
+function row(name: string, B: number, N: number, flop: number, ours: number, peer: number, notes: string): BenchCase {
+  return {
+    name,
+    shape: `${B}x${H}x${N}x${D}`,
+    ms: round(ours),
+    gflops: round(flop / ours / 1e6),
+    peer_ms: round(peer),
+    ratio: round(peer / ours),
+    adapter: engine().adapterDescription,
+    notes,
+  };
+}
+
 export default async function run(): Promise<BenchCase[]> {
   await init();
   const e = engine();
@@ -125,16 +139,7 @@ export default async function run(): Promise<BenchCase[]> {
       [tq, tk, tv, tg].forEach((t) => t.dispose());
       peerMs.set(`${B},${N},${train}`, peer);
 
-      cases.push({
-        name: `attention ${train ? 'fwd+bwd' : 'fwd'}`,
-        shape: `${B}x${H}x${N}x${D}`,
-        ms: round(ours),
-        gflops: round(flop / ours / 1e6),
-        peer_ms: round(peer),
-        ratio: round(peer / ours),
-        adapter: e.adapterDescription,
-        notes: `${reps} reps; TF.js scores ${round((B * H * N * N * 4) / 2 ** 20, 1)} MiB per tensor`,
-      });
+      cases.push(row(`attention ${train ? 'fwd+bwd' : 'fwd'}`, B, N, flop, ours, peer, `${reps} reps; TF.js scores ${round((B * H * N * N * 4) / 2 ** 20, 1)} MiB per tensor`));
     }
   }
   if (!e.supportsF16) return cases;
@@ -144,16 +149,7 @@ export default async function run(): Promise<BenchCase[]> {
       const reps = repsFor(flop);
       const ours = await timeAttention(B, N, train, reps, 'f16');
       const peer = peerMs.get(`${B},${N},${train}`)!;
-      cases.push({
-        name: `attention ${train ? 'fwd+bwd' : 'fwd'}, f16`,
-        shape: `${B}x${H}x${N}x${D}`,
-        ms: round(ours),
-        gflops: round(flop / ours / 1e6),
-        peer_ms: round(peer),
-        ratio: round(peer / ours),
-        adapter: e.adapterDescription,
-        notes: `${reps} reps; fused f16 (f32 inside); peer: TF.js f32 composed`,
-      });
+      cases.push(row(`attention ${train ? 'fwd+bwd' : 'fwd'}, f16`, B, N, flop, ours, peer, `${reps} reps; fused f16 (f32 inside); peer: TF.js f32 composed`));
     }
   }
   return cases;
