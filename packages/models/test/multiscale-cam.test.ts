@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { avgPool2d, init, matmul, permute, scope, type Tensor, tensor } from '@seco/tensor';
 import { type CamModel, multiScaleCam } from '../src/cam.ts';
-import { SecoNetwork } from '../src/network.ts';
+import { SecoNetwork } from '../src/seco/network.ts';
 import { readStateDict } from '../src/vit.ts';
 import { expectClose, expectTensor, fixturesDir, loadGroup, TOL, toTensor } from '../../../test/support/fixtures.ts';
 

@@ -1,6 +1,6 @@
 import { add, cat, flip, init, mul, noGrad, sum, type Tensor, tensor } from '@seco/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { SecoNetwork } from '../src/network.ts';
+import { SecoNetwork } from '../src/seco/network.ts';
 import { readStateDict } from '../src/vit.ts';
 import { expectClose, expectTensor, fixturesDir, loadGroup, maxAbs, toTensor } from '../../../test/support/fixtures.ts';
 

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { init, liveTensors, scope, setLeakTracking, type Tensor } from '@seco/tensor';
 import { camToLabel, camToRoiMask, getValidCam, refineCamsWithBkg } from '../src/cam.ts';
 import { par } from '../src/par.ts';
-import { assignCscTags } from '../src/tags.ts';
+import { assignCscTags } from '../src/seco/tags.ts';
 import { expectTensor, type FixtureCase, type FixtureTensor, loadGroup, TOL, toTensor } from '../../../test/support/fixtures.ts';
 
 const group = loadGroup('seco/pseudo_labels.json');

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { init, tensor } from '@seco/tensor';
-import { assignCscTags, cropWindows, planCscTags } from '../src/tags.ts';
+import { assignCscTags, cropWindows, planCscTags } from '../src/seco/tags.ts';
 import { Mt19937, torchRandperm, torchRandpermPrefix } from '../src/torch-randperm.ts';
 import { type FixtureTensor, loadJson } from '../../../test/support/fixtures.ts';
 

@@ -2,10 +2,10 @@
 // the network, batch, switches and optimizer come from the files; every number is compared, nothing is assumed.
 import * as T from '@seco/tensor';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { SecoNetwork } from '../src/network.ts';
-import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from '../src/train/options.ts';
-import { secoTrainStep, type SecoStepProbe } from '../src/train/step.ts';
-import type { CscTagPlan } from '../src/tags.ts';
+import { SecoNetwork } from '../src/seco/network.ts';
+import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from '../src/seco/train/options.ts';
+import { secoTrainStep, type SecoStepProbe } from '../src/seco/train/step.ts';
+import type { CscTagPlan } from '../src/seco/tags.ts';
 import { readStateDict } from '../src/vit.ts';
 import { expectClose, type FixtureTensor, fixturesDir, loadJson, type Tolerance } from '../../../test/support/fixtures.ts';
 import { type StepFixture, STEP_TOL as tol, lossTerm, pickPrefix } from './support/train-step-fixture.ts';

@@ -1,7 +1,7 @@
 import * as T from '@seco/tensor';
 import { afterEach, beforeAll, expect, test } from 'vitest';
-import { SECO_LOSS_TERMS } from '../src/train/options.ts';
-import { secoTrainStep } from '../src/train/step.ts';
+import { SECO_LOSS_TERMS } from '../src/seco/train/options.ts';
+import { secoTrainStep } from '../src/seco/train/step.ts';
 import { ALL_ON, batch, makeCtx } from './support/tiny-step.ts';
 
 // A whole SeCo step through the sliced paths: under a 16 KiB binding limit many tensors of the step are bound in

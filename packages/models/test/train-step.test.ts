@@ -1,7 +1,7 @@
 import * as T from '@seco/tensor';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { SECO_LOSS_TERMS, type SecoStepPoint } from '../src/train/options.ts';
-import { secoTrainStep } from '../src/train/step.ts';
+import { SECO_LOSS_TERMS, type SecoStepPoint } from '../src/seco/train/options.ts';
+import { secoTrainStep } from '../src/seco/train/step.ts';
 import { ALL_ON, B, batch, makeCtx, OPTIONS } from './support/tiny-step.ts';
 
 const snapshot = async (t: T.Tensor) => Float32Array.from(await t.data());

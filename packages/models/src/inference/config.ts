@@ -1,7 +1,7 @@
 // What inference needs to know of a run's config, structurally: the CLI's SecoConfig fits it as it is, and the
 // browser builds one from a checkpoint's stored config or from the tensor shapes of a bare state_dict.
 import type { TensorRecord } from '@seco/tensor';
-import type { SecoNetworkConfig } from '../network.ts';
+import type { SecoNetworkConfig } from '../seco/network.ts';
 
 export interface EvalOptions {
   /** Images are resized to size × size before the network (SeCo's evaluation ignores the aspect ratio). */

@@ -1,7 +1,7 @@
 // A SegModel from weights: the network built from a config and loaded strictly, or, for a file alone, from the
 // config the checkpoint stores or the shape its tensors show.
 import type { SourceInput, TensorRecord } from '@seco/tensor';
-import { SecoNetwork } from '../network.ts';
+import { SecoNetwork } from '../seco/network.ts';
 import { type InferenceConfig, inferenceConfigFrom, inferInferenceConfig, networkConfig, unusedParts } from './config.ts';
 import { createSegModel, type SegModel } from './seg-model.ts';
 import { type NetworkWeights, readNetworkWeights, sourceName } from './weights.ts';

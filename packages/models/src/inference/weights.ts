@@ -2,7 +2,7 @@
 // `model.`, its config in meta.config), a bare state_dict as safetensors, or a PyTorch .pth (a zip archive).
 import { assertFiniteWeights } from './finite-weights.ts';
 import { stateDictIn } from './state-dict-in.ts';
-import { SECO_CHECKPOINT_FORMAT } from '../checkpoint-format.ts';
+import { SECO_CHECKPOINT_FORMAT } from '../seco/checkpoint-format.ts';
 import { CHECKPOINT_FORMAT_KEY, loadCheckpoint, readPth, readSafetensors, readSafetensorsHeader, type SourceInput, type TensorRecord, withSource } from '@seco/tensor';
 
 export interface NetworkWeights {

@@ -1,9 +1,9 @@
 // §3.2–§3.4 and the PTC labels of §3.6b: everything the step derives from the no-grad multi-scale CAMs.
 import { interpolate, noGrad, scope, type Tensor } from '@seco/tensor';
 import { camToLabel, camToRoiMask, labelToAffMask, multiScaleCam, refineCamsWithBkg, denormalizeImage } from '../cam.ts';
-import type { SecoNetwork } from '../network.ts';
+import type { SecoNetwork } from '../seco/network.ts';
 import { par } from '../par.ts';
-import type { SecoStepOptions, SecoStepPoint } from './options.ts';
+import type { SecoStepOptions, SecoStepPoint } from '../seco/train/options.ts';
 
 export interface PseudoLabels {
   /** (B, S, S) ROI mask for the tags: class, −1 uncertain, 0, 255 outside img_box. */

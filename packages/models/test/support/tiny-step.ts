@@ -1,7 +1,7 @@
 import * as T from '@seco/tensor';
-import { SecoNetwork } from '../../src/network.ts';
-import type { SecoBatch, SecoStepOptions, SecoStepPoint } from '../../src/train/options.ts';
-import type { SecoTrainContext } from '../../src/train/step.ts';
+import { SecoNetwork } from '../../src/seco/network.ts';
+import type { SecoBatch, SecoStepOptions, SecoStepPoint } from '../../src/seco/train/options.ts';
+import type { SecoTrainContext } from '../../src/seco/train/step.ts';
 
 // Tiny sizes: 32-px crops, 8-px patches (4×4 tokens), 2 local crops of 16 px, batch 2 → 8 keys per step.
 export const B = 2;

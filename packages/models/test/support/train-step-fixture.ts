@@ -1,7 +1,7 @@
 // The layout of train_step/train_step.json (fixtures README §3.8) and small helpers shared by its tests.
 import type { TensorRecord } from '@seco/tensor';
 import type { FixtureTensor } from '../../../../test/support/fixtures.ts';
-import type { SecoLossTerm } from '../../src/train/options.ts';
+import type { SecoLossTerm } from '../../src/seco/train/options.ts';
 
 export interface StepIteration {
   n_iter: number;

@@ -2,7 +2,7 @@ import {
   add, amax, cast, detach, div, eq, exp, ge, gt, log, logicalAnd, lt, matmul, maximum, mean, mul, narrow, ne,
   reshape, scope, sub, sum, type Tensor, where,
 } from '@seco/tensor';
-import { expectFlags, expectFloat, expectRank, fail } from './check.ts';
+import { expectFlags, expectFloat, expectRank, fail } from '../../losses/check.ts';
 
 export interface LilOptions {
   /** SeCo's base_T for LIL: 0.08. */

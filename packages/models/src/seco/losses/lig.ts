@@ -1,7 +1,7 @@
 import {
   add, arange, cast, div, eq, exp, gt, log, logicalAnd, matmul, mul, ne, reshape, scope, sub, sum, type Tensor, where,
 } from '@seco/tensor';
-import { expectFlags, expectFloat, expectRank, fail } from './check.ts';
+import { expectFlags, expectFloat, expectRank, fail } from '../../losses/check.ts';
 
 export interface LigOptions {
   /** SeCo's base_T for LIG: 0.1. */

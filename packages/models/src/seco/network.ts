@@ -22,12 +22,12 @@ import {
   transpose,
   zeros,
 } from '@seco/tensor';
-import { ASPP, ASPP_RATES } from './heads/aspp.ts';
-import { Classifier1x1 } from './heads/classifier.ts';
-import { DINOHead } from './heads/dino-head.ts';
+import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
+import { Classifier1x1 } from '../heads/classifier.ts';
+import { DINOHead } from '../heads/dino-head.ts';
 import { secoParamGroups } from './train/param-groups.ts';
 import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
-import { VisionTransformer, type ViTConfig } from './vit.ts';
+import { VisionTransformer, type ViTConfig } from '../vit.ts';
 
 export interface SecoNetworkConfig {
   /** Classes including background, as SeCo's num_classes (VOC 21, COCO 81): classifiers get numClasses − 1. */

@@ -2,7 +2,7 @@
 // The tag logic runs on the host: the ROI mask is small integer data, read back once per training step.
 // The crops themselves are GPU slices of the image tensor.
 import { concat, scope, shapeError, tensor, type Tensor, TensorError } from '@seco/tensor';
-import { torchRandpermPrefix } from './torch-randperm.ts';
+import { torchRandpermPrefix } from '../torch-randperm.ts';
 
 export interface CscTagOptions {
   /** Windows per image (SeCo: ncrops − 2 = 10). */

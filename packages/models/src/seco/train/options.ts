@@ -1,6 +1,6 @@
 // What one SeCo training iteration needs besides the network: the §3.7 schedule point and the fixed settings.
-import type { EnergyLossOptions } from '../losses/energy.ts';
-import type { ParOptions } from '../par.ts';
+import type { EnergyLossOptions } from '../../losses/energy.ts';
+import type { ParOptions } from '../../par.ts';
 
 /** SeCo's loss terms, in the order they are logged (reg is the energy loss). */
 export const SECO_LOSS_TERMS = ['cls', 'cls_aux', 'ptc', 'lil', 'lig', 'seg', 'reg'] as const;

@@ -1,16 +1,16 @@
 // One SeCo training iteration (docs/ALGORITHM.md §3) on the GPU: pseudo labels, tags, student forward, reservoir, the
 // seven losses, backward and the optimizer step. Nothing outlives the call but the updated network state.
 import { add, type AdamW, detach, mul, type NonFiniteWatch, scope, type Tensor, tensor, zeros } from '@seco/tensor';
-import { clsLoss } from '../losses/cls.ts';
-import { energyLoss } from '../losses/energy.ts';
+import { clsLoss } from '../../losses/cls.ts';
+import { energyLoss } from '../../losses/energy.ts';
 import { ligLoss } from '../losses/lig.ts';
 import { lilLoss } from '../losses/lil.ts';
-import { ptcLoss } from '../losses/ptc.ts';
-import { segLoss, upsampleLogits } from '../losses/seg.ts';
+import { ptcLoss } from '../../losses/ptc.ts';
+import { segLoss, upsampleLogits } from '../../losses/seg.ts';
 import type { SecoNetwork } from '../network.ts';
 import { type CscTagPlan, cscTagPlan } from '../tags.ts';
 import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './options.ts';
-import { pseudoLabels } from './pseudo.ts';
+import { pseudoLabels } from '../../train/pseudo.ts';
 import { maintainReservoir } from './reservoir.ts';
 
 /**
