@@ -4,7 +4,8 @@ export { denseCrf, SECO_CRF, type DenseCrfOptions, type DenseCrfResult } from '.
 export * from './losses/index.ts';
 export { VisionTransformer, VIT_B16, inferConfig, readStateDict, resizePosEmbed, type ViTConfig, type ViTFeatures, type ViTTrace, type RemainderPolicy, type FromPretrainedOptions } from './vit.ts';
 export { ASPP, ASPP_RATES, Classifier1x1, DINOHead, type DINOHeadOptions } from './heads.ts';
-export { SecoNetwork, tokensToMap, type SecoNetworkConfig, type SecoOutputs } from './seco/network.ts';
+export { camSegCamOnly, camSegForward, tokensToMap, type CamSegParts, type HeadOutputs } from './cam-seg-forward.ts';
+export { cropWindows, type CropPlan } from './crop-windows.ts';
 export {
   camToLabel,
   camToRoiMask,
@@ -26,8 +27,9 @@ export {
 } from './cam.ts';
 export { par, parPositionTerm, PAR_DEFAULTS, type ParOptions } from './par.ts';
 export { type Refiner } from './refine.ts';
-export { assignCscTags, cscTagPlan, planCscTags, cropWindows, CSC_TAG_DEFAULTS, type CscTagOptions, type CscTagPlan } from './seco/tags.ts';
 export { Mt19937, torchRandperm, torchRandpermPrefix } from './torch-randperm.ts';
 export * from './train/index.ts';
 export * from './inference/index.ts';
-export { SECO_CHECKPOINT_FORMAT } from './seco/checkpoint-format.ts';
+export * from './seco/index.ts';
+export * from './toco/index.ts';
+export { METHODS, METHOD_NAMES, methodOf, methodOfCheckpointFormat, type MethodName } from './methods.ts';

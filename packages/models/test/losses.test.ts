@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as T from '@seco/tensor';
-import { clsLoss, ligLoss, lilLoss, ptcLoss, segLoss, upsampleLogits } from '../src/losses/index.ts';
+import { clsLoss, ptcLoss, segLoss, upsampleLogits } from '../src/losses/index.ts';
+import { ligLoss } from '../src/seco/losses/lig.ts';
+import { lilLoss } from '../src/seco/losses/lil.ts';
 import {
   expectClose, expectTensor, type FixtureCase, type FixtureTensor, loadGroup, loadJson, maxAbs, toTensor,
 } from '../../../test/support/fixtures.ts';

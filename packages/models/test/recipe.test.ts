@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import type { PolyWarmupConfig } from '@seco/tensor';
 import { expectClose, loadJson } from '../../../test/support/fixtures.ts';
 import { SECO_CHECKPOINT_FORMAT } from '../src/seco/checkpoint-format.ts';
-import { secoParamGroups } from '../src/seco/train/param-groups.ts';
+import { secoParamGroups } from '../src/train/param-groups.ts';
 import { SECO_EMA_MOMENTUM, SECO_POLY_WARMUP } from '../src/seco/train/recipe.ts';
 
 const LR_TOL = { rtol: 1e-12, atol: 0 };

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { init, tensor } from '@seco/tensor';
-import { assignCscTags, cropWindows, planCscTags } from '../src/seco/tags.ts';
+import { cropWindows } from '../src/crop-windows.ts';
+import { assignCscTags, planCscTags } from '../src/seco/tags.ts';
 import { Mt19937, torchRandperm, torchRandpermPrefix } from '../src/torch-randperm.ts';
 import { type FixtureTensor, loadJson } from '../../../test/support/fixtures.ts';
 

@@ -14,6 +14,8 @@ export interface EvalOptions {
 }
 
 export interface InferenceConfig {
+  /** The WSSS method whose network this is; absent: 'seco' (configs written before there was a choice). */
+  method?: 'seco' | 'toco';
   /** Foreground classes; background is class 0. */
   data: { num_classes: number };
   model: {
@@ -35,6 +37,8 @@ export interface InferenceConfig {
   /** The network's position grid is crop_size / patch_size unless model.img_size is given. */
   train: { crop_size: number };
   seco: { queue_size: number; momentum: number };
+  /** ToCo's projection head and teacher momentum; read only when method is 'toco'. */
+  toco?: { momentum: number; proj_bottleneck_dim: number; proj_out_dim: number };
   eval: EvalOptions;
   cam: { bkg_thre: number };
 }
@@ -76,6 +80,7 @@ const PATHS = [
   'data.num_classes', 'model.patch_size', 'model.embed_dim', 'model.depth', 'model.num_heads', 'model.mlp_ratio', 'model.aux_layer',
   'model.proj_hidden_dim', 'model.proj_out_dim', 'train.crop_size', 'seco.queue_size', 'seco.momentum', 'eval.size', 'cam.bkg_thre',
 ] as const;
+const TOCO_PATHS = ['toco.momentum', 'toco.proj_bottleneck_dim', 'toco.proj_out_dim'] as const;
 
 /**
  * The stored config of a `seco train` checkpoint (its `meta.config`) as an InferenceConfig; throws naming the
@@ -83,10 +88,12 @@ const PATHS = [
  */
 export function inferenceConfigFrom(value: unknown, file: string): InferenceConfig {
   const get = (path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), value);
-  const bad = PATHS.filter((p) => !num(get(p)));
+  const method = get('method') ?? 'seco';
+  if (method !== 'seco' && method !== 'toco') throw new Error(`${file}: the stored config's method ${JSON.stringify(method)} is neither "seco" nor "toco"`);
+  const bad: string[] = [...PATHS, ...(method === 'toco' ? TOCO_PATHS : [])].filter((p) => !num(get(p)));
   const scales = get('eval.scales');
-  if (!Array.isArray(scales) || scales.length === 0 || !scales.every((s) => num(s) && s > 0)) bad.push('eval.scales' as never);
-  for (const p of ['eval.flip', 'eval.crf']) if (typeof get(p) !== 'boolean') bad.push(p as never);
+  if (!Array.isArray(scales) || scales.length === 0 || !scales.every((s) => num(s) && s > 0)) bad.push('eval.scales');
+  for (const p of ['eval.flip', 'eval.crf']) if (typeof get(p) !== 'boolean') bad.push(p);
   if (bad.length > 0) {
     const named = bad.length > 4 ? `${bad.slice(0, 4).join(', ')} and ${bad.length - 4} more` : bad.join(', ');
     throw new Error(`${file}: the stored config is not a SeCo config (missing or invalid: ${named})`);
@@ -110,7 +117,8 @@ const DEFAULT_EVAL: EvalOptions = { size: 448, scales: [1, 1.25, 1.5], flip: tru
 /**
  * The network shape of a bare SeCo state_dict from its tensor shapes: embed dim, patch size and position grid
  * (patch_embed, pos_embed), depth (blocks.N), MLP ratio (fc1), classes (classifier), projection widths
- * (proj_head, prototypes) and the queue length. Attention heads leave no trace in the shapes: embed_dim / 64
+ * (proj_head, prototypes) and the queue length; a network without queue and momentum encoder whose projection head
+ * has a last layer is ToCo's. Attention heads leave no trace in the shapes: embed_dim / 64
  * (timm's ViTs) unless `numHeads` is given; the aux layer does not change the seg or CAM outputs (SeCo's -3, or the last block of
  * shallower networks).
  */
@@ -144,7 +152,12 @@ export function inferInferenceConfig(sd: TensorRecord, file: string, options: { 
     throw new Error(`${file}: ${heads} attention heads do not divide embed_dim ${D}`);
   }
   assumed.push(`evaluation: size ${DEFAULT_EVAL.size}, scales ${DEFAULT_EVAL.scales.join(', ')}, flip (SeCo's defaults; no config stored)`);
+  // ToCo's network has no momentum encoder and no queue, and applies its projection head's last layer.
+  const bottleneck = shape('proj_head.mlp.4.weight');
+  const last = shape('proj_head.last_layer.weight_v');
+  const toco = !queue && !sd['encoder_k.patch_embed.proj.weight'] && bottleneck && last;
   const config: InferenceConfig = {
+    ...(toco ? { method: 'toco' as const, toco: { momentum: 0.9, proj_bottleneck_dim: bottleneck[0], proj_out_dim: last[0] } } : {}),
     data: { num_classes: cls[0] },
     model: {
       patch_size: P,

@@ -1,18 +1,22 @@
 // A SegModel from weights: the network built from a config and loaded strictly, or, for a file alone, from the
 // config the checkpoint stores or the shape its tensors show.
 import type { SourceInput, TensorRecord } from '@seco/tensor';
-import { SecoNetwork } from '../seco/network.ts';
-import { type InferenceConfig, inferenceConfigFrom, inferInferenceConfig, networkConfig, unusedParts } from './config.ts';
+import { methodOf } from '../methods.ts';
+import type { WsssNetwork } from '../train/method.ts';
+import { type InferenceConfig, inferenceConfigFrom, inferInferenceConfig, unusedParts } from './config.ts';
 import { createSegModel, type SegModel } from './seg-model.ts';
 import { type NetworkWeights, readNetworkWeights, sourceName } from './weights.ts';
 
 /**
- * SecoNetwork of `config` holding `tensors`, loaded strictly: missing, unexpected and mis-shaped keys are named
- * (with `name`) and nothing is loaded. The shapes of the parts no forward uses (timm's head, DINOHead's
- * last_layer) follow the tensors, so SeCo's released checkpoints and ours both fit.
+ * The network of `config` (its method's: SeCo's unless config.method says otherwise) holding `tensors`, loaded
+ * strictly: missing, unexpected and mis-shaped keys are named (with `name`) and nothing is loaded. For SeCo the
+ * shapes of the parts no forward uses (timm's head, DINOHead's last_layer) follow the tensors, so SeCo's released
+ * checkpoints and ours both fit.
  */
-export function loadSegNetwork(tensors: TensorRecord, config: InferenceConfig, name: string): SecoNetwork {
-  const net = new SecoNetwork(networkConfig({ ...config, model: { ...config.model, ...unusedParts(tensors) } }));
+export function loadSegNetwork(tensors: TensorRecord, config: InferenceConfig, name: string): WsssNetwork {
+  const method = methodOf(config);
+  const shaped = method.name === 'seco' ? { ...config, model: { ...config.model, ...unusedParts(tensors) } } : config;
+  const net = method.createNetwork(shaped);
   try {
     net.loadStateDict(tensors, { strict: true });
   } catch (e) {
@@ -47,7 +51,8 @@ export async function openSegModel(input: SourceInput, options: { name?: string;
     throw new Error(msg.includes(name) ? msg : `${name}: ${msg}`, { cause: e });
   }
   if (weights.config !== null) {
-    const config = inferenceConfigFrom(weights.config, name);
+    // The tag names the method, also for a stored config from before configs named one.
+    const config = { ...inferenceConfigFrom(weights.config, name), ...(weights.method ? { method: weights.method as InferenceConfig['method'] } : {}) };
     return { model: segModelFromWeights(weights.tensors, config, name), name, kind: weights.kind, configSource: 'checkpoint', assumed: [] };
   }
   const { config, assumed } = inferInferenceConfig(weights.tensors, name, { numHeads: options.numHeads });

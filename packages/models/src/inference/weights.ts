@@ -2,7 +2,7 @@
 // `model.`, its config in meta.config), a bare state_dict as safetensors, or a PyTorch .pth (a zip archive).
 import { assertFiniteWeights } from './finite-weights.ts';
 import { stateDictIn } from './state-dict-in.ts';
-import { SECO_CHECKPOINT_FORMAT } from '../seco/checkpoint-format.ts';
+import { METHODS, methodOfCheckpointFormat } from '../methods.ts';
 import { CHECKPOINT_FORMAT_KEY, loadCheckpoint, readPth, readSafetensors, readSafetensorsHeader, type SourceInput, type TensorRecord, withSource } from '@seco/tensor';
 
 export interface NetworkWeights {
@@ -11,6 +11,8 @@ export interface NetworkWeights {
   /** `meta.config` of a seco checkpoint; null for a bare state_dict. */
   config: unknown;
   kind: 'checkpoint' | 'safetensors' | 'pth';
+  /** The method a checkpoint's tag names (its network is that method's); absent for bare state_dicts. */
+  method?: string;
   /** How the weights were found (a .pth's `module.` prefix stripped, a training checkpoint's model key). */
   notes: string[];
 }
@@ -42,15 +44,19 @@ async function readAnyWeights(input: SourceInput, name: string): Promise<Network
   if (header.metadata[CHECKPOINT_FORMAT_KEY] === undefined) {
     return { tensors: (await readSafetensors(input)).tensors, config: null, kind: 'safetensors', notes: [] };
   }
-  if (header.metadata[CHECKPOINT_FORMAT_KEY] !== SECO_CHECKPOINT_FORMAT) {
-    throw new Error(`${name}: unsupported checkpoint format ${JSON.stringify(header.metadata[CHECKPOINT_FORMAT_KEY])} (this version reads ${SECO_CHECKPOINT_FORMAT})`);
+  const format = header.metadata[CHECKPOINT_FORMAT_KEY];
+  const method = methodOfCheckpointFormat(format);
+  if (!method) {
+    const known = Object.values(METHODS).map((m) => m.checkpointFormat).join(', ');
+    throw new Error(`${name}: unsupported checkpoint format ${JSON.stringify(format)} (this version reads ${known})`);
   }
   // Only the network: a training checkpoint also holds optimizer moments (twice the model again).
   const names = header.entries.map((e) => e.name).filter((n) => n.startsWith('model.'));
   if (names.length === 0) throw new Error(`${name}: a seco checkpoint without model.* tensors`);
-  const ck = await loadCheckpoint(input, { names, format: SECO_CHECKPOINT_FORMAT });
+  const ck = await loadCheckpoint(input, { names, format });
   const tensors: TensorRecord = {};
   for (const [k, v] of Object.entries(ck.tensors)) tensors[k.slice('model.'.length)] = v;
   const meta = ck.meta as { config?: unknown } | null;
-  return { tensors, config: meta && typeof meta === 'object' && 'config' in meta ? meta.config : null, kind: 'checkpoint', notes: [] };
+  const config = meta && typeof meta === 'object' && 'config' in meta ? meta.config : null;
+  return { tensors, config, kind: 'checkpoint', method: method.name, notes: [] };
 }

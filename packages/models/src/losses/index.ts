@@ -1,7 +1,5 @@
 export { clsLoss } from './cls.ts';
 export { ptcLoss } from './ptc.ts';
-export { lilLoss, type LilOptions, type LilResult } from '../seco/losses/lil.ts';
-export { ligLoss, type LigOptions } from '../seco/losses/lig.ts';
 export { segLoss, upsampleLogits } from './seg.ts';
 export { energyLoss, energyLossWithParts, type EnergyLossOptions, type EnergyLossParts, type ImageBoxes } from './energy.ts';
 export { bilateralFeatures, bilateralFilter, EXACT_MAX_PIXELS, ssePadding, type BilateralFilterKind } from './bilateral.ts';

@@ -13,19 +13,18 @@ import {
   type ParamGroupSpec,
   type AdamWHyper,
   randn,
-  reshape,
   scope,
   slice,
   type Tensor,
   tensor,
   TensorError,
-  transpose,
   zeros,
 } from '@seco/tensor';
+import { camSegCamOnly, camSegForward, type HeadOutputs } from '../cam-seg-forward.ts';
 import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
-import { secoParamGroups } from './train/param-groups.ts';
+import { secoParamGroups } from '../train/param-groups.ts';
 import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
 import { VisionTransformer, type ViTConfig } from '../vit.ts';
 
@@ -46,26 +45,8 @@ export interface SecoNetworkConfig {
   generator?: Generator;
 }
 
-export interface SecoOutputs {
-  /** (B, C−1) classifier(GMP(x4)). */
-  cls: Tensor;
-  /** (B, C−1) aux_classifier(GMP(xAux)). */
-  clsAux: Tensor;
-  /** (B, C, h, w) ASPP(x4). */
-  seg: Tensor;
-  /** (B, D, h, w) final-LN patch tokens as a map (SeCo's _x4). */
-  x4: Tensor;
-  /** (B, D, h, w) aux tokens as a map (_x_aux). */
-  xAux: Tensor;
-  /** (B, D) final-LN cls token. */
-  clsToken: Tensor;
-}
-
-/** (B, N, D) tokens → (B, D, h, w), SeCo's to_2D. */
-export function tokensToMap(t: Tensor, h: number, w: number): Tensor {
-  const [B, , D] = t.shape;
-  return reshape(transpose(t, 1, 2), [B, D, h, w]);
-}
+/** SeCo's forward outputs: the shared heads' (cam-seg-forward.ts). */
+export type SecoOutputs = HeadOutputs;
 
 /**
  * SeCo's `network` (model/model_seco.py, spec §2.5/§3.5) with its state_dict names: encoder, encoder_k (momentum
@@ -139,27 +120,12 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
 
   /** Step 1 of §3.5: tokens → maps, cls / cls_aux from GMP, seg from ASPP. */
   forward(x: Tensor): SecoOutputs {
-    const f = this.encoder.forwardFeatures(x);
-    const [h, w] = f.grid;
-    return scope(() => {
-      const x4 = tokensToMap(f.patchTokens, h, w);
-      const xAux = tokensToMap(f.auxTokens, h, w);
-      f.patchTokens.dispose();
-      f.auxTokens.dispose();
-      return { cls: this.classifier.forward(x4), clsAux: this.auxClassifier.forward(xAux), seg: this.decoder.forward(x4), x4, xAux, clsToken: f.cls };
-    });
+    return camSegForward(this, x);
   }
 
   /** SeCo's cam_only path: conv1x1 of the token maps with the classifier weights, no ReLU, no grad. */
   camOnly(x: Tensor): { cam: Tensor; camAux: Tensor } {
-    return noGrad(() => {
-      const f = this.encoder.forwardFeatures(x);
-      const [h, w] = f.grid;
-      return scope(() => {
-        f.cls.dispose();
-        return { cam: this.classifier.cam(tokensToMap(f.patchTokens, h, w)), camAux: this.auxClassifier.cam(tokensToMap(f.auxTokens, h, w)) };
-      });
-    });
+    return camSegCamOnly(this, x);
   }
 
   /** _momentum_update_key_encoder: encoder_k ← m·encoder_k + (1−m)·encoder, every parameter (pos_embed and head too). */
@@ -209,6 +175,11 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
   /** Re-reads the host queue pointer from the queue_ptr buffer, after a state dict was loaded into it (resume). */
   async syncQueuePtr(): Promise<void> {
     this.ptr = (await this.buffer('queue_ptr').data())[0];
+  }
+
+  /** WsssNetwork: after a resumed state dict, the host queue pointer follows the loaded buffer. */
+  afterStateLoad(): Promise<void> {
+    return this.syncQueuePtr();
   }
 
   /** _dequeue_and_enqueue: queue[ptr:ptr+K] = keys, flags likewise, ptr = (ptr + K) mod Q; K must divide Q. */

@@ -1,7 +1,8 @@
 // assign_csc_tags (SeCo utils/camutils.py): local windows around uncertain pixels and their class tags.
 // The tag logic runs on the host: the ROI mask is small integer data, read back once per training step.
 // The crops themselves are GPU slices of the image tensor.
-import { concat, scope, shapeError, tensor, type Tensor, TensorError } from '@seco/tensor';
+import { shapeError, tensor, type Tensor, TensorError } from '@seco/tensor';
+import { type CropPlan, cropWindows } from '../crop-windows.ts';
 import { torchRandpermPrefix } from '../torch-randperm.ts';
 
 export interface CscTagOptions {
@@ -15,12 +16,7 @@ export interface CscTagOptions {
 
 export const CSC_TAG_DEFAULTS = { cropNum: 10, cropSize: 64, threshold: 0.2 } as const;
 
-export interface CscTagPlan {
-  batch: number;
-  cropNum: number;
-  cropSize: number;
-  /** Top-left [h0, w0] of every window, (B, cropNum, 2) row-major. */
-  corners: Int32Array;
+export interface CscTagPlan extends CropPlan {
   /** Tags (B, cropNum + 2): two global views, then the windows. 0 background, c ≥ 1 one class, −1 ambiguous. */
   flags: Int32Array;
 }
@@ -98,26 +94,6 @@ export function planCscTags(roiMask: ArrayLike<number>, shape: readonly number[]
     }
   }
   return { batch: b, cropNum, cropSize, corners, flags };
-}
-
-/** The windows as cropNum tensors (B, C, cropSize, cropSize), sliced on the GPU from images (B, C, H, W). */
-export function cropWindows(images: Tensor, plan: CscTagPlan): Tensor[] {
-  const { batch, cropNum, cropSize: s, corners } = plan;
-  if (images.rank !== 4 || images.shape[0] !== batch) throw shapeError('cropWindows', `needs images (${batch}, C, H, W)`, images.shape);
-  let hMax = 0;
-  let wMax = 0;
-  for (let k = 0; k < corners.length; k += 2) {
-    hMax = Math.max(hMax, corners[k] + s);
-    wMax = Math.max(wMax, corners[k + 1] + s);
-  }
-  if (hMax > images.shape[2] || wMax > images.shape[3]) throw shapeError('cropWindows', `windows reach ${hMax}×${wMax}, past the images`, images.shape);
-  return Array.from({ length: cropNum }, (_, k) =>
-    scope(() => {
-      const at = (i: number) => corners.subarray((i * cropNum + k) * 2, (i * cropNum + k) * 2 + 2);
-      const parts = Array.from({ length: batch }, (_, i) => images.slice([[i, i + 1], null, [at(i)[0], at(i)[0] + s], [at(i)[1], at(i)[1] + s]]));
-      return concat(parts, 0);
-    }),
-  );
 }
 
 /**

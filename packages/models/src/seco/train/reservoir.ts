@@ -2,7 +2,8 @@
 // and the contrast set [out_q, out_k, queue] with its flags.
 import { concat, detach, indexSelect, noGrad, reshape, scope, type Tensor, tensor } from '@seco/tensor';
 import type { SecoNetwork } from '../network.ts';
-import { type CscTagPlan, cropWindows } from '../tags.ts';
+import { cropWindows } from '../../crop-windows.ts';
+import type { CscTagPlan } from '../tags.ts';
 
 export interface Reservoir {
   /** (12B, D) student projections [g0, g1, l0..l9] per image, with grad; null when not asked for. */

@@ -10,7 +10,7 @@ import { segLoss, upsampleLogits } from '../../losses/seg.ts';
 import type { SecoNetwork } from '../network.ts';
 import { type CscTagPlan, cscTagPlan } from '../tags.ts';
 import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './options.ts';
-import { pseudoLabels } from '../../train/pseudo.ts';
+import { presentClasses, pseudoLabels } from '../../train/pseudo.ts';
 import { maintainReservoir } from './reservoir.ts';
 
 /**
@@ -35,13 +35,6 @@ export interface SecoTrainContext {
 export const WATCHED_TOTAL = SECO_LOSS_TERMS.length;
 
 export type SecoLosses = Record<SecoLossTerm, number>;
-
-/** 0-based foreground channels present anywhere in the batch: PAR refines only those (same labels, less work). */
-function presentClasses(cls: Float32Array, C: number): number[] {
-  const out: number[] = [];
-  for (let c = 0; c < C; c++) for (let i = c; i < cls.length; i += C) if (cls[i] !== 0) { out.push(c); break; }
-  return out;
-}
 
 /**
  * Runs iteration `point` on `batch` and updates the network, its buffers and the optimizer. Returns the

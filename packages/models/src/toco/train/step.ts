@@ -1,0 +1,131 @@
+// One ToCo training iteration (ToCo scripts/dist_train_voc_seg_neg.py, docs/ALGORITHM.md §9) on the shared pieces:
+// multi-scale CAMs, PTC labels, PAR seg labels, cls / aux / PTC / seg / energy losses and the optimizer, plus
+// ToCo's own local crops, CTC head with its EMA teacher, and CTC loss.
+import { add, concat, detach, mul, noGrad, scope, type Tensor, tensor, zeros } from '@seco/tensor';
+import { cropWindows } from '../../crop-windows.ts';
+import { clsLoss } from '../../losses/cls.ts';
+import { energyLoss } from '../../losses/energy.ts';
+import { ptcLoss } from '../../losses/ptc.ts';
+import { segLoss, upsampleLogits } from '../../losses/seg.ts';
+import type { TrainBatch, TrainStepContext } from '../../train/method.ts';
+import { presentClasses, pseudoLabels, type RoiMaker } from '../../train/pseudo.ts';
+import { ctcLoss } from '../ctc-loss.ts';
+import { tocoCropPlan, tocoRoiMask } from '../local-crops.ts';
+import type { TocoNetwork } from '../network.ts';
+import { TOCO_LOSS_TERMS, type TocoLossTerm, type TocoStepOptions, type TocoStepPoint } from './options.ts';
+
+export type TocoTrainContext = TrainStepContext<TocoNetwork, TocoStepOptions>;
+export type TocoLosses = Record<TocoLossTerm, number>;
+
+const tocoRoi: RoiMaker = (cam, clsLabel, thr) => tocoRoiMask(cam, clsLabel, thr);
+
+/** The local crops' seed for an iteration: distinct per (seed, iteration), 32-bit (torch's manual_seed range). */
+function cropSeed(seed: number, iteration: number, batch: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) + iteration * batch) >>> 0;
+}
+
+/**
+ * Runs iteration `point` on `batch` and updates the network, its teacher head and the optimizer. Returns the
+ * unweighted loss terms when `read`, else null. As in the SeCo step, terms at weight 0 are not computed (PAR,
+ * seg and the energy loss before they start; the local crops and CTC while CTC weighs 0) and read as 0; the
+ * teacher head's EMA runs every iteration, as ToCo's does.
+ *
+ * Where this step departs from ToCo: the views are the shared loader's (the main input without ToCo's
+ * flip / jitter / blur, which SeCo removed; local crops from the strong view, as ToCo's crops[2]); global view 0
+ * reuses the main forward's cls token (ToCo encodes the same image again: same value); the seg loss is the
+ * shared one, whose empty-set case is 0 where ToCo's cross-entropy means give NaN (ToCo issue #8).
+ */
+export async function tocoTrainStep(ctx: TocoTrainContext, batch: TrainBatch, point: TocoStepPoint, read: boolean): Promise<TocoLosses | null> {
+  const { net, optimizer, options: o } = ctx;
+  const B = batch.size;
+  const S = batch.cropSize;
+  const C = net.numClasses - 1;
+  const w = point.weights;
+  const withSeg = w.seg !== 0 || w.reg !== 0;
+  const withCtc = w.ctc !== 0;
+  const owned: Tensor[] = [];
+  const own = <T extends Tensor | null>(t: T): T => (t && owned.push(t), t);
+  let energy: Promise<Tensor> | null = null;
+  try {
+    const img = [B, 3, S, S];
+    const images = own(tensor(batch.images, img));
+    const strong = own(tensor(batch.strong, img));
+    const global2 = own(tensor(batch.global2, img));
+    const clsLabel = own(tensor(batch.clsLabels, [B, C]));
+    const imgBox = own(tensor(batch.imgBox, [B, 4], 'i32'));
+    const p = net.encoder.config.patchSize;
+    const grid: [number, number] = [Math.floor(S / p), Math.floor(S / p)];
+    const sources = { roiSource: 'aux', segSource: 'final' } as const;
+    const pl = pseudoLabels(net, images, clsLabel, imgBox, grid, presentClasses(batch.clsLabels, C), sources, o, withSeg, tocoRoi);
+    own(pl.roi);
+    own(pl.aff);
+    own(pl.segLabel);
+    // The crop plan needs the ROI mask on the host: the student's forward is encoded while it comes back.
+    const cropOptions = { cropNum: o.cropNum, cropSize: o.localCropSize, threshold: o.cropThreshold, seed: cropSeed(o.seed, point.iteration, B) };
+    const planned = withCtc ? tocoCropPlan(pl.roi, cropOptions) : null;
+    planned?.catch(() => {}); // awaited below; a step that fails before then must not crash the process
+
+    const head = scope(() => {
+      const out = net.forward(images);
+      const terms: Partial<Record<TocoLossTerm, Tensor>> = {};
+      terms.cls = clsLoss(out.cls, clsLabel);
+      terms.cls_aux = clsLoss(out.clsAux, clsLabel);
+      terms.ptc = ptcLoss(out.x4, pl.aff);
+      const seg448 = withSeg ? upsampleLogits(out.seg, [S, S]) : null;
+      if (seg448) terms.seg = segLoss(seg448, pl.segLabel!);
+      return { terms, clsToken: out.clsToken, seg448: w.reg !== 0 ? seg448 : null };
+    });
+    const terms = head.terms;
+    for (const t of Object.values(terms)) own(t);
+    own(head.clsToken);
+    own(head.seg448);
+    energy = head.seg448 ? energyLoss(images, head.seg448, pl.segLabel!, imgBox, o.energy) : null;
+    energy?.catch(() => {});
+
+    // forward_proj: the teacher head's EMA first, then teacher (no grad) and student projections.
+    net.emaUpdateProjHead();
+    if (planned) {
+      const plan = await planned;
+      terms.ctc = own(
+        scope(() => {
+          const g = concat([head.clsToken, net.encoder.forwardFeatures(global2).cls], 0);
+          const outT = noGrad(() => net.projHeadT.forward(detach(g)));
+          const local = net.encoder.forwardFeatures(concat(cropWindows(strong, plan), 0)).cls;
+          const outS = net.projHead.forward(concat([g, local], 0));
+          const flags = tensor(plan.flags, [B, plan.cropNum + 2], 'i32');
+          return ctcLoss(outS, outT, flags, { temperature: o.temperature });
+        }),
+      );
+    }
+    const partial = own(
+      scope(() => {
+        let sum: Tensor = zeros([]);
+        for (const t of TOCO_LOSS_TERMS) if (t !== 'reg' && w[t] !== 0 && terms[t]) sum = add(sum, mul(terms[t]!, w[t]));
+        return sum;
+      }),
+    );
+    if (energy) {
+      const pending = energy;
+      energy = null;
+      terms.reg = own(await pending);
+    }
+    const total = own(scope(() => (terms.reg ? add(partial, mul(terms.reg, w.reg)) : partial)));
+    if (ctx.watch) {
+      const { watch, step } = ctx.watch;
+      TOCO_LOSS_TERMS.forEach((t, i) => terms[t] && watch.watch(step, i, terms[t]!));
+      watch.watch(step, TOCO_LOSS_TERMS.length, total);
+    }
+    total.backward();
+    optimizer.step();
+    optimizer.zeroGrad();
+
+    if (!read) return null;
+    const out = {} as TocoLosses;
+    const values = await Promise.all(TOCO_LOSS_TERMS.map((t) => (terms[t] ? terms[t]!.item() : 0)));
+    TOCO_LOSS_TERMS.forEach((t, i) => (out[t] = values[i]));
+    return out;
+  } finally {
+    for (const t of owned) if (!t.disposed) t.dispose();
+    void energy?.then((t) => t.dispose(), () => {});
+  }
+}
