@@ -12,13 +12,22 @@ import type { SecoConfig } from './config/schema.ts';
  * dict: its model entry). `note` hears how the weights were found.
  */
 export async function readNetworkWeights(file: string, note: (line: string) => void = () => {}): Promise<TensorRecord> {
+  return (await readWeights(file, note)).tensors;
+}
+
+async function readWeights(file: string, note: (line: string) => void) {
   const w = await sharedReadNetworkWeights(file);
   for (const n of w.notes) note(n);
-  return w.tensors;
+  return w;
 }
 
 export type SegModel = Pick<SharedSegModel, 'segment' | 'camSeeds' | 'dispose'>;
 
-export async function loadSegModel(config: SecoConfig, weightsFile: string, note?: (line: string) => void): Promise<SegModel> {
-  return segModelFromWeights(await readNetworkWeights(weightsFile, note), config, weightsFile);
+export async function loadSegModel(config: SecoConfig, weightsFile: string, note: (line: string) => void = () => {}): Promise<SegModel> {
+  const w = await readWeights(weightsFile, note);
+  // A training checkpoint's tag names its method; a config of another method would build another network.
+  if (w.method && w.method !== config.method) {
+    throw new Error(`${weightsFile} is a ${w.method} checkpoint but the config's method is ${config.method}: pass the config it was trained with (e.g. --config ${w.method === 'toco' ? 'toco-demo' : 'demo'})`);
+  }
+  return segModelFromWeights(w.tensors, config, weightsFile);
 }

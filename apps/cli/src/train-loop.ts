@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GpuMemoryError } from '@seco/tensor';
-import type { SecoStepPoint } from '@seco/models';
+import type { StepPoint } from '@seco/models';
 import type { CheckpointManager } from './checkpoint/manager.ts';
 import type { TrainState } from './checkpoint/train-state.ts';
 import type { SecoConfig } from './config/schema.ts';
@@ -19,7 +19,7 @@ export interface Trainer {
    * Runs iteration `iteration` (0-based) with its loss weights and switches. Returns the unweighted loss terms when
    * `read` is true, else null: reading scalars back from the GPU waits for the step, so it is done only to log.
    */
-  step(iteration: number, point: SecoStepPoint, read: boolean): Promise<Record<string, number> | null>;
+  step(iteration: number, point: StepPoint, read: boolean): Promise<Record<string, number> | null>;
   /** The backbone lr the last step used, as the optimizer set it (logged; the optimizer is its one source). */
   learningRate(): number;
   /** In-training validation, e.g. { cam_miou, seg_miou }. */

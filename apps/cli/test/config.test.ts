@@ -79,7 +79,7 @@ describe('config files', () => {
     const f = writeJson(d, 'c.json', { extends: 'voc', train: { max_iter: 5 } });
     expect(() => loadConfig(f)).toThrow('config train.max_iter: unknown key (did you mean "max_iters"?)');
     const g = writeJson(d, 'g.json', { extends: 'voc', bogus: 1 });
-    expect(() => loadConfig(g)).toThrow(/config bogus: unknown key \(allowed here: data, model/);
+    expect(() => loadConfig(g)).toThrow(/config bogus: unknown key \(allowed here: method, data, model/);
   });
 
   test('bad values name key, value and what is allowed', () => {

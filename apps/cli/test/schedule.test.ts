@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config/load.ts';
 import { PRESETS } from '../src/config/presets.ts';
-import { lossWeights, schedulePoint, totalLoss } from '../src/schedule.ts';
+import { lossWeights, secoSchedulePoint as schedulePoint, totalLoss } from '../src/schedule.ts';
 
 describe('loss schedule', () => {
   test('VOC (§3.7): cls+aux+0.3 ptc to 1000, + lig/lil to 2000, then + seg/reg', () => {

@@ -18,6 +18,8 @@ export interface CheckpointManagerOptions {
   writer?: CheckpointWriter;
   reader?: CheckpointReader;
   warn?: (message: string) => void;
+  /** The checkpoint tag of the run's method (WsssMethod.checkpointFormat); default SeCo's. */
+  format?: string;
 }
 
 export interface CheckpointEntry {
@@ -73,14 +75,17 @@ export class CheckpointManager {
   private readonly writer: CheckpointWriter;
   private readonly reader: CheckpointReader;
   private readonly warn: (message: string) => void;
+  /** The tag written and required: the method's (seco-checkpoint/1 unless the options say otherwise). */
+  private readonly format: string;
 
   constructor(
     readonly dir: string,
     private readonly o: CheckpointManagerOptions,
   ) {
     if (!(Number.isInteger(o.keep) && o.keep >= 1)) throw new CheckpointError(`keep must be an integer >= 1, got ${o.keep}`);
+    this.format = o.format ?? SECO_CHECKPOINT_FORMAT;
     this.writer = o.writer ?? saveCheckpoint;
-    this.reader = o.reader ?? ((path) => loadCheckpoint(path, { format: SECO_CHECKPOINT_FORMAT }));
+    this.reader = o.reader ?? ((path) => loadCheckpoint(path, { format: this.format }));
     this.warn = o.warn ?? ((m) => console.warn(`warning: ${m}`));
   }
 
@@ -110,7 +115,7 @@ export class CheckpointManager {
     const before = await this.list();
     const hadFile = before.some((c) => c.path === path);
     try {
-      await this.writer(path, { format: SECO_CHECKPOINT_FORMAT, tensors: state.tensors(), step, meta: { state: state.meta(), config } });
+      await this.writer(path, { format: this.format, tensors: state.tensors(), step, meta: { state: state.meta(), config } });
     } catch (e) {
       // A non-atomic writer may leave a partial file under the final name; the atomic one never does.
       if (!hadFile) await unlink(path).catch(() => {});

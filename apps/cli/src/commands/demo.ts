@@ -1,5 +1,6 @@
 // seco demo: the synthetic co-occurrence set (generated once into OUT/synthetic), the tiny demo config trained
-// with every SeCo loss, then the final evaluation on its val split: mIoU, the co-occurrence leak, pictures.
+// with every loss of its method (SeCo's demo, or ToCo's toco-demo), then the final evaluation on its val split:
+// mIoU, the co-occurrence leak, pictures.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,6 +46,7 @@ export function generateSyntheticSet(config: SecoConfig, syn: NonNullable<SecoCo
 const SHEET_ROWS = 8;
 
 export interface DemoResult {
+  method: SecoConfig['method'];
   miou: number;
   leak: number;
   leak_per_class: (number | null)[];
@@ -108,12 +110,14 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
   const t2 = performance.now();
   io.stdout.write(ev.text);
   const result: DemoResult = {
+    method: config.method,
     miou: ev.report.miou,
     leak: ev.leak.share(),
     leak_per_class: ev.leak.perClass(),
     iterations: last.step,
-    lil_weight: config.loss.weights.lil,
-    lig_weight: config.loss.weights.lig,
+    // 0 for a method without LIL / LIG (toco)
+    lil_weight: config.loss.weights.lil ?? 0,
+    lig_weight: config.loss.weights.lig ?? 0,
     val_images: ev.images,
     seconds: { train: (t1 - t0) / 1000, eval: (t2 - t1) / 1000, total: (t2 - t0) / 1000 },
   };
@@ -121,7 +125,7 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   io.stdout.write(
     `demo: val mIoU ${pct(result.miou)}, co-occurrence leak ${pct(result.leak)} (context pixels predicted as their co-occurring class), ` +
-      `LIL/LIG weights ${result.lil_weight}/${result.lig_weight}, ${result.iterations} iterations, ${result.seconds.total.toFixed(0)} s\n` +
+      `method ${result.method}, LIL/LIG weights ${result.lil_weight}/${result.lig_weight}, ${result.iterations} iterations, ${result.seconds.total.toFixed(0)} s\n` +
       `pictures: ${join(out, 'loss.png')}, ${join(out, 'eval', 'sheet.png')}; figures: ${join(out, 'demo.json')}\n`,
   );
   return 0;

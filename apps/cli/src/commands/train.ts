@@ -1,4 +1,6 @@
-// seco train: config → run folder → (resume) → the generic loop around the SeCo trainer (trainer/seco-trainer.ts).
+// seco train: config → run folder → (resume) → the generic loop around the config method's trainer
+// (trainer/seco-trainer.ts).
+import { methodOf } from '@seco/models';
 import { engine, GpuMemoryError, hasEngine, init, type NonFiniteOp } from '@seco/tensor';
 import type { FlagValues } from '../args.ts';
 import { CheckpointManager } from '../checkpoint/manager.ts';
@@ -28,7 +30,7 @@ export interface TrainSetup {
   config: SecoConfig;
   out: string;
   resume: boolean;
-  /** Builds the trainer; the default is the SeCo one. */
+  /** Builds the trainer; the default is the config method's (trainer/seco-trainer.ts). */
   makeTrainer?: (config: SecoConfig) => Promise<Trainer>;
 }
 
@@ -40,7 +42,7 @@ export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
     throw e instanceof GpuMemoryError ? trainingMemoryError(e, { phase: 'setup' }, s.config) : e;
   });
   if (trainer.startup) io.stdout.write(`${trainer.startup}\n`);
-  const checkpoints = new CheckpointManager(run.checkpointDir, { keep: s.config.log.keep_checkpoints, warn });
+  const checkpoints = new CheckpointManager(run.checkpointDir, { keep: s.config.log.keep_checkpoints, warn, format: methodOf(s.config).checkpointFormat });
   let start = 0;
   if (s.resume) {
     const r = await checkpoints.resume(trainer.state);

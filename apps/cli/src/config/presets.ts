@@ -1,8 +1,10 @@
 // Built-in configs. voc and coco hold SeCo's settings (docs/ALGORITHM.md §2.6, §3.7, §3.8, §5); demo is a tiny ViT on the
-// synthetic co-occurrence set, with SeCo's schedule scaled to a few hundred iterations.
+// synthetic co-occurrence set, with SeCo's schedule scaled to a few hundred iterations. toco and toco-demo train the
+// ToCo baseline (method "toco") on the same data and network.
 import type { SecoConfig } from './schema.ts';
 
 const voc: SecoConfig = {
+  method: 'seco',
   data: {
     dataset: 'voc',
     root: 'data/VOCdevkit/VOC2012',
@@ -65,6 +67,9 @@ const voc: SecoConfig = {
     temp_lil: 0.08,
     temp_lig: 0.1,
   },
+  // ToCo's values (read only by method "toco"): CTCHead 2048 -> 256 -> 1024, teacher head momentum 0.9, CTC
+  // temperature 0.5, negative crops at summed ROI / area <= 0.2 (docs/ALGORITHM.md §9).
+  toco: { momentum: 0.9, temp: 0.5, proj_bottleneck_dim: 256, proj_out_dim: 1024, crop_threshold: 0.2 },
   eval: { interval: 2000, scales: [1.0, 1.25, 1.5], flip: true, crf: true, size: 448 },
   log: { interval: 200, checkpoint_interval: 2000, keep_checkpoints: 3 },
   debug: { nan_check: false },
@@ -141,7 +146,39 @@ const demo: SecoConfig = {
   log: { interval: 10, checkpoint_interval: 100, keep_checkpoints: 2 },
 };
 
-export const PRESETS = { voc, coco, demo } as const satisfies Record<string, SecoConfig>;
+// ToCo (CVPR 2023), the baseline SeCo extends, on VOC: dist_train_voc_seg_neg.py's settings (2 GPUs x 2 images
+// seen as one batch of 4) on SeCo's backbone and heads (docs/ALGORITHM.md §9 lists where it departs from ToCo).
+const toco: SecoConfig = {
+  ...voc,
+  method: 'toco',
+  // 2 global views + 8 local crops of 96 px
+  train: { ...voc.train, local_crop_size: 96, ncrops: 10 },
+  loss: {
+    weights: { cls: 1, cls_aux: 1, ptc: 0.2, ctc: 0.5, seg: 0.1, reg: 0.05 },
+    // `n_iter <= 2000`: cls + aux + ptc + ctc; then + seg + reg
+    start: { cls: 0, cls_aux: 0, ptc: 0, ctc: 0, seg: 2001, reg: 2001 },
+    energy: voc.loss.energy,
+  },
+  cam: { ...voc.cam, scales: [1.0, 0.5, 1.5] },
+};
+
+// ToCo on the demo's data, network, lr and schedule, scaled from ToCo's VOC settings as demo scales SeCo's: seg and
+// reg from 100 (SeCo's demo: 100), CTC from the start (as ToCo), training CAMs at 1 and 0.5 (the 1.5 scale dropped
+// for cost, as in demo), local crops 1.5x SeCo's demo crops as at VOC (96 vs 64 px: 48 px, 6x6 tokens), 8 per
+// image, and the CTC head at the demo's width (256 -> 32 -> 128, ToCo's 2048 -> 256 -> 1024 relative to 768).
+const tocoDemo: SecoConfig = {
+  ...demo,
+  method: 'toco',
+  train: { ...demo.train, local_crop_size: 48, ncrops: 10 },
+  loss: {
+    ...toco.loss,
+    start: { cls: 0, cls_aux: 0, ptc: 0, ctc: 0, seg: 100, reg: 100 },
+    energy: demo.loss.energy,
+  },
+  toco: { ...voc.toco, proj_bottleneck_dim: 32, proj_out_dim: 128 },
+};
+
+export const PRESETS = { voc, coco, demo, toco, 'toco-demo': tocoDemo } as const satisfies Record<string, SecoConfig>;
 export type PresetName = keyof typeof PRESETS;
 
 export function isPreset(name: string): name is PresetName {

@@ -1,7 +1,7 @@
 // The one schema of a run's config. Names follow SeCo's train-script arguments (docs/ALGORITHM.md §3.7/§3.8) where one
 // exists; the TypeScript type SecoConfig is derived from it, so a key added here is typed everywhere.
-import type { SecoLossTerm } from '@seco/models';
-import { bool, ConfigError, type Infer, list, nullable, num, obj, oneOf, str } from './validate.ts';
+import { METHODS, METHOD_NAMES, type MethodName } from '@seco/models';
+import { bool, ConfigError, type Infer, list, nullable, num, obj, oneOf, record, str } from './validate.ts';
 
 const unit = () => num({ min: 0, max: 1 });
 const iter = () => num({ int: true, min: 0 });
@@ -9,11 +9,12 @@ const weight = () => num({ min: 0 });
 const positive = () => num({ gt: 0 });
 const count = () => num({ int: true, min: 1 });
 
-/** One field per loss term of @seco/models' SECO_LOSS_TERMS (the `satisfies` fails when the two part ways). */
-const perTerm = <T>(f: () => import('./validate.ts').Field<T>) =>
-  obj({ cls: f(), cls_aux: f(), ptc: f(), lil: f(), lig: f(), seg: f(), reg: f() } satisfies Record<SecoLossTerm, unknown>);
+/** One value per loss term of the config's method (checkConsistency holds the keys to its lossTerms). */
+const perTerm = <T>(f: () => import('./validate.ts').Field<T>) => record(f());
 
 export const configSchema = obj({
+  /** The WSSS method trained: SeCo, or the ToCo baseline it extends (same backbone and heads, its own losses). */
+  method: oneOf(METHOD_NAMES as [MethodName, ...MethodName[]]),
   data: obj({
     dataset: oneOf(['voc', 'coco', 'synthetic'] as const),
     /** VOC: the VOC2012 folder; COCO: the image root; synthetic: the generated folder. Relative to the cwd. */
@@ -114,6 +115,15 @@ export const configSchema = obj({
     temp_lil: positive(),
     temp_lig: positive(),
   }),
+  /** ToCo's own settings (read when method is "toco"): CTC head widths, its teacher's momentum, CTC temperature. */
+  toco: obj({
+    momentum: unit(),
+    temp: positive(),
+    proj_bottleneck_dim: count(),
+    proj_out_dim: count(),
+    /** A local crop is negative when its summed ROI (0, 1, 2) over its area is at most this (ToCo: 0.2). */
+    crop_threshold: unit(),
+  }),
   eval: obj({
     /** In-training validation every N iterations (0: never). */
     interval: iter(),
@@ -143,6 +153,16 @@ export function checkConsistency(c: SecoConfig): void {
     throw new ConfigError(`config: ${msg}`);
   };
   const { cam, train, model, seco } = c;
+  const terms: readonly string[] = METHODS[c.method].lossTerms;
+  for (const part of ['weights', 'start'] as const) {
+    const keys = Object.keys(c.loss[part]);
+    const missing = terms.filter((t) => !keys.includes(t));
+    const extra = keys.filter((k) => !terms.includes(k));
+    if (missing.length || extra.length) {
+      const what = [missing.length ? `missing ${missing.join(', ')}` : '', extra.length ? `not a ${c.method} term: ${extra.join(', ')}` : ''].filter(Boolean).join('; ');
+      fail(`loss.${part} must name exactly the loss terms of method "${c.method}" (${terms.join(', ')}): ${what}`);
+    }
+  }
   if (!(cam.low_thre <= cam.bkg_thre && cam.bkg_thre <= cam.high_thre)) {
     fail(`cam.low_thre (${cam.low_thre}) <= cam.bkg_thre (${cam.bkg_thre}) <= cam.high_thre (${cam.high_thre}) must hold`);
   }
@@ -154,7 +174,7 @@ export function checkConsistency(c: SecoConfig): void {
   if (model.aux_layer >= model.depth || model.aux_layer < -model.depth) fail(`model.aux_layer (${model.aux_layer}) is not a block of a depth-${model.depth} ViT`);
   // SeCo asserts this: each step enqueues batch × ncrops keys and the pointer wraps exactly.
   const keys = train.batch_size * train.ncrops;
-  if (seco.queue_size % keys !== 0) fail(`seco.queue_size (${seco.queue_size}) must be divisible by train.batch_size × train.ncrops (${keys})`);
+  if (c.method === 'seco' && seco.queue_size % keys !== 0) fail(`seco.queue_size (${seco.queue_size}) must be divisible by train.batch_size × train.ncrops (${keys})`);
   if (train.warmup_iters >= train.max_iters) fail(`train.warmup_iters (${train.warmup_iters}) must be below train.max_iters (${train.max_iters})`);
   if (c.data.dataset === 'coco' && c.data.mask_root === null) fail('data.mask_root is required for data.dataset "coco"');
   const syn = c.data.synthetic;

@@ -89,6 +89,20 @@ export function list<T>(item: Field<T>, o: { minLength?: number; length?: number
   };
 }
 
+/** An object whose keys are free (checked elsewhere, e.g. against a method's loss terms) and whose values are `item`. */
+export function record<T>(item: Field<T>): Field<Record<string, T>> {
+  const describe = `an object of ${item.describe}`;
+  return {
+    describe,
+    check(v, path) {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(path, v, describe);
+      const out: Record<string, T> = {};
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = item.check(x, join(path, k));
+      return out;
+    },
+  };
+}
+
 type Shape = Record<string, Field<unknown>>;
 export type ObjectOf<S extends Shape> = { [K in keyof S]: Infer<S[K]> };
 

@@ -1,10 +1,11 @@
-// The one source of SeCo's learning rates: PolyWarmupAdamW over the network's four groups, whose initial lrs are
-// train.lr (encoder) and train.lr × head_lr_mult (heads, decoder); its schedule scales them before every step.
-import type { SecoNetwork } from '@seco/models';
+// The one source of the learning rates (SeCo's and ToCo's alike): PolyWarmupAdamW over the network's four groups,
+// whose initial lrs are train.lr (encoder) and train.lr × head_lr_mult (heads, decoder); its schedule scales them
+// before every step.
+import type { WsssNetwork } from '@seco/models';
 import { PolyWarmupAdamW } from '@seco/tensor';
 import type { SecoConfig } from '../config/schema.ts';
 
-export function secoOptimizer(net: SecoNetwork, config: SecoConfig): PolyWarmupAdamW {
+export function secoOptimizer(net: WsssNetwork, config: SecoConfig): PolyWarmupAdamW {
   const t = config.train;
   return new PolyWarmupAdamW(
     net.paramGroups(t.lr, t.weight_decay, t.head_lr_mult),

@@ -1,6 +1,7 @@
-// The SeCo Trainer behind `seco train`: network, optional pretrained encoder, PolyWarmupAdamW over SeCo's
-// parameter groups, the resumable loader, and one TrainState holding all of it.
-import { networkConfig, readStateDict, SECO_LOSS_TERMS, SecoNetwork, type SecoBatch, secoTrainStep } from '@seco/models';
+// The Trainer behind `seco train`, for the config's method (SeCo or ToCo, @seco/models' WsssMethod): network,
+// optional pretrained encoder, PolyWarmupAdamW over the method's parameter groups, the resumable loader, and one
+// TrainState holding all of it.
+import { methodOf, readStateDict, type StepPoint, type TrainBatch, type WsssMethod, type WsssNetwork } from '@seco/models';
 import { defaultGenerator, Generator, NonFiniteWatch } from '@seco/tensor';
 import { composeTrainState, type TrainState } from '../checkpoint/train-state.ts';
 import { cacheDir, resolvePretrained } from '../cache-dir.ts';
@@ -9,19 +10,19 @@ import type { Trainer } from '../train-loop.ts';
 import { TrainBatches } from './batches.ts';
 import { checkTrainingStateFits } from './memory-check.ts';
 import { secoOptimizer } from './optimizer.ts';
-import { stepOptions } from './step-options.ts';
+import { stepOptions, tocoStepOptions } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
 import { warmStart } from './warm-start.ts';
 import { FirstStepTuning } from './first-step-tuning.ts';
 
 export interface SecoTrainer extends Trainer {
-  readonly net: SecoNetwork;
+  readonly net: WsssNetwork;
   validateWith(o: ValidateOptions): Promise<ValidationScores>;
   close(): Promise<void>;
 }
 
 /** timm ViT weights into the encoder, strictly (mismatches named), then the teachers re-copied from it. */
-export async function loadPretrained(net: SecoNetwork, file: string): Promise<void> {
+export async function loadPretrained(net: WsssNetwork, file: string): Promise<void> {
   const sd = await readStateDict(file);
   // timm's 1000-class head is loaded and never used by SeCo (it gets no gradient, so AdamW never moves it):
   // an encoder without a head leaves it out. Everything else must fit exactly.
@@ -34,11 +35,18 @@ export async function loadPretrained(net: SecoNetwork, file: string): Promise<vo
   net.syncTeachers();
 }
 
-export function networkFromConfig(config: SecoConfig): SecoNetwork {
-  return new SecoNetwork({ ...networkConfig(config), generator: new Generator(config.train.seed) });
+export function networkFromConfig(config: SecoConfig): WsssNetwork {
+  return methodOf(config).createNetwork(config, new Generator(config.train.seed));
+}
+
+/** The step settings of the config's method (each method's step reads its own). */
+function methodStepOptions(config: SecoConfig): unknown {
+  return config.method === 'toco' ? tocoStepOptions(config) : stepOptions(config);
 }
 
 export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer> {
+  // The loop hands each step the point schedulePoint made from this same config, so it is this method's point.
+  const method = methodOf(config) as WsssMethod<WsssNetwork, string, StepPoint, unknown>;
   const t = config.train;
   // Pipelines of earlier runs on this adapter compile now, in parallel; this run's are recorded after its
   // first iteration (by then it has compiled nearly all it will) and again at the end.
@@ -55,22 +63,22 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
     generators: { default: defaultGenerator },
     json: { loader: batches.position },
   });
-  // The queue pointer is kept on the host too; it follows the loaded queue_ptr buffer.
-  const state: TrainState = { ...parts, load: async (r, m) => (await parts.load(r, m), await net.syncQueuePtr()) };
+  // Host mirrors of buffers (SeCo's queue pointer) follow the loaded state.
+  const state: TrainState = { ...parts, load: async (r, m) => (await parts.load(r, m), await net.afterStateLoad()) };
   const tuning = new FirstStepTuning(config.train.autotune);
   const watch = new NonFiniteWatch();
-  const ctx = { net, optimizer, options: stepOptions(config), watch: { watch, step: 0 } };
+  const ctx = { net, optimizer, options: methodStepOptions(config), watch: { watch, step: 0 } };
   return {
     net,
     state,
     async step(iteration, point, read) {
       const b = await batches.next();
       if (!b.strong || !b.global2 || !b.imgBox) throw new Error('the training loader yielded no strong / global2 / imgBox views');
-      const batch: SecoBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
+      const batch: TrainBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
       if (optimizer.globalStep !== iteration) throw new Error(`optimizer is at step ${optimizer.globalStep}, the loop at iteration ${iteration}`);
       ctx.watch.step = iteration;
       tuning.before();
-      const out = await secoTrainStep(ctx, batch, point, read);
+      const out = await method.step(ctx, batch, point, read);
       await tuning.after();
       if (!recorded) await warm.save().then(() => (recorded = true));
       return out;
@@ -82,7 +90,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
     notes: () => tuning.take(),
     async divergence() {
       const at = await watch.take();
-      return at && { iteration: at.step, term: SECO_LOSS_TERMS[at.index] ?? 'total' };
+      return at && { iteration: at.step, term: method.lossTerms[at.index] ?? 'total' };
     },
     async close() {
       watch.dispose();

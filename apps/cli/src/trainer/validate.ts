@@ -1,7 +1,7 @@
 // In-training validation (docs/ALGORITHM.md §5): val images resized to eval.size; seg single-scale without flip,
 // upsampled to the label and argmaxed; CAM and aux-CAM by multi_scale_cam2(cam.scales) then cam_to_label(bkg_thre)
 // with the ground-truth image labels. No CRF. One dataset-level confusion matrix per output.
-import { ConfusionMatrix, createSegModel, type SecoNetwork } from '@seco/models';
+import { ConfusionMatrix, createSegModel, type SegNetwork } from '@seco/models';
 import type { SecoConfig } from '../config/schema.ts';
 import { type EvalSample, openSplit, readSample } from '../dataset.ts';
 
@@ -17,7 +17,7 @@ export interface ValidateOptions {
   onSeg?: (sample: EvalSample, pred: Uint8Array) => void;
 }
 
-export async function validateNetwork(net: SecoNetwork, config: SecoConfig, o: ValidateOptions = {}): Promise<ValidationScores> {
+export async function validateNetwork(net: SegNetwork, config: SecoConfig, o: ValidateOptions = {}): Promise<ValidationScores> {
   const ds = openSplit(config, 'val', { masks: true });
   const nc = config.data.num_classes + 1;
   const [cam, aux, seg] = [new ConfusionMatrix(nc), new ConfusionMatrix(nc), new ConfusionMatrix(nc)];

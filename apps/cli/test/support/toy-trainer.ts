@@ -2,7 +2,7 @@
 // standing in for SeCo's trainer so checkpointing and resuming are tested on real GPU state.
 import * as T from '@seco/tensor';
 import { composeTrainState, type TrainState } from '../../src/checkpoint/train-state.ts';
-import type { SecoStepPoint } from '@seco/models';
+import type { StepPoint } from '@seco/models';
 import type { Trainer } from '../../src/train-loop.ts';
 
 export class ToyTrainer implements Trainer {
@@ -32,7 +32,7 @@ export class ToyTrainer implements Trainer {
     });
   }
 
-  async step(iteration: number, _point: SecoStepPoint, read: boolean): Promise<Record<string, number> | null> {
+  async step(iteration: number, _point: StepPoint, read: boolean): Promise<Record<string, number> | null> {
     if (iteration === this.crashAt) throw new Error(`simulated crash at iteration ${iteration}`);
     this.position.step++;
     const [loss, aux] = T.scope(() => {
