@@ -1,9 +1,11 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as T from '@seco/tensor';
 import { gradcheck, randomND, seededUniform } from '../../../test/support/gradcheck.ts';
+import { createSegModel, type InferenceConfig, inferInferenceConfig, openSegModel, readNetworkWeights } from '../src/index.ts';
 import { ctcLoss } from '../src/toco/ctc-loss.ts';
 import { planTocoCrops, tocoRoiMask } from '../src/toco/local-crops.ts';
-import { TocoNetwork } from '../src/toco/network.ts';
+import { TOCO_CHECKPOINT_FORMAT } from '../src/toco/method.ts';
+import { TocoNetwork, tocoNetworkConfig } from '../src/toco/network.ts';
 import { TOCO_LOSS_TERMS, type TocoStepOptions, type TocoStepPoint } from '../src/toco/train/options.ts';
 import { tocoTrainStep, type TocoTrainContext } from '../src/toco/train/step.ts';
 import { batch, B, C, S } from './support/tiny-step.ts';
@@ -175,4 +177,41 @@ describe('ToCo training step (tiny network)', () => {
       net.dispose();
     }
   }, 600_000);
+});
+
+describe('ToCo through the shared inference (CLI and browser)', () => {
+  const config: InferenceConfig = {
+    method: 'toco',
+    data: { num_classes: 3 },
+    model: { patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2, mlp_ratio: 4, aux_layer: -1, proj_hidden_dim: 24, proj_out_dim: 32 },
+    train: { crop_size: 32 },
+    seco: { queue_size: 16, momentum: 0.999 },
+    toco: { momentum: 0.9, proj_bottleneck_dim: 12, proj_out_dim: 20 },
+    eval: { size: 32, scales: [1, 1.5], flip: true, crf: false },
+    cam: { bkg_thre: 0.5 },
+  };
+  const image = { width: 37, height: 29, data: Uint8Array.from({ length: 37 * 29 * 3 }, (_, i) => (i * 37) % 251) };
+
+  test('a toco checkpoint opens as a TocoNetwork and segments as the network it was saved from; a bare state_dict is recognised', async () => {
+    T.manualSeed(4);
+    const net = new TocoNetwork(tocoNetworkConfig(config));
+    const tensors: Record<string, T.Tensor> = {};
+    for (const [k, v] of Object.entries(net.stateDict())) tensors[`model.${k}`] = v as T.Tensor;
+    // A stored config from before `method` existed: the checkpoint's tag still names the method.
+    const { method: _m, ...untagged } = config;
+    const bytes = await T.serializeCheckpoint({ format: TOCO_CHECKPOINT_FORMAT, tensors, step: 3, meta: { config: untagged as unknown as T.JsonValue } });
+    const opened = await openSegModel(bytes, { name: 'toco.safetensors' });
+    const direct = createSegModel(net, config);
+    try {
+      const [a, b] = [await opened.model.segment(image), await direct.segment(image)];
+      expect(Array.from(a.pred.data)).toEqual(Array.from(b.pred.data));
+      const sd = (await readNetworkWeights(bytes)).tensors;
+      const inferred = inferInferenceConfig(sd, 'sd').config;
+      expect([inferred.method, inferred.toco]).toEqual(['toco', { momentum: 0.9, proj_bottleneck_dim: 12, proj_out_dim: 20 }]);
+      await expect(openSegModel(new TextEncoder().encode('x'), { name: 'x' })).rejects.toThrow(/^x: /);
+    } finally {
+      opened.model.dispose();
+      net.dispose();
+    }
+  }, 120_000);
 });
