@@ -25,6 +25,7 @@ import {
 import { ASPP, ASPP_RATES } from './heads/aspp.ts';
 import { Classifier1x1 } from './heads/classifier.ts';
 import { DINOHead } from './heads/dino-head.ts';
+import { widen } from './precision.ts';
 import { secoParamGroups } from './train/param-groups.ts';
 import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
 import { VisionTransformer, type ViTConfig } from './vit.ts';
@@ -86,6 +87,11 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
   readonly auxClassifier: Classifier1x1;
   /** Host copy of queue_ptr (the buffer mirrors it for checkpoints). */
   private ptr = 0;
+  /**
+   * Where the EMAs read a student weight: under mixed precision its optimizer's f32 master (the f16 parameter is
+   * only its rounding); null reads the parameters themselves.
+   */
+  masterOf: ((param: Tensor) => Tensor | undefined) | null = null;
 
   constructor(config: SecoNetworkConfig) {
     super();
@@ -137,7 +143,10 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     this.projHeadT.requiresGrad_(false);
   }
 
-  /** Step 1 of §3.5: tokens → maps, cls / cls_aux from GMP, seg from ASPP. */
+  /**
+   * Step 1 of §3.5: tokens → maps, cls / cls_aux from GMP, seg from ASPP. The heads run in the weights' dtype;
+   * every output leaves in f32 (an f16 student's outputs are widened here, where the losses begin).
+   */
   forward(x: Tensor): SecoOutputs {
     const f = this.encoder.forwardFeatures(x);
     const [h, w] = f.grid;
@@ -146,7 +155,10 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
       const xAux = tokensToMap(f.auxTokens, h, w);
       f.patchTokens.dispose();
       f.auxTokens.dispose();
-      return { cls: this.classifier.forward(x4), clsAux: this.auxClassifier.forward(xAux), seg: this.decoder.forward(x4), x4, xAux, clsToken: f.cls };
+      const clsToken = widen(f.cls);
+      if (clsToken !== f.cls) f.cls.dispose(); // made outside this scope; the widened copy replaces it
+      const heads = { cls: this.classifier.forward(x4), clsAux: this.auxClassifier.forward(xAux), seg: this.decoder.forward(x4) };
+      return { cls: widen(heads.cls), clsAux: widen(heads.clsAux), seg: widen(heads.seg), x4: widen(x4), xAux: widen(xAux), clsToken };
     });
   }
 
@@ -157,19 +169,26 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
       const [h, w] = f.grid;
       return scope(() => {
         f.cls.dispose();
-        return { cam: this.classifier.cam(tokensToMap(f.patchTokens, h, w)), camAux: this.auxClassifier.cam(tokensToMap(f.auxTokens, h, w)) };
+        // CAMs leave in f32: their normalisation, thresholds and PAR are numerically sensitive.
+        return { cam: widen(this.classifier.cam(tokensToMap(f.patchTokens, h, w))), camAux: widen(this.auxClassifier.cam(tokensToMap(f.auxTokens, h, w))) };
       });
     });
   }
 
   /** _momentum_update_key_encoder: encoder_k ← m·encoder_k + (1−m)·encoder, every parameter (pos_embed and head too). */
   momentumUpdateEncoder(m = this.momentum): void {
-    ema(Object.fromEntries(this.encoderK.namedParameters()), Object.fromEntries(this.encoder.namedParameters()), m);
+    ema(Object.fromEntries(this.encoderK.namedParameters()), this.emaSources(this.encoder), m);
   }
 
   /** _EMA_update_encoder_teacher: proj_head_t ← m·proj_head_t + (1−m)·proj_head. */
   emaUpdateProjHead(m = this.momentum): void {
-    ema(Object.fromEntries(this.projHeadT.namedParameters()), Object.fromEntries(this.projHead.namedParameters()), m);
+    ema(Object.fromEntries(this.projHeadT.namedParameters()), this.emaSources(this.projHead), m);
+  }
+
+  /** A student module's weights as the EMAs read them: f32 masters where the optimizer keeps them. */
+  private emaSources(student: VisionTransformer | DINOHead): Record<string, Tensor> {
+    const masterOf = this.masterOf;
+    return Object.fromEntries(student.namedParameters().map(([n, p]) => [n, masterOf?.(p) ?? p]));
   }
 
   /**

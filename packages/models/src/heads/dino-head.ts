@@ -1,4 +1,5 @@
 import { type Generator, nn, normalize, ones, requireGrad, scope, type Tensor, zeros } from '@seco/tensor';
+import { castLike, widen } from '../precision.ts';
 import { timmLinear } from '../vit/linear.ts';
 
 export interface DINOHeadOptions {
@@ -31,20 +32,20 @@ class WeightNormLinear extends nn.Module {
  */
 export class DINOHead extends nn.Module {
   readonly mlp: nn.Sequential;
+  private readonly first: nn.Linear;
 
   constructor(inDim: number, options: DINOHeadOptions = {}) {
     super();
     const hidden = options.hiddenDim ?? 2048;
     const out = options.bottleneckDim ?? 768;
     const g = options.generator;
-    this.mlp = this.registerModule(
-      'mlp',
-      new nn.Sequential(timmLinear(inDim, hidden, g), new nn.GELU(), timmLinear(hidden, hidden, g), new nn.GELU(), timmLinear(hidden, out, g)),
-    );
+    this.first = timmLinear(inDim, hidden, g);
+    this.mlp = this.registerModule('mlp', new nn.Sequential(this.first, new nn.GELU(), timmLinear(hidden, hidden, g), new nn.GELU(), timmLinear(hidden, out, g)));
     this.registerModule('last_layer', new WeightNormLinear(out, options.outDim ?? out));
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() => normalize(this.mlp.forward(x), { dim: -1, eps: 1e-12 }));
+    // The MLP runs in its weights' dtype; the L2 normalisation always in f32 (autocast's fp32 list).
+    return scope(() => normalize(widen(this.mlp.forward(castLike(x, this.first.weight))), { dim: -1, eps: 1e-12 }));
   }
 }

@@ -4,3 +4,4 @@ export { pseudoLabels, type PseudoLabels } from './pseudo.ts';
 export { maintainReservoir, type Reservoir } from './reservoir.ts';
 export { SECO_POLY_WARMUP, SECO_EMA_MOMENTUM } from './recipe.ts';
 export { secoParamGroups, type SecoParamSets } from './param-groups.ts';
+export { lossToBackward, optimizerStep, studentModules, toMixedPrecision, type SecoPrecision } from './mixed-precision.ts';
