@@ -1,6 +1,6 @@
 // seco train with train.precision 'mixed': f16 student, loss scaling, scaler state in checkpoints, exact resume,
 // skipped steps in the log, a precision mismatch on resume refused, and a collapsed scale stopping the run.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,8 @@ beforeAll(async () => {
   await T.init();
   data = tmp();
   generateSynthetic({ outDir: join(data, 'synthetic'), count: 24, size: 32, numClasses: 5, seed: 0 });
-  mixed = loadConfig('demo', [...syntheticPaths(data), ...TINY, 'train.precision=mixed']).config;
+  // eval.interval=6: one in-training validation of the f16 student at the end (reads only).
+  mixed = loadConfig('demo', [...syntheticPaths(data), ...TINY, 'train.precision=mixed', 'eval.interval=6']).config;
 });
 
 /** The SeCo trainer, failing at `crashAt` (after the checkpoint of the iteration before). */
@@ -49,6 +50,10 @@ describe('seco train with train.precision mixed', () => {
     // clean steps), each record says how many were skipped so far, and the run goes on.
     expect(ref.at(-1)!.skipped_steps).toBeGreaterThan(0);
     for (const r of ref) expect(r.loss_scale! * 2 ** r.skipped_steps!, `iteration ${r.iteration}`).toBe(2 ** 16);
+
+    const val = JSON.parse(readFileSync(join(whole, 'val.jsonl'), 'utf8')) as Record<string, number>;
+    for (const k of ['cam_miou', 'aux_cam_miou', 'seg_miou']) expect(val[k], k).toBeGreaterThan(0);
+    for (const k of ['cam_miou', 'aux_cam_miou', 'seg_miou']) expect(val[k], k).toBeLessThanOrEqual(1);
 
     const ckpt = (await new CheckpointManager(join(whole, 'checkpoints'), { keep: 2 }).list()).at(-1)!;
     const saved = (await T.loadCheckpoint(ckpt.path, { format: SECO_CHECKPOINT_FORMAT })).tensors;
