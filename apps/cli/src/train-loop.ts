@@ -34,7 +34,9 @@ export interface Trainer {
    * The first iteration and loss term that went non-finite since the last call, or null; the trainer watches
    * its losses on the GPU each step, and this reads the watch back (a few bytes, so only at log and save steps).
    */
-  divergence?(): Promise<{ iteration: number; term: string } | null>;
+  divergence?(): Promise<{ iteration: number; term: string; message?: string } | null>;
+  /** Extra figures for a log record (e.g. a mixed-precision run's loss scale and skipped steps), read at log steps. */
+  logExtras?(): Promise<Record<string, number>>;
 }
 
 /** Training stopped because a loss went non-finite; the message says where and what to do. */
@@ -42,9 +44,9 @@ export class DivergenceError extends Error {
   override name = 'DivergenceError';
 }
 
-function divergenceMessage(iteration: number, term: string, lastCheckpoint: string | null, detail: string): string {
+function divergenceMessage(iteration: number, term: string, lastCheckpoint: string | null, detail: string, what?: string): string {
   return [
-    `training diverged at iteration ${iteration + 1}: the ${term} loss is not finite (NaN or Inf)${detail}.`,
+    `training diverged at iteration ${iteration + 1}: ${what ?? `the ${term} loss is not finite (NaN or Inf)`}${detail}.`,
     lastCheckpoint
       ? `The last good checkpoint is ${lastCheckpoint}; --resume continues from it.`
       : 'No checkpoint was written before it, so nothing non-finite was saved.',
@@ -83,10 +85,10 @@ export async function runTraining(o: TrainLoopOptions): Promise<TrainLoopResult>
   // Stops at the first non-finite loss: before a checkpoint is written, so a saved state is always finite.
   const checkFinite = async (losses: Record<string, number> | null, it: number) => {
     const bad = losses && Object.entries(losses).find(([, v]) => !Number.isFinite(v));
-    const found = (await trainer.divergence?.()) ?? (bad ? { iteration: it, term: bad[0] } : null);
+    const found: { iteration: number; term: string; message?: string } | null = (await trainer.divergence?.()) ?? (bad ? { iteration: it, term: bad[0] } : null);
     if (!found) return;
     const op = await o.firstBadOp?.();
-    throw new DivergenceError(divergenceMessage(found.iteration, found.term, lastCheckpoint, op ? `; the first op that produced one: ${op}` : ''));
+    throw new DivergenceError(divergenceMessage(found.iteration, found.term, lastCheckpoint, op ? `; the first op that produced one: ${op}` : '', found.message));
   };
   const save = async (step: number) => {
     await checkFinite(null, step - 1);
@@ -115,6 +117,7 @@ export async function runTraining(o: TrainLoopOptions): Promise<TrainLoopResult>
           it_per_sec: itPerSec,
           time: new Date().toISOString(),
           elapsed_s: t - t0,
+          ...(await trainer.logExtras?.()),
         };
         await run.appendLog(record);
         progress.update({ iteration: it, losses, lr: trainer.learningRate(), itPerSec });

@@ -90,6 +90,7 @@ describe('config files', () => {
     expect(bad({ cam: { ...PRESETS.voc.cam, scales: [1, 'x'] } })).toThrow('config cam.scales[1]: got "x", expected a number > 0');
     expect(bad({ train: { ...PRESETS.voc.train, betas: [0.9] } })).toThrow('config train.betas: got [0.9], expected a list of exactly 2');
     expect(bad({ eval: { ...PRESETS.voc.eval, crf: 'yes' } })).toThrow('config eval.crf: got "yes", expected true or false');
+    expect(bad({ train: { ...PRESETS.voc.train, precision: 'f16' } })).toThrow('config train.precision: got "f16", expected one of "f32", "mixed"');
   });
 
   test('a missing key is named', () => {

@@ -3,6 +3,7 @@
 import { noGrad, reshape, scope, type Tensor, transpose } from '@seco/tensor';
 import type { ASPP } from './heads/aspp.ts';
 import type { Classifier1x1 } from './heads/classifier.ts';
+import { widen } from './precision.ts';
 import type { VisionTransformer } from './vit.ts';
 
 /** The student parts both methods share: encoder, the two classifiers and the seg decoder. */
@@ -34,7 +35,10 @@ export function tokensToMap(t: Tensor, h: number, w: number): Tensor {
   return reshape(transpose(t, 1, 2), [B, D, h, w]);
 }
 
-/** Tokens → maps, cls / cls_aux from GMP, seg from the decoder (step 1 of §3.5). */
+/**
+ * Tokens → maps, cls / cls_aux from GMP, seg from the decoder (step 1 of §3.5). The heads run in the weights'
+ * dtype; every output leaves in f32 (an f16 student's outputs are widened here, where the losses begin).
+ */
 export function camSegForward(p: CamSegParts, x: Tensor): HeadOutputs {
   const f = p.encoder.forwardFeatures(x);
   const [h, w] = f.grid;
@@ -43,7 +47,10 @@ export function camSegForward(p: CamSegParts, x: Tensor): HeadOutputs {
     const xAux = tokensToMap(f.auxTokens, h, w);
     f.patchTokens.dispose();
     f.auxTokens.dispose();
-    return { cls: p.classifier.forward(x4), clsAux: p.auxClassifier.forward(xAux), seg: p.decoder.forward(x4), x4, xAux, clsToken: f.cls };
+    const clsToken = widen(f.cls);
+    if (clsToken !== f.cls) f.cls.dispose(); // made outside this scope; the widened copy replaces it
+    const heads = { cls: p.classifier.forward(x4), clsAux: p.auxClassifier.forward(xAux), seg: p.decoder.forward(x4) };
+    return { cls: widen(heads.cls), clsAux: widen(heads.clsAux), seg: widen(heads.seg), x4: widen(x4), xAux: widen(xAux), clsToken };
   });
 }
 
@@ -54,7 +61,8 @@ export function camSegCamOnly(p: CamSegParts, x: Tensor): { cam: Tensor; camAux:
     const [h, w] = f.grid;
     return scope(() => {
       f.cls.dispose();
-      return { cam: p.classifier.cam(tokensToMap(f.patchTokens, h, w)), camAux: p.auxClassifier.cam(tokensToMap(f.auxTokens, h, w)) };
+      // CAMs leave in f32: their normalisation, thresholds and PAR are numerically sensitive.
+      return { cam: widen(p.classifier.cam(tokensToMap(f.patchTokens, h, w))), camAux: widen(p.auxClassifier.cam(tokensToMap(f.auxTokens, h, w))) };
     });
   });
 }

@@ -29,8 +29,8 @@ const F16_OPS = new Set([
   'softmax', 'log_softmax', 'layer_norm',
   // attention (fused: f16 storage, f32 scores and softmax inside) and convolution (the matmul core)
   'attention', 'conv2d', 'autotuneConv2d',
-  // resampling (ViT's position-embedding resize)
-  'interpolate',
+  // resampling (ViT's position-embedding resize) and pooling (the classifiers' global max pool; f32 inside)
+  'interpolate', 'adaptive_max_pool2d', 'adaptive_avg_pool2d', 'max_pool2d', 'avg_pool2d',
 ]);
 
 export function assertF16Op(op: string): void {

@@ -116,6 +116,14 @@ describe('pooling and resizing over the binding limit', () => {
     await sameBits(() => withGrads([x], (a) => T.adaptiveAvgPool2d(a, 3), 18));
   });
 
+  test('f16 max and avg pooling (2-byte elements: windows at odd offsets), forward and backward', async () => {
+    const x = T.cast(randomTensor([3, 5, 17, 19], 22), 'f16');
+    await sameBits(() => withGrads([x], (a) => T.maxPool2d(a, { kernelSize: 3, stride: 2, padding: 1 })));
+    await sameBits(() => withGrads([x], (a) => T.adaptiveMaxPool2d(T.transpose(a, 0, 1), 1), 23));
+    await sameBits(() => withGrads([x], (a) => T.avgPool2d(a, { kernelSize: [2, 3], stride: [2, 2] }), 24));
+    x.dispose();
+  });
+
   test('bilinear, bicubic and nearest resize, forward and backward', async () => {
     const x = randomTensor([2, 7, 11, 13], 19);
     await sameBits(() => withGrads([x], (a) => T.interpolate(a, { size: [17, 9], mode: 'bilinear' })));

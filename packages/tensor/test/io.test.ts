@@ -281,9 +281,11 @@ describe('safetensors write', () => {
   test('GPU tensors and host arrays of every dtype, with metadata, to a file and back', async () => {
     const x = T.tensor([[1.5, -2, 0], [-0, 3.25, 1e-30]]);
     const idx = T.tensor([3, -1, 7], [3], 'i32');
+    const half = T.tensor([65504, -0.1, 1e-7], [3], 'f16');
     const inputs = {
       x,
       idx,
+      half,
       f64: { data: [0.1, -1e300, 2], dtype: 'F64' as const },
       bf16: { data: [1, -2.5, 3.140625], shape: [3, 1], dtype: 'BF16' as const },
       f16: { data: [65504, -6.103515625e-5, 5.960464477539063e-8], dtype: 'F16' as const },
@@ -304,6 +306,8 @@ describe('safetensors write', () => {
     const want: Record<string, [string, number[], number[]]> = {
       x: ['F32', [2, 3], [1.5, -2, 0, -0, 3.25, Math.fround(1e-30)]],
       idx: ['I32', [3], [3, -1, 7]],
+      // An f16 GPU tensor is stored as F16: its halves, exactly (0.1 and 1e-7 as rounded on upload).
+      half: ['F16', [3], [65504, -0.0999755859375, 1.1920928955078125e-7]],
       f64: ['F64', [3], [Math.fround(0.1), -Infinity, 2]],
       bf16: ['BF16', [3, 1], [1, -2.5, 3.140625]],
       f16: ['F16', [3], [65504, -6.103515625e-5, 5.960464477539063e-8]],
@@ -327,6 +331,7 @@ describe('safetensors write', () => {
     expect(back.tensors.u8.data).toBeInstanceOf(Uint32Array);
     x.dispose();
     idx.dispose();
+    half.dispose();
   });
 
   test('bad write inputs fail before the file is touched', async () => {

@@ -47,6 +47,7 @@ const voc: SecoConfig = {
     poly_power: 0.9,
     seed: 0,
     autotune: 'auto',
+    precision: 'f32',
   },
   loss: {
     weights: { cls: 1, cls_aux: 1, ptc: 0.3, lil: 0.5, lig: 0.5, seg: 0.12, reg: 0.05 },

@@ -83,6 +83,11 @@ export const configSchema = obj({
      * warm-start cache): 'auto' on GPUs, not on CPU rasterizers (minutes there at real size).
      */
     autotune: oneOf(['auto', 'on', 'off'] as const),
+    /**
+     * 'f32' (SeCo's numbers) or 'mixed': an f16 student through f32 master weights, f32 losses and dynamic loss
+     * scaling that skips overflowing steps (needs the adapter feature shader-f16).
+     */
+    precision: oneOf(['f32', 'mixed'] as const),
   }),
   loss: obj({
     weights: perTerm(weight),

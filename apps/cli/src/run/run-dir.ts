@@ -15,6 +15,9 @@ export interface LogRecord {
   /** ISO time of the record, and seconds since the (possibly resumed) process started training. */
   time: string;
   elapsed_s: number;
+  /** Mixed precision only: the loss scale after this iteration and the steps skipped on overflow so far. */
+  loss_scale?: number;
+  skipped_steps?: number;
 }
 
 export class RunDirError extends Error {

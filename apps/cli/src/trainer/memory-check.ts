@@ -3,15 +3,16 @@
 // loader started and iteration 1 ran most of its forward pass.
 import { engine, GpuMemoryError, type Tensor } from '@seco/tensor';
 
-/** f32 gradient + exp_avg + exp_avg_sq per trainable element. */
-const TRAINING_COPIES = 3;
+/** AdamW's f32 exp_avg + exp_avg_sq per trainable element (an f16 parameter's f32 master exists already). */
+const MOMENT_BYTES = 8;
 
 export function checkTrainingStateFits(trainable: readonly Tensor[]): void {
   const e = engine();
   const budget = e.memoryBudgetBytes;
   if (!Number.isFinite(budget)) return;
   const elements = trainable.reduce((n, p) => n + p.size, 0);
-  const bytes = TRAINING_COPIES * 4 * elements;
+  // The gradient has the parameter's dtype (2 bytes for a mixed-precision student's f16 weights).
+  const bytes = trainable.reduce((n, p) => n + p.size * (MOMENT_BYTES + (p.dtype === 'f16' ? 2 : 4)), 0);
   const live = e.stats().liveBytes;
   if (live + bytes <= budget) return;
   throw new GpuMemoryError({

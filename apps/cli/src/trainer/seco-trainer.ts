@@ -9,7 +9,7 @@ import type { SecoConfig } from '../config/schema.ts';
 import type { Trainer } from '../train-loop.ts';
 import { TrainBatches } from './batches.ts';
 import { checkTrainingStateFits } from './memory-check.ts';
-import { secoOptimizer } from './optimizer.ts';
+import { scaleCollapse, scalerLog, setUpPrecision, withScalerState } from './mixed-precision.ts';
 import { stepOptions, tocoStepOptions } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
 import { warmStart } from './warm-start.ts';
@@ -54,7 +54,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   let recorded = false;
   const net = networkFromConfig(config);
   if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));
-  const optimizer = secoOptimizer(net, config);
+  const { optimizer, scaler } = setUpPrecision(net, config);
   checkTrainingStateFits(optimizer.parameters);
   const batches = new TrainBatches(config);
   const parts = composeTrainState({
@@ -63,11 +63,11 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
     generators: { default: defaultGenerator },
     json: { loader: batches.position },
   });
-  // Host mirrors of buffers (SeCo's queue pointer) follow the loaded state.
-  const state: TrainState = { ...parts, load: async (r, m) => (await parts.load(r, m), await net.afterStateLoad()) };
+  // Host mirrors of buffers (SeCo's queue pointer) follow the loaded state; a mixed run's scaler state too.
+  const state: TrainState = withScalerState({ ...parts, load: async (r, m) => (await parts.load(r, m), await net.afterStateLoad()) }, scaler);
   const tuning = new FirstStepTuning(config.train.autotune);
   const watch = new NonFiniteWatch();
-  const ctx = { net, optimizer, options: methodStepOptions(config), watch: { watch, step: 0 } };
+  const ctx = { net, optimizer, options: methodStepOptions(config), watch: { watch, step: 0 }, scaler };
   return {
     net,
     state,
@@ -90,14 +90,19 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
     notes: () => tuning.take(),
     async divergence() {
       const at = await watch.take();
-      return at && { iteration: at.step, term: method.lossTerms[at.index] ?? 'total' };
+      if (at) return { iteration: at.step, term: method.lossTerms[at.index] ?? 'total' };
+      // Mixed precision: overflowing steps are skipped (AMP's normal behaviour); a collapsed scale stops.
+      const collapsed = scaler ? await scaleCollapse(scaler) : null;
+      return collapsed ? { iteration: optimizer.globalStep - 1, term: 'loss scale', message: collapsed } : null;
     },
+    ...(scaler ? { logExtras: () => scalerLog(scaler) } : {}),
     async close() {
       watch.dispose();
       await warm.save();
       await batches.close();
       // The AdamW moments are twice the network again; they live outside every scope until disposed.
       optimizer.dispose();
+      scaler?.dispose();
       net.dispose();
     },
   };

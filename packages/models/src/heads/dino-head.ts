@@ -1,4 +1,5 @@
 import { type Generator, linear, mul, nn, normalize, ones, requireGrad, scope, type Tensor, zeros } from '@seco/tensor';
+import { castLike, widen } from '../precision.ts';
 import { timmLinear } from '../vit/linear.ts';
 
 export interface DINOHeadOptions {
@@ -48,6 +49,7 @@ class WeightNormLinear extends nn.Module {
  */
 export class DINOHead extends nn.Module {
   readonly mlp: nn.Sequential;
+  private readonly first: nn.Linear;
   private readonly lastLayer: WeightNormLinear;
 
   constructor(inDim: number, options: DINOHeadOptions = {}) {
@@ -55,16 +57,16 @@ export class DINOHead extends nn.Module {
     const hidden = options.hiddenDim ?? 2048;
     const out = options.bottleneckDim ?? 768;
     const g = options.generator;
-    this.mlp = this.registerModule(
-      'mlp',
-      new nn.Sequential(timmLinear(inDim, hidden, g), new nn.GELU(), timmLinear(hidden, hidden, g), new nn.GELU(), timmLinear(hidden, out, g)),
-    );
+    this.first = timmLinear(inDim, hidden, g);
+    this.mlp = this.registerModule('mlp', new nn.Sequential(this.first, new nn.GELU(), timmLinear(hidden, hidden, g), new nn.GELU(), timmLinear(hidden, out, g)));
     this.lastLayer = this.registerModule('last_layer', new WeightNormLinear(out, options.outDim ?? out, options.lastLayer ?? false, g));
   }
 
   forward(x: Tensor): Tensor {
+    // The MLP runs in its weights' dtype; the L2 normalisation always in f32 (autocast's fp32 list), and so does
+    // the weight-normed last layer (a normalisation too) where a method uses it.
     return scope(() => {
-      const z = normalize(this.mlp.forward(x), { dim: -1, eps: 1e-12 });
+      const z = normalize(widen(this.mlp.forward(castLike(x, this.first.weight))), { dim: -1, eps: 1e-12 });
       return this.lastLayer.used ? this.lastLayer.forward(z) : z;
     });
   }

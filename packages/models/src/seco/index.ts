@@ -8,3 +8,4 @@ export { maintainReservoir, type Reservoir } from './train/reservoir.ts';
 export { SECO_POLY_WARMUP, SECO_EMA_MOMENTUM } from './train/recipe.ts';
 export { SECO_CHECKPOINT_FORMAT } from './checkpoint-format.ts';
 export { SECO_METHOD } from './method.ts';
+export { lossToBackward, optimizerStep, studentModules, toMixedPrecision, type SecoPrecision } from './train/mixed-precision.ts';

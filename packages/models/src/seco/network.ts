@@ -67,6 +67,11 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
   readonly auxClassifier: Classifier1x1;
   /** Host copy of queue_ptr (the buffer mirrors it for checkpoints). */
   private ptr = 0;
+  /**
+   * Where the EMAs read a student weight: under mixed precision its optimizer's f32 master (the f16 parameter is
+   * only its rounding); null reads the parameters themselves.
+   */
+  masterOf: ((param: Tensor) => Tensor | undefined) | null = null;
 
   constructor(config: SecoNetworkConfig) {
     super();
@@ -118,7 +123,10 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     this.projHeadT.requiresGrad_(false);
   }
 
-  /** Step 1 of §3.5: tokens → maps, cls / cls_aux from GMP, seg from ASPP. */
+  /**
+   * Step 1 of §3.5: tokens → maps, cls / cls_aux from GMP, seg from ASPP. The heads run in the weights' dtype;
+   * every output leaves in f32 (an f16 student's outputs are widened here, where the losses begin).
+   */
   forward(x: Tensor): SecoOutputs {
     return camSegForward(this, x);
   }
@@ -130,12 +138,18 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
 
   /** _momentum_update_key_encoder: encoder_k ← m·encoder_k + (1−m)·encoder, every parameter (pos_embed and head too). */
   momentumUpdateEncoder(m = this.momentum): void {
-    ema(Object.fromEntries(this.encoderK.namedParameters()), Object.fromEntries(this.encoder.namedParameters()), m);
+    ema(Object.fromEntries(this.encoderK.namedParameters()), this.emaSources(this.encoder), m);
   }
 
   /** _EMA_update_encoder_teacher: proj_head_t ← m·proj_head_t + (1−m)·proj_head. */
   emaUpdateProjHead(m = this.momentum): void {
-    ema(Object.fromEntries(this.projHeadT.namedParameters()), Object.fromEntries(this.projHead.namedParameters()), m);
+    ema(Object.fromEntries(this.projHeadT.namedParameters()), this.emaSources(this.projHead), m);
+  }
+
+  /** A student module's weights as the EMAs read them: f32 masters where the optimizer keeps them. */
+  private emaSources(student: VisionTransformer | DINOHead): Record<string, Tensor> {
+    const masterOf = this.masterOf;
+    return Object.fromEntries(student.namedParameters().map(([n, p]) => [n, masterOf?.(p) ?? p]));
   }
 
   /**

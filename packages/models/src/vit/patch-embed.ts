@@ -1,4 +1,5 @@
 import { contiguous, type Generator, nn, scope, type Tensor, TensorError, transpose } from '@seco/tensor';
+import { castLike } from '../precision.ts';
 
 /**
  * timm's PatchEmbed: Conv2d(C, D, p, stride p) (rows and columns past the last whole patch are dropped, as
@@ -30,7 +31,8 @@ export class PatchEmbed extends nn.Module {
 
   forward(x: Tensor): Tensor {
     return scope(() => {
-      const y = this.proj.forward(x);
+      // The image enters in the weights' dtype (f16 in a mixed-precision student).
+      const y = this.proj.forward(castLike(x, this.proj.weight));
       const [B, D, h, w] = y.shape;
       return contiguous(transpose(y.reshape([B, D, h * w]), 1, 2));
     });

@@ -31,7 +31,7 @@ export function engineDType(d: FileDType): DType {
 
 /** The file dtype that stores an engine dtype without loss. */
 export function fileDTypeOf(d: DType): FileDType {
-  return d === 'f32' ? 'F32' : d === 'i32' ? 'I32' : 'U32';
+  return d === 'f32' ? 'F32' : d === 'f16' ? 'F16' : d === 'i32' ? 'I32' : 'U32';
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -27,6 +27,8 @@ interface Axis {
 interface Plan {
   op: string;
   kind: Kind;
+  /** Storage of the input, the values and the gradients (arithmetic is f32 either way). */
+  dtype: 'f32' | 'f16';
   h: Axis;
   w: Axis;
   countIncludePad: boolean;
@@ -50,8 +52,12 @@ function pair(v: number | readonly number[]): [number, number] {
 function checkInput(op: string, x: Tensor): void {
   assertTensor(op, x);
   if (x.rank !== 4) throw shapeError(op, `needs an NCHW tensor (rank 4), got rank ${x.rank}`, x.shape);
-  if (x.dtype !== 'f32') throw shapeError(op, `needs f32, got ${x.dtype}`, x.shape);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw shapeError(op, `needs f32 or f16, got ${x.dtype}`, x.shape);
   if (x.shape[2] < 1 || x.shape[3] < 1) throw shapeError(op, 'cannot pool an empty image', x.shape);
+}
+
+function storage(x: Tensor): 'f32' | 'f16' {
+  return x.dtype === 'f16' ? 'f16' : 'f32';
 }
 
 function adaptivePlan(op: string, kind: Kind, x: Tensor, outputSize: number | readonly [number, number]): Plan {
@@ -59,7 +65,7 @@ function adaptivePlan(op: string, kind: Kind, x: Tensor, outputSize: number | re
   const out = pair(outputSize);
   if (!out.every((s) => Number.isInteger(s) && s > 0)) throw shapeError(op, `output size must be positive integers, got [${out.join(', ')}]`, x.shape);
   const axis = (inSize: number, outSize: number): Axis => ({ inSize, outSize, adaptive: true, k: 0, s: 0, p: 0 });
-  return { op, kind, h: axis(x.shape[2], out[0]), w: axis(x.shape[3], out[1]), countIncludePad: false };
+  return { op, kind, dtype: storage(x), h: axis(x.shape[2], out[0]), w: axis(x.shape[3], out[1]), countIncludePad: false };
 }
 
 function windowPlan(op: string, kind: Kind, x: Tensor, o: PoolOptions): Plan {
@@ -78,7 +84,7 @@ function windowPlan(op: string, kind: Kind, x: Tensor, o: PoolOptions): Plan {
     if (outSize < 1) throw shapeError(op, `kernel [${k}] with padding [${p}] is larger than the input`, x.shape);
     return { inSize, outSize, adaptive: false, k: k[d], s: s[d], p: p[d] };
   };
-  return { op, kind, h: axis(0), w: axis(1), countIncludePad: o.countIncludePad ?? true };
+  return { op, kind, dtype: storage(x), h: axis(0), w: axis(1), countIncludePad: o.countIncludePad ?? true };
 }
 
 const AXIS_FIELDS = ['in', 'out', 'ad', 'k', 's', 'p'] as const;
@@ -137,7 +143,7 @@ const DECOMPOSE = (u: UniformLayout) => `let i3 = gidx % ${u.at('shape', 3)};
 function forward(x: Tensor, p: Plan): { values: Tensor; indices: Tensor | null } {
   const [N, C] = x.shape;
   const outShape = [N, C, p.h.outSize, p.w.outSize];
-  const values = Tensor.empty(outShape, 'f32', p.op);
+  const values = Tensor.empty(outShape, p.dtype, p.op);
   const indices = p.kind === 'max' ? Tensor.empty(outShape, 'i32', p.op) : null;
   if (numel(outShape) === 0) return { values, indices };
   // Planes are independent: runs of them that fit a binding (one run, the tensors themselves, when all fit).
@@ -158,11 +164,11 @@ function forwardKernel(x: ViewLike, values: ViewLike, indices: ViewLike | null, 
   const u = layout().field('outOff').field('idxOff');
   const isMax = p.kind === 'max';
   // The WGSL depends on the kind and the padding rule only (sizes travel in uniforms).
-  const key = `pool|${p.kind}|${p.countIncludePad ? 1 : 0}`;
+  const key = `pool|${p.kind}|${p.countIncludePad ? 1 : 0}|${p.dtype}`;
   const code = () => `${windowFn(u, 'h', p.countIncludePad)}
 ${windowFn(u, 'w', p.countIncludePad)}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> vals: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${p.dtype}>;
+@group(0) @binding(1) var<storage, read_write> vals: array<${p.dtype}>;
 ${isMax ? '@group(0) @binding(2) var<storage, read_write> idxs: array<i32>;' : ''}
 ${u.declare(isMax ? 3 : 2)}
 ${perElementMain(WG, u)}
@@ -174,11 +180,11 @@ ${perElementMain(WG, u)}
   ${isMax ? 'var best = 0.0;\n  var arg = -1;' : 'var acc = 0.0;'}
   for (var h = wh.x; h < wh.y; h++) {
     for (var w = ww.x; w < ww.y; w++) {
-      let v = x[base + u32(h) * ${u.at('str', 2)} + u32(w) * ${u.at('str', 3)}];
+      let v = f32(x[base + u32(h) * ${u.at('str', 2)} + u32(w) * ${u.at('str', 3)}]);
       ${isMax ? '// As PyTorch: ties keep the first index, a NaN wins.\n      if (arg < 0 || v > best || v != v) { best = v; arg = h * W + w; }' : 'acc += v;'}
     }
   }
-  ${isMax ? `vals[${u.at('outOff')} + gidx] = best;\n  idxs[${u.at('idxOff')} + gidx] = arg;` : `vals[${u.at('outOff')} + gidx] = acc / f32(wh.z * ww.z);`}
+  ${isMax ? `vals[${u.at('outOff')} + gidx] = ${p.dtype}(best);\n  idxs[${u.at('idxOff')} + gidx] = arg;` : `vals[${u.at('outOff')} + gidx] = ${p.dtype}(acc / f32(wh.z * ww.z));`}
 }`;
   engine().dispatch({
     label: p.op,
@@ -194,7 +200,7 @@ function backward(g: Tensor, indices: Tensor | null, p: Plan): Tensor {
   if (needsGrad([g])) throw new TensorError(p.op, 'the backward is not differentiable (createGraph through pooling is unsupported)');
   const [N, C] = g.shape;
   const inShape = [N, C, p.h.inSize, p.w.inSize];
-  const gx = Tensor.empty(inShape, 'f32', `${p.op}_backward`);
+  const gx = Tensor.empty(inShape, p.dtype, `${p.op}_backward`);
   if (numel(inShape) === 0) return gx;
   for (const { views } of indexSlices(`${p.op}_backward`, [N, C], [g, gx, ...(indices ? [indices] : [])])) {
     const [gs, gxs, is] = views.map((v) => padRank(v, 4));
@@ -213,12 +219,12 @@ function backwardKernel(g: ViewLike, indices: ViewLike | null, gx: ViewLike, p: 
   const bx = bindView(gx, label);
   const u = layout().field('iOff').field('outOff');
   const isMax = p.kind === 'max';
-  const key = `pool_backward|${p.kind}|${p.countIncludePad ? 1 : 0}`;
+  const key = `pool_backward|${p.kind}|${p.countIncludePad ? 1 : 0}|${p.dtype}`;
   const code = () => `${windowFn(u, 'h', p.countIncludePad)}
 ${windowFn(u, 'w', p.countIncludePad)}
-@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(0) var<storage, read> g: array<${p.dtype}>;
 ${isMax ? '@group(0) @binding(1) var<storage, read> idxs: array<i32>;' : ''}
-@group(0) @binding(${isMax ? 2 : 1}) var<storage, read_write> gx: array<f32>;
+@group(0) @binding(${isMax ? 2 : 1}) var<storage, read_write> gx: array<${p.dtype}>;
 ${u.declare(isMax ? 3 : 2)}
 ${perElementMain(WG, u)}
   ${DECOMPOSE(u)}
@@ -238,11 +244,11 @@ ${perElementMain(WG, u)}
     for (var ow = cw.x; ow <= cw.y; ow++) {
       let ww = win_w(ow);
       if (iw < ww.x || iw >= ww.y) { continue; }
-      let gv = g[gbase + u32(oh) * ${u.at('str', 2)} + u32(ow) * ${u.at('str', 3)}];
+      let gv = f32(g[gbase + u32(oh) * ${u.at('str', 2)} + u32(ow) * ${u.at('str', 3)}]);
       ${isMax ? 'if (idxs[plane + u32(oh) * oW + u32(ow)] == me) { acc += gv; }' : 'acc += gv / f32(wh.z * ww.z);'}
     }
   }
-  gx[${u.at('outOff')} + gidx] = acc;
+  gx[${u.at('outOff')} + gidx] = ${p.dtype}(acc);
 }`;
   engine().dispatch({
     label,

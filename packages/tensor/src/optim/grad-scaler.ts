@@ -142,6 +142,14 @@ export class GradScaler {
     launch(UPDATE, [this.state.buffer], { growth: this.growthFactor, backoff: this.backoffFactor, interval: this.growthInterval }, 1);
   }
 
+  /**
+   * The live state tensor [scale, found_inf, growth_tracker, skipped] (f32 on the GPU), for a checkpoint writer
+   * that reads tensors while saving; never keep it (update(newScale) and loadStateDict replace it).
+   */
+  stateTensor(): Tensor {
+    return this.state;
+  }
+
   /** Scale, growth tracker and skipped steps: one 16-byte readback, for logs (never needed per step). */
   async stats(): Promise<GradScalerStats> {
     const [scale, , growthTracker, skippedSteps] = await this.state.data();

@@ -3,6 +3,7 @@
 import { concat, detach, indexSelect, noGrad, reshape, scope, type Tensor, tensor } from '@seco/tensor';
 import type { SecoNetwork } from '../network.ts';
 import { cropWindows } from '../../crop-windows.ts';
+import { widen } from '../../precision.ts';
 import type { CscTagPlan } from '../tags.ts';
 
 export interface Reservoir {
@@ -35,10 +36,11 @@ export function maintainReservoir(net: SecoNetwork, clsRaw: Tensor, images: Tens
   const n = plan.cropNum;
   return scope(() => {
     const order = imageMajor(B, n);
-    const g = concat([clsRaw, net.encoder.forwardFeatures(global2).cls], 0);
+    // Student cls tokens in f32 (widen: an f16 student's), so they meet the f32 teacher's keys and the losses.
+    const g = concat([clsRaw, widen(net.encoder.forwardFeatures(global2).cls)], 0);
     let outQ: Tensor | null = null;
     if (queries) {
-      const lq = net.encoder.forwardFeatures(concat(cropWindows(images, plan), 0)).cls;
+      const lq = widen(net.encoder.forwardFeatures(concat(cropWindows(images, plan), 0)).cls);
       outQ = net.projHead.forward(indexSelect(concat([g, lq], 0), 0, order));
     }
     net.momentumUpdateEncoder();

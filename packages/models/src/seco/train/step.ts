@@ -1,6 +1,6 @@
 // One SeCo training iteration (docs/ALGORITHM.md §3) on the GPU: pseudo labels, tags, student forward, reservoir, the
 // seven losses, backward and the optimizer step. Nothing outlives the call but the updated network state.
-import { add, type AdamW, detach, mul, type NonFiniteWatch, scope, type Tensor, tensor, zeros } from '@seco/tensor';
+import { add, type AdamW, detach, type GradScaler, mul, type NonFiniteWatch, scope, type Tensor, tensor, zeros } from '@seco/tensor';
 import { clsLoss } from '../../losses/cls.ts';
 import { energyLoss } from '../../losses/energy.ts';
 import { ligLoss } from '../losses/lig.ts';
@@ -9,6 +9,7 @@ import { ptcLoss } from '../../losses/ptc.ts';
 import { segLoss, upsampleLogits } from '../../losses/seg.ts';
 import type { SecoNetwork } from '../network.ts';
 import { type CscTagPlan, cscTagPlan } from '../tags.ts';
+import { lossToBackward, optimizerStep } from './mixed-precision.ts';
 import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './options.ts';
 import { presentClasses, pseudoLabels } from '../../train/pseudo.ts';
 import { maintainReservoir } from './reservoir.ts';
@@ -16,7 +17,7 @@ import { maintainReservoir } from './reservoir.ts';
 /**
  * Sees a step's intermediates while they are alive (awaited, so it may read them back): 'roi' (B, S, S),
  * 'tags' (the CscTagPlan), 'seg_label' (B, S, S) or null, 'flags_revised' (LIL's revised flags), 'total' (the
- * loss that is backpropagated) and 'grads' (no value: the parameters' .grad just before the optimizer step).
+ * loss that is backpropagated) and 'grads' (no value: the parameters' .grad just before the optimizer step, times the loss scale under a scaler).
  */
 export type SecoStepProbe = (name: 'roi' | 'tags' | 'seg_label' | 'flags_revised' | 'total' | 'grads', value: Tensor | CscTagPlan | null) => void | Promise<void>;
 
@@ -25,6 +26,11 @@ export interface SecoTrainContext {
   /** PolyWarmupAdamW over net.paramGroups(): its schedule sets every group's lr before each step. */
   optimizer: AdamW;
   options: SecoStepOptions;
+  /**
+   * Mixed precision (toMixedPrecision): the loss is scaled before backward, and an overflowing step is skipped on
+   * the GPU and the scale backed off; absent, the f32 step.
+   */
+  scaler?: GradScaler;
   /** Divergence watch: every loss term and the total are checked on the GPU each step (no wait), under `step`. */
   watch?: { watch: NonFiniteWatch; step: number };
   /** For tests and debugging only; costs nothing when absent. */
@@ -130,13 +136,14 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
       SECO_LOSS_TERMS.forEach((t, i) => terms[t] && watch.watch(step, i, terms[t]!));
       watch.watch(step, WATCHED_TOTAL, total);
     }
-    total.backward();
+    // The watch sees the unscaled losses: a gradient overflow is the scaler's to skip, a non-finite loss is not.
+    own(lossToBackward(total, ctx.scaler)).backward();
     if (probe) {
       await probe('flags_revised', tail.flagsRevised);
       await probe('total', total);
       await probe('grads', null);
     }
-    optimizer.step();
+    optimizerStep(optimizer, ctx.scaler);
     optimizer.zeroGrad();
 
     if (!read) return null;
