@@ -13,6 +13,7 @@ import { stepOptions } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
 import { warmStart } from './warm-start.ts';
 import { FirstStepTuning } from './first-step-tuning.ts';
+import { type ParallelOptions, ParallelTraining } from '../distributed/parallel-training.ts';
 
 export interface SecoTrainer extends Trainer {
   readonly net: SecoNetwork;
@@ -38,7 +39,8 @@ export function networkFromConfig(config: SecoConfig): SecoNetwork {
   return new SecoNetwork({ ...networkConfig(config), generator: new Generator(config.train.seed) });
 }
 
-export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer> {
+/** `parallel`: one of several data-parallel ranks (mpirun); the per-rank batch is train.batch_size. */
+export async function createSecoTrainer(config: SecoConfig, parallel: ParallelOptions | null = null): Promise<SecoTrainer> {
   const t = config.train;
   // Pipelines of earlier runs on this adapter compile now, in parallel; this run's are recorded after its
   // first iteration (by then it has compiled nearly all it will) and again at the end.
@@ -48,7 +50,9 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));
   const optimizer = secoOptimizer(net, config);
   checkTrainingStateFits(optimizer.parameters);
-  const batches = new TrainBatches(config);
+  const dp = parallel ? new ParallelTraining(parallel, net, optimizer.parameters) : null;
+  await dp?.start();
+  const batches = new TrainBatches(config, dp?.shard);
   const parts = composeTrainState({
     modules: { model: net },
     optimizers: { optim: optimizer },
@@ -57,9 +61,9 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   });
   // The queue pointer is kept on the host too; it follows the loaded queue_ptr buffer.
   const state: TrainState = { ...parts, load: async (r, m) => (await parts.load(r, m), await net.syncQueuePtr()) };
-  const tuning = new FirstStepTuning(config.train.autotune);
+  const tuning = new FirstStepTuning(dp && !dp.tunes ? 'off' : config.train.autotune);
   const watch = new NonFiniteWatch();
-  const ctx = { net, optimizer, options: stepOptions(config), watch: { watch, step: 0 } };
+  const ctx = { net, optimizer, options: stepOptions(config), watch: { watch, step: 0 }, parallel: dp?.dp };
   return {
     net,
     state,
@@ -69,9 +73,11 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
       const batch: SecoBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
       if (optimizer.globalStep !== iteration) throw new Error(`optimizer is at step ${optimizer.globalStep}, the loop at iteration ${iteration}`);
       ctx.watch.step = iteration;
+      dp?.beforeStep(iteration);
       tuning.before();
       const out = await secoTrainStep(ctx, batch, point, read);
       await tuning.after();
+      await dp?.afterStep(iteration, iteration + 1 === t.max_iters);
       if (!recorded) await warm.save().then(() => (recorded = true));
       return out;
     },
@@ -86,6 +92,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
     },
     async close() {
       watch.dispose();
+      dp?.close();
       await warm.save();
       await batches.close();
       // The AdamW moments are twice the network again; they live outside every scope until disposed.
