@@ -14,7 +14,8 @@ import { evaluate } from '../eval/evaluate.ts';
 import { CooccurrenceLeak, readContextMask } from '../eval/leak.ts';
 import { loadSegModel } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
-import { overrides, startEngine, train } from './train.ts';
+import { startEngine } from '../distributed/start-engine.ts';
+import { overrides, train } from './train.ts';
 
 export function syntheticPaths(out: string): string[] {
   const dir = join(out, 'synthetic');

@@ -9,10 +9,8 @@ import { RunDir } from '../run/run-dir.ts';
 import { trainingMemoryError } from '../train-memory.ts';
 import { runTraining, type Trainer } from '../train-loop.ts';
 import { createSecoTrainer } from '../trainer/seco-trainer.ts';
-import { adapterOptions } from '../distributed/adapter-choice.ts';
 import type { Communicator } from '../distributed/communicator.ts';
-import { gatherLines } from '../distributed/gather-lines.ts';
-import { openWorld } from '../distributed/world.ts';
+import { startEngine } from '../distributed/start-engine.ts';
 import { followerIO, rankDir, ReadOnlyCheckpoints } from '../distributed/follower-run.ts';
 import { type CommandIO, warner } from './io.ts';
 
@@ -92,17 +90,4 @@ export async function trainCommand(flags: FlagValues, io: CommandIO): Promise<nu
   const { config } = loadConfig(flags.config as string, overrides(flags));
   const world = await startEngine(io);
   return train({ config, out: flags.out as string, resume: flags.resume === true, world, checkWeightsEvery: flags['check-weights'] as number | undefined }, io);
-}
-
-/**
- * Under mpirun: MPI_COMM_WORLD, and this rank's adapter chosen by its local rank before the engine starts
- * (distributed/adapter-choice.ts); rank 0 says what each rank got. One process: the default adapter, no MPI.
- */
-export async function startEngine(io: CommandIO): Promise<Communicator | null> {
-  const world = openWorld();
-  if (!world) return null;
-  await init(adapterOptions(world.localRank));
-  const lines = await gatherLines(world, `rank ${world.rank} (local ${world.localRank}): ${engine().adapterDescription}`);
-  if (world.rank === 0) io.stdout.write(`data parallel over ${world.size} ranks\n${lines.map((l) => `  ${l}\n`).join('')}`);
-  return world;
 }

@@ -85,7 +85,7 @@ export async function createSecoTrainer(config: SecoConfig, parallel: ParallelOp
     validate: async () => ({ ...(await validateNetwork(net, config)) }),
     validateWith: (o) => validateNetwork(net, config, o),
     startup: warm.summary,
-    notes: () => tuning.take(),
+    notes: () => [...tuning.take(), ...(dp?.takeNotes() ?? [])],
     async divergence() {
       const at = await watch.take();
       return at && { iteration: at.step, term: SECO_LOSS_TERMS[at.index] ?? 'total' };
