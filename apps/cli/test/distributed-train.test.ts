@@ -97,4 +97,36 @@ describe('seco train under mpirun', () => {
       net.dispose();
     }
   }, 1_200_000);
+
+  test('the full SeCo step on 2 ranks keeps them identical, resumes with the same count and refuses another', async () => {
+    const out = tmp();
+    const full = (iters: number, ...more: string[]) => ['train', '--config', 'demo', '--out', out, '--check-weights', '1', ...sets([`train.max_iters=${iters}`, 'log.checkpoint_interval=2']), ...more];
+    const a = await mpirunSeco(2, full(4));
+    expect(a.code, a.err).toBe(0);
+    expect(a.out).toContain('weights identical on all 2 ranks after iteration 4');
+    const log = await RunDir.open(out, { resume: true }).readLog();
+    // Every SeCo term was on by iteration 2 (TINY) and the run wrote them.
+    for (const k of ['cls', 'ptc', 'seg', 'reg']) expect(log[3].losses[k], k).not.toBe(0);
+    expect(log.slice(2).some((r) => r.losses.lil !== 0), 'lil').toBe(true);
+    // Rank 1 logged its own losses, in its folder.
+    expect((await RunDir.open(join(out, 'rank-1'), { resume: true }).readLog()).map((r) => r.iteration)).toEqual([0, 1, 2, 3]);
+
+    const other = await seco(full(6, '--resume'));
+    expect(other.code).toBe(1);
+    expect(other.err).toContain('it was trained on 2 ranks and this run has 1: resume it with the same count (mpirun -np 2)');
+    const b = await mpirunSeco(2, full(6, '--resume'));
+    expect(b.code, b.err).toBe(0);
+    expect(b.out).toContain(`resuming from ${join(out, 'checkpoints', checkpointName(4))} (iteration 4)`);
+    expect(b.out).toContain('weights identical on all 2 ranks after iteration 6');
+  }, 1_200_000);
+
+  test('a rank whose weights drift apart stops the run, named, after its first iteration', async () => {
+    // Rank 1 is started with another lr: its averaged gradients are rank 0's, its updates are not.
+    const out = tmp();
+    const args = (lr: string) => ['train', '--config', 'demo', '--out', out, '--check-weights', '100', ...sets([...CLS_ONLY, `train.lr=${lr}`])];
+    const r = await mpirunSeco(2, [], [args('1e-3'), args('2e-3')]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/seco: after iteration 1: the weights of rank 1 \(first at encoder\.[\w.]+\) differ from rank 0's/);
+  }, 1_200_000);
 });
+

@@ -17,7 +17,13 @@ export async function startEngine(io: CommandIO): Promise<Communicator | null> {
     await init();
     return null;
   }
-  await init(adapterOptions(world.localRank));
+  const options = adapterOptions(world.localRank);
+  try {
+    await init(options);
+  } catch (e) {
+    const flags = options.flags ? ` with ${options.flags.join(' ')} (from SECO_ADAPTERS)` : '';
+    throw new Error(`rank ${world.rank} (local rank ${world.localRank}) found no WebGPU adapter${flags}: ${(e as Error).message}`, { cause: e });
+  }
   const lines = await gatherLines(world, `rank ${world.rank} (local ${world.localRank}): ${engine().adapterDescription}`);
   if (world.rank === 0) io.stdout.write(`data parallel over ${world.size} ranks\n${lines.map((l) => `  ${l}\n`).join('')}`);
   return world;
