@@ -60,8 +60,8 @@ export class ParallelTraining {
   }
 
   /**
-   * Rank 0's matmul tile choices into every rank. Tiles change the order of a matmul's sums, and the prototype
-   * update is a matmul on every rank: different tiles would let the ranks' prototypes drift apart in the last bits.
+   * Rank 0's matmul tile choices into every rank, so every rank runs the same kernels (the prototype update is a
+   * matmul run on every rank, and must give the same bits everywhere) and only rank 0 spends time tuning.
    */
   async shareTuning(): Promise<void> {
     const { world } = this.o;
