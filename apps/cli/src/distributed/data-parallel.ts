@@ -56,10 +56,16 @@ export class DataParallel implements SecoDataParallel {
     const groups = buckets(grads, this.bucketElements);
     if (groups.length === 0) return;
     const scale = 1 / comm.size;
-    let next = readBucket(groups[0]);
+    // A readback still in flight when a collective fails is awaited by nobody: its rejection must not crash.
+    const read = (g: Tensor[]) => {
+      const p = readBucket(g);
+      p.catch(() => {});
+      return p;
+    };
+    let next = read(groups[0]);
     for (let b = 0; b < groups.length; b++) {
       const host = await next;
-      if (b + 1 < groups.length) next = readBucket(groups[b + 1]);
+      if (b + 1 < groups.length) next = read(groups[b + 1]);
       const buf = this.buffer(host.length);
       const a = buf.array.subarray(0, host.length);
       a.set(host);
