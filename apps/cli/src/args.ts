@@ -28,6 +28,13 @@ const checkpoint: Flag = { type: 'string', value: 'FILE', help: 'checkpoint (.sa
 const limit: Flag = { type: 'string', value: 'N', help: 'only the first N images of the list', int: true };
 const list: Flag = { type: 'string', value: 'FILE', help: 'a list file instead of the config split' };
 const help: Flag = { type: 'boolean', short: 'h', help: 'show this help' };
+const checkWeights: Flag = {
+  type: 'string',
+  value: 'K',
+  help: 'under mpirun: compare a hash of every rank\'s weights every K iterations (and after the first and last); a mismatch stops the run naming the rank',
+  default: '100',
+  int: true,
+};
 const shard: Flag = {
   type: 'string',
   value: 'I/N',
@@ -61,6 +68,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       out: { type: 'string', value: 'DIR', help: 'run folder: config.json, log.jsonl, checkpoints/, loss.png', required: true },
       resume: { type: 'boolean', help: 'continue from the newest readable checkpoint in --out' },
       'nan-check': nanCheck,
+      'check-weights': checkWeights,
       help,
     },
   },
@@ -124,6 +132,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       images: { type: 'string', value: 'N', help: 'synthetic images to generate when DIR/synthetic does not exist yet (default: data.synthetic.images, 2000 in the demo preset)', int: true },
       resume: { type: 'boolean', help: 'continue from the newest readable checkpoint in --out' },
       'nan-check': nanCheck,
+      'check-weights': checkWeights,
       help,
     },
   },

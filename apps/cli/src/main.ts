@@ -9,6 +9,7 @@ import { inferCommand } from './commands/infer.ts';
 import { prepareCommand } from './commands/prepare.ts';
 import { type CommandIO, processIO } from './commands/io.ts';
 import { trainCommand } from './commands/train.ts';
+import { closeWorld } from './distributed/world.ts';
 
 export async function main(argv: readonly string[], io: CommandIO = processIO): Promise<number> {
   try {
@@ -50,6 +51,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     async (code) => {
       // The GPU device keeps the event loop alive; release it so the process ends.
       if (hasEngine()) await shutdown();
+      // MPI_Finalize only after a success: a rank that failed exits without it, so mpirun ends the other ranks
+      // (which would otherwise wait for it in their next collective).
+      if (code === 0) closeWorld();
       process.exitCode = code;
     },
     (e) => {

@@ -20,4 +20,4 @@ export { cocoLabelsFromInstances, cocoSplitDir, convertCocoToVoc, type CocoOptio
 export { generateSynthetic, openSynthetic, readSyntheticMeta, type SyntheticMeta, type SyntheticOptions } from './datasets/synthetic.ts';
 export { type Batch, createLoader, DataLoader, type LoaderOptions } from './loader/loader.ts';
 export { allocBatch, type BatchArrays, fillSlot, loadImage, loadMask, type LoaderMode, type SampleSpec } from './loader/sample.ts';
-export { EpochSampler } from './loader/sampler.ts';
+export { EpochSampler, type SamplerShard } from './loader/sampler.ts';

@@ -65,6 +65,25 @@ describe('loader', () => {
     expect(other[0].ids).not.toEqual(full[0].ids);
   });
 
+  it('two ranks of batch 2 see the samples and augmentations of one process of batch 4, in order', async () => {
+    const opts = { seed: 7, aug: small, workers: 0 };
+    const whole = await take({ ...opts, batchSize: 4 }, 8); // 29 samples: 7 global steps, then epoch 1
+    const ranks = await Promise.all([0, 1].map((rank) => take({ ...opts, batchSize: 2, shard: { rank, count: 2 } }, 8)));
+    for (let i = 0; i < 8; i++) {
+      expect(ranks.map((r) => [r[i].epoch, r[i].step])).toEqual([[whole[i].epoch, whole[i].step], [whole[i].epoch, whole[i].step]]);
+      expect([...ranks[0][i].ids, ...ranks[1][i].ids]).toEqual(whole[i].ids);
+      for (const k of ['images', 'strong', 'global2', 'imgBox', 'clsLabels', 'labelIdx'] as const) {
+        const joined = [ranks[0][i][k]!, ranks[1][i][k]!];
+        const cat = new (joined[0].constructor as Float32ArrayConstructor)(joined[0].length + joined[1].length);
+        cat.set(joined[0] as Float32Array);
+        cat.set(joined[1] as Float32Array, joined[0].length);
+        expect(same(cat, whole[i][k]), `${k} of batch ${i}`).toBe(true);
+      }
+    }
+    expect(() => createLoader({ dataset: train, batchSize: 2, seed: 0, shard: { rank: 2, count: 2 } })).toThrow(/shard rank 2 of 2/);
+    expect(() => createLoader({ dataset: train, batchSize: 10, seed: 0, shard: { rank: 0, count: 3 } })).toThrow(/3 ranks × 10/);
+  });
+
   it('evaluates: resized images, full-size masks padded with 255, sizes', async () => {
     const val = openVoc({ root: vocRoot, list: join(vocSample, 'lists', 'val.txt'), labels: npy });
     const [b] = await take({ dataset: val, mode: 'eval', batchSize: 22, seed: 0, evalSize: 32, workers: 2 }, 1);

@@ -15,6 +15,7 @@ import { evaluate } from '../eval/evaluate.ts';
 import { CooccurrenceLeak, readContextMask } from '../eval/leak.ts';
 import { loadSegModel } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
+import { startEngine } from '../distributed/start-engine.ts';
 import { overrides, train } from './train.ts';
 
 export function syntheticPaths(out: string): string[] {
@@ -91,16 +92,20 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
   const out = flags.out as string;
   // The data paths point into OUT unless the user overrides them explicitly.
   const { config } = loadConfig(flags.config as string, overrides(flags, syntheticPaths(out)));
+  // Under mpirun every rank trains its share; rank 0 alone generates the set (the others wait) and evaluates.
+  const world = await startEngine(io);
   await init();
   if (config.data.dataset !== 'synthetic') throw new Error('seco demo runs on the synthetic set (data.dataset "synthetic"); use seco train for others');
-  if (!existsSync(join(config.data.root, 'meta.json'))) {
+  if ((!world || world.rank === 0) && !existsSync(join(config.data.root, 'meta.json'))) {
     const syn = config.data.synthetic;
     if (!syn) throw new Error(`${config.data.root} holds no synthetic set and the config has no data.synthetic to generate one`);
     const count = (flags.images as number | undefined) ?? syn.images;
     io.stdout.write(`generating ${count} synthetic co-occurrence images (${config.train.crop_size} px) in ${config.data.root}\n`);
     generateSyntheticSet(config, syn, count);
   }
-  await train({ config, out, resume: flags.resume === true }, io);
+  await world?.barrier();
+  await train({ config, out, resume: flags.resume === true, world, checkWeightsEvery: flags['check-weights'] as number | undefined }, io);
+  if (world && world.rank !== 0) return 0;
   const t1 = performance.now();
   const entries = await new CheckpointManager(join(out, 'checkpoints'), { keep: config.log.keep_checkpoints }).list();
   const last = entries.reduce((a, b) => (b.step > a.step ? b : a), entries[0]);

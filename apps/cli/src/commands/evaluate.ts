@@ -1,7 +1,6 @@
 // seco eval (segmentation) and seco cam (CAM seeds): the config's dataset split, a checkpoint, and the
 // evaluation outputs of eval/evaluate.ts.
 import { mkdir } from 'node:fs/promises';
-import { init } from '@seco/tensor';
 import type { FlagValues } from '../args.ts';
 import { loadConfig } from '../config/load.ts';
 import type { SecoConfig } from '../config/schema.ts';
@@ -11,7 +10,11 @@ import { formatIouText, iouReport } from '../eval/iou-report.ts';
 import { digestOf, mergeRecords, parseShard, RecordLog, type Shard, shardPositions, WHOLE } from '../eval/records.ts';
 import { hashFile } from '../prepare/digest.ts';
 import { loadSegModel, type SegModel } from '../model-bridge.ts';
+import type { Communicator } from '../distributed/communicator.ts';
+import { followerIO } from '../distributed/follower-run.ts';
+import { sumConfusion } from '../distributed/sum-confusion.ts';
 import type { CommandIO } from './io.ts';
+import { startEngine } from '../distributed/start-engine.ts';
 
 /** SeCo's infer_cam.py scales: flip only, or its --refine_with_multiscale set. */
 export const CAM_SCALES = [1.0];
@@ -28,6 +31,8 @@ export interface EvalSetup {
   checkpoint: string;
   /** This job's share of the list (default: all of it). */
   shard?: Shard;
+  /** Under mpirun: rank r scores shard r/N, and the ranks' matrices are summed into rank 0's report. */
+  world?: Communicator | null;
 }
 
 /** What the predictions depend on besides the checkpoint: resumed and merged records must agree on it. */
@@ -37,9 +42,12 @@ function settingsDigest(config: SecoConfig, mode: string): string {
   return digestOf(JSON.stringify({ mode, eval: evalSettings, model, cam: config.cam, par: config.par }));
 }
 
-export async function runEvaluation(s: EvalSetup, io: CommandIO): Promise<number> {
+export async function runEvaluation(s: EvalSetup, commandIO: CommandIO): Promise<number> {
+  const world = s.world ?? null;
+  if (world && s.shard) throw new Error('--shard I/N splits the list over separate jobs; under mpirun the ranks split it themselves (drop --shard)');
+  const io = world && world.rank !== 0 ? followerIO(commandIO) : commandIO;
   const ds = openSplit(s.config, s.split, { masks: true, list: s.list });
-  const shard = s.shard ?? WHOLE;
+  const shard = world ? { index: world.rank, count: world.size } : (s.shard ?? WHOLE);
   const whole = Math.min(ds.ids.length, s.limit ?? Infinity);
   const positions = shardPositions(whole, shard);
   const classes = classNamesWithBackground(ds);
@@ -82,7 +90,14 @@ export async function runEvaluation(s: EvalSetup, io: CommandIO): Promise<number
       if (done % 50 === 0 || done === total) io.stderr.write(`${done}/${total} ${id}\n`);
     },
   });
-  if (sharded) {
+  if (world) {
+    const all = await sumConfusion(world, records.total, records.count);
+    if (world.rank !== 0) return 0;
+    const report = iouReport(all.cm, classes, all.images);
+    await writeIouReport(s.out, report);
+    io.stdout.write(formatIouText(report));
+    io.stdout.write(`${world.size} ranks scored ${all.images} images (records in ${s.out}/records-*-of-${world.size}.jsonl); wrote ${s.out}/iou.{txt,json,md} and ${s.out}/pred/*.png\n`);
+  } else if (sharded) {
     io.stdout.write(`shard ${shard.index}/${shard.count}: ${total} images scored into ${records.file}; this shard alone:\n${text}`);
     io.stdout.write(`when every shard is done: seco merge --out ${s.out}\n`);
   } else {
@@ -95,7 +110,7 @@ export async function runEvaluation(s: EvalSetup, io: CommandIO): Promise<number
 export async function evalCommand(mode: 'seg' | 'cam', flags: FlagValues, io: CommandIO): Promise<number> {
   const { config } = loadConfig(flags.config as string, (flags.set as string[] | undefined) ?? []);
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard as string);
-  await init();
+  const world = await startEngine(io);
   const model = await loadSegModel(config, flags.checkpoint as string, (l) => io.stderr.write(`${l}\n`));
   try {
     return await runEvaluation(
@@ -109,6 +124,7 @@ export async function evalCommand(mode: 'seg' | 'cam', flags: FlagValues, io: Co
         model,
         checkpoint: flags.checkpoint as string,
         shard,
+        world,
       },
       io,
     );

@@ -11,6 +11,9 @@ import { RunDir } from '../run/run-dir.ts';
 import { trainingMemoryError } from '../train-memory.ts';
 import { runTraining, type Trainer } from '../train-loop.ts';
 import { createSecoTrainer } from '../trainer/seco-trainer.ts';
+import type { Communicator } from '../distributed/communicator.ts';
+import { startEngine } from '../distributed/start-engine.ts';
+import { followerIO, rankDir, ReadOnlyCheckpoints } from '../distributed/follower-run.ts';
 import { type CommandIO, warner } from './io.ts';
 
 /** Key paths whose values differ between two configs (for the resume warning). */
@@ -32,17 +35,26 @@ export interface TrainSetup {
   resume: boolean;
   /** Builds the trainer; the default is the config method's (trainer/seco-trainer.ts). */
   makeTrainer?: (config: SecoConfig) => Promise<Trainer>;
+  /** Data parallelism over mpirun's ranks: rank 0 writes the run, the others their log in OUT/rank-R/. */
+  world?: Communicator | null;
+  /** Under `world`: compare the ranks' weights every this many iterations (and at the end). */
+  checkWeightsEvery?: number;
 }
 
-export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
+export async function train(s: TrainSetup, commandIO: CommandIO): Promise<number> {
+  const world = s.world ?? null;
+  const leader = !world || world.rank === 0;
+  const io = leader ? commandIO : followerIO(commandIO);
   const warn = warner(io);
-  const makeTrainer = s.makeTrainer ?? (async (c: SecoConfig) => (await init(), createSecoTrainer(c)));
-  const run = RunDir.open(s.out, { resume: s.resume });
+  const parallel = world ? { world, checkEvery: s.checkWeightsEvery ?? 100 } : null;
+  const makeTrainer = s.makeTrainer ?? (async (c: SecoConfig) => (await init(), createSecoTrainer(c, parallel)));
+  const run = RunDir.open(leader ? s.out : rankDir(s.out, world!.rank), { resume: s.resume });
   const trainer = await makeTrainer(s.config).catch((e: unknown) => {
     throw e instanceof GpuMemoryError ? trainingMemoryError(e, { phase: 'setup' }, s.config) : e;
   });
   if (trainer.startup) io.stdout.write(`${trainer.startup}\n`);
-  const checkpoints = new CheckpointManager(run.checkpointDir, { keep: s.config.log.keep_checkpoints, warn, format: methodOf(s.config).checkpointFormat });
+  const keep = { keep: s.config.log.keep_checkpoints, warn, format: methodOf(s.config).checkpointFormat };
+  const checkpoints = leader ? new CheckpointManager(run.checkpointDir, keep) : new ReadOnlyCheckpoints(new RunDir(s.out).checkpointDir, keep);
   let start = 0;
   if (s.resume) {
     const r = await checkpoints.resume(trainer.state);
@@ -63,7 +75,9 @@ export async function train(s: TrainSetup, io: CommandIO): Promise<number> {
   const nanCheck = s.config.debug.nan_check && hasEngine();
   if (nanCheck) engine().setNanCheck(true);
   const firstBadOp = nanCheck ? async () => describeOp(await engine().firstNonFiniteOp()) : undefined;
-  const result = await runTraining({ config: s.config, run, trainer, checkpoints, progress, startStep: start, firstBadOp })
+  // Validation runs on rank 0 only; the others wait for it in their next collective.
+  const ranked = leader ? trainer : { ...trainer, validate: undefined };
+  const result = await runTraining({ config: s.config, run, trainer: ranked, checkpoints, progress, startStep: start, firstBadOp })
     .finally(() => (nanCheck && engine().setNanCheck(false), trainer.close?.()));
   io.stdout.write(`done: ${result.step} iterations; checkpoint ${result.lastCheckpoint ?? '(none)'}; log ${run.logFile}; curves ${run.lossPlot}\n`);
   return 0;
@@ -76,5 +90,6 @@ export function overrides(flags: FlagValues, extra: string[] = []): string[] {
 
 export async function trainCommand(flags: FlagValues, io: CommandIO): Promise<number> {
   const { config } = loadConfig(flags.config as string, overrides(flags));
-  return train({ config, out: flags.out as string, resume: flags.resume === true }, io);
+  const world = await startEngine(io);
+  return train({ config, out: flags.out as string, resume: flags.resume === true, world, checkWeightsEvery: flags['check-weights'] as number | undefined }, io);
 }

@@ -14,6 +14,7 @@ import { stepOptions, tocoStepOptions } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
 import { warmStart } from './warm-start.ts';
 import { FirstStepTuning } from './first-step-tuning.ts';
+import { type ParallelOptions, ParallelTraining } from '../distributed/parallel-training.ts';
 
 export interface SecoTrainer extends Trainer {
   readonly net: WsssNetwork;
@@ -44,9 +45,11 @@ function methodStepOptions(config: SecoConfig): unknown {
   return config.method === 'toco' ? tocoStepOptions(config) : stepOptions(config);
 }
 
-export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer> {
+/** `parallel`: one of several data-parallel ranks (mpirun); the per-rank batch is train.batch_size. */
+export async function createSecoTrainer(config: SecoConfig, parallel: ParallelOptions | null = null): Promise<SecoTrainer> {
   // The loop hands each step the point schedulePoint made from this same config, so it is this method's point.
   const method = methodOf(config) as WsssMethod<WsssNetwork, string, StepPoint, unknown>;
+  if (parallel && config.method !== 'seco') throw new Error(`data-parallel training (mpirun) is implemented for method 'seco' only (this config's method is '${config.method}')`);
   const t = config.train;
   // Pipelines of earlier runs on this adapter compile now, in parallel; this run's are recorded after its
   // first iteration (by then it has compiled nearly all it will) and again at the end.
@@ -56,7 +59,9 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));
   const { optimizer, scaler } = setUpPrecision(net, config);
   checkTrainingStateFits(optimizer.parameters);
-  const batches = new TrainBatches(config);
+  const dp = parallel ? new ParallelTraining(parallel, net, optimizer.parameters) : null;
+  await dp?.start();
+  const batches = new TrainBatches(config, dp?.shard);
   const parts = composeTrainState({
     modules: { model: net },
     optimizers: { optim: optimizer },
@@ -65,9 +70,9 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
   });
   // Host mirrors of buffers (SeCo's queue pointer) follow the loaded state; a mixed run's scaler state too.
   const state: TrainState = withScalerState({ ...parts, load: async (r, m) => (await parts.load(r, m), await net.afterStateLoad()) }, scaler);
-  const tuning = new FirstStepTuning(config.train.autotune);
+  const tuning = new FirstStepTuning(dp && !dp.tunes ? 'off' : config.train.autotune);
   const watch = new NonFiniteWatch();
-  const ctx = { net, optimizer, options: methodStepOptions(config), watch: { watch, step: 0 }, scaler };
+  const ctx = { net, optimizer, options: methodStepOptions(config), watch: { watch, step: 0 }, scaler, parallel: dp?.dp };
   return {
     net,
     state,
@@ -77,9 +82,11 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
       const batch: TrainBatch = { size: b.size, cropSize: t.crop_size, images: b.images, strong: b.strong, global2: b.global2, imgBox: b.imgBox, clsLabels: b.clsLabels, labelIdx: b.labelIdx };
       if (optimizer.globalStep !== iteration) throw new Error(`optimizer is at step ${optimizer.globalStep}, the loop at iteration ${iteration}`);
       ctx.watch.step = iteration;
+      dp?.beforeStep(iteration);
       tuning.before();
       const out = await method.step(ctx, batch, point, read);
       await tuning.after();
+      await dp?.afterStep(iteration, iteration + 1 === t.max_iters);
       if (!recorded) await warm.save().then(() => (recorded = true));
       return out;
     },
@@ -87,7 +94,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
     validate: async () => ({ ...(await validateNetwork(net, config)) }),
     validateWith: (o) => validateNetwork(net, config, o),
     startup: warm.summary,
-    notes: () => tuning.take(),
+    notes: () => [...tuning.take(), ...(dp?.takeNotes() ?? [])],
     async divergence() {
       const at = await watch.take();
       if (at) return { iteration: at.step, term: method.lossTerms[at.index] ?? 'total' };
@@ -98,6 +105,7 @@ export async function createSecoTrainer(config: SecoConfig): Promise<SecoTrainer
     ...(scaler ? { logExtras: () => scalerLog(scaler) } : {}),
     async close() {
       watch.dispose();
+      dp?.close();
       await warm.save();
       await batches.close();
       // The AdamW moments are twice the network again; they live outside every scope until disposed.

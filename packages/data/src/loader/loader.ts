@@ -5,7 +5,7 @@ import { DataError } from '../errors.ts';
 import { augConfig, type AugConfig, type DeepPartial } from '../transforms/config.ts';
 import { WorkerPool } from './pool.ts';
 import { allocBatch, type BatchArrays, fillSlot, type LoaderMode, type SampleSpec } from './sample.ts';
-import { EpochSampler } from './sampler.ts';
+import { EpochSampler, type SamplerShard } from './sampler.ts';
 
 export interface LoaderOptions {
   dataset: Dataset;
@@ -22,6 +22,8 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches prepared ahead of the consumer. */
   prefetch?: number;
+  /** Data parallelism: this process's part of each global batch (train mode; see EpochSampler). */
+  shard?: SamplerShard;
   /** Resume: the first batch is step `step` of epoch `epoch`. */
   start?: { epoch: number; step: number };
   /** Epochs to run from start.epoch (default: unbounded for train, 1 for eval). */
@@ -64,7 +66,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       maskSize: o.maskSize ?? [500, 500],
       withMask: o.withMask ?? false,
     };
-    this.sampler = new EpochSampler(o.dataset.ids.length, o.batchSize, o.seed, o.shuffle ?? mode === 'train', o.dropLast ?? mode === 'train');
+    this.sampler = new EpochSampler(o.dataset.ids.length, o.batchSize, o.seed, o.shuffle ?? mode === 'train', o.dropLast ?? mode === 'train', o.shard);
     const start = o.start ?? { epoch: 0, step: 0 };
     if (start.step < 0 || start.step >= this.sampler.stepsPerEpoch) throw new RangeError(`start step ${start.step} outside 0..${this.sampler.stepsPerEpoch - 1}`);
     this.cursor = { ...start };

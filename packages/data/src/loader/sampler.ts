@@ -1,6 +1,17 @@
 import { deriveSeed, Rng } from '../rng.ts';
 
-/** Epoch order and per-sample seeds, pure functions of (seed, epoch, index): worker count and timing never matter. */
+/** One process's part of every global batch under data parallelism: rank r of count. */
+export interface SamplerShard {
+  rank: number;
+  count: number;
+}
+
+/**
+ * Epoch order and per-sample seeds, pure functions of (seed, epoch, index): worker count and timing never matter.
+ * With a shard, a global batch is `count × batchSize` positions of the epoch order and rank r takes positions
+ * r·batchSize .. r·batchSize + batchSize − 1 of it, so the ranks together see exactly the samples (and, seeds
+ * being per sample, the augmentations) of one process with the global batch.
+ */
 export class EpochSampler {
   private cache: { epoch: number; perm: Uint32Array } | null = null;
   constructor(
@@ -9,13 +20,23 @@ export class EpochSampler {
     readonly seed: number,
     readonly shuffle: boolean,
     readonly dropLast: boolean,
+    readonly shard: SamplerShard = { rank: 0, count: 1 },
   ) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
-    if (dropLast && size < batchSize) throw new Error(`dataset of ${size} samples is smaller than one batch of ${batchSize} (dropLast)`);
+    const { rank, count } = shard;
+    if (!Number.isInteger(count) || count < 1 || !Number.isInteger(rank) || rank < 0 || rank >= count) throw new Error(`shard rank ${rank} of ${count} is not 0 <= rank < count`);
+    if (count > 1 && !dropLast) throw new Error('a sharded sampler needs dropLast (every rank takes a full batch)');
+    const global = batchSize * count;
+    if (dropLast && size < global) throw new Error(`dataset of ${size} samples is smaller than one batch of ${global}${count > 1 ? ` (${count} ranks × ${batchSize})` : ''} (dropLast)`);
+  }
+
+  /** Positions per step over all ranks. */
+  get globalBatchSize(): number {
+    return this.batchSize * this.shard.count;
   }
 
   get stepsPerEpoch(): number {
-    return this.dropLast ? Math.floor(this.size / this.batchSize) : Math.ceil(this.size / this.batchSize);
+    return this.dropLast ? Math.floor(this.size / this.globalBatchSize) : Math.ceil(this.size / this.globalBatchSize);
   }
 
   order(epoch: number): Uint32Array {
@@ -28,7 +49,7 @@ export class EpochSampler {
 
   /** Positions in the epoch order of batch `step`. */
   positions(step: number): number[] {
-    const start = step * this.batchSize;
+    const start = step * this.globalBatchSize + this.shard.rank * this.batchSize;
     const end = Math.min(start + this.batchSize, this.size);
     return Array.from({ length: end - start }, (_, i) => start + i);
   }

@@ -2,9 +2,9 @@ export { SecoNetwork, type SecoNetworkConfig, type SecoOutputs } from './network
 export { assignCscTags, cscTagPlan, planCscTags, CSC_TAG_DEFAULTS, type CscTagOptions, type CscTagPlan } from './tags.ts';
 export { lilLoss, type LilOptions, type LilResult } from './losses/lil.ts';
 export { ligLoss, type LigOptions } from './losses/lig.ts';
-export { secoTrainStep, WATCHED_TOTAL, type SecoTrainContext, type SecoLosses, type SecoStepProbe } from './train/step.ts';
+export { secoTrainStep, WATCHED_TOTAL, type SecoDataParallel, type SecoTrainContext, type SecoLosses, type SecoStepProbe } from './train/step.ts';
 export { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './train/options.ts';
-export { maintainReservoir, type Reservoir } from './train/reservoir.ts';
+export { maintainReservoir, reservoirContrastSet, reservoirKeys, type Reservoir, type ReservoirKeys } from './train/reservoir.ts';
 export { SECO_POLY_WARMUP, SECO_EMA_MOMENTUM } from './train/recipe.ts';
 export { SECO_CHECKPOINT_FORMAT } from './checkpoint-format.ts';
 export { SECO_METHOD } from './method.ts';

@@ -26,12 +26,20 @@ function imageMajor(B: number, n: number): Tensor {
   return tensor(idx, [idx.length], 'i32');
 }
 
+/** The student queries and the teacher keys of one step, before the keys are enqueued. */
+export interface ReservoirKeys {
+  /** (12B, D) student projections with grad, or null when not asked for. */
+  outQ: Tensor | null;
+  /** (12B, D) teacher keys, no grad. */
+  outK: Tensor;
+}
+
 /**
  * clsRaw is the step-1 cls token of the raw image (SeCo encodes it again as global view 0; same value, so it is
- * reused). With `queries` false the student crops are not encoded (LIL and LIG weigh 0): the EMAs, the keys and
- * the enqueue still run every iteration as SeCo's do.
+ * reused). With `queries` false the student crops are not encoded (LIL and LIG weigh 0): the EMAs and the keys
+ * still run every iteration as SeCo's do.
  */
-export function maintainReservoir(net: SecoNetwork, clsRaw: Tensor, images: Tensor, strong: Tensor, global2: Tensor, plan: CscTagPlan, queries: boolean): Reservoir {
+export function reservoirKeys(net: SecoNetwork, clsRaw: Tensor, images: Tensor, strong: Tensor, global2: Tensor, plan: CscTagPlan, queries: boolean): ReservoirKeys {
   const B = plan.batch;
   const n = plan.cropNum;
   return scope(() => {
@@ -49,10 +57,27 @@ export function maintainReservoir(net: SecoNetwork, clsRaw: Tensor, images: Tens
       net.emaUpdateProjHead();
       return net.projHeadT.forward(indexSelect(concat([detach(g), lk], 0), 0, order));
     });
-    net.enqueue(outK, plan.flags);
+    return { outQ, outK };
+  });
+}
+
+/**
+ * Enqueues the keys and builds the contrast set. `enqueued` is what goes into the queue: this step's keys and
+ * tags by default; under data parallelism every rank's, gathered (SeCo's concat_all_gather), while the contrast
+ * set's own out_k stays this rank's, as in SeCo.
+ */
+export function reservoirContrastSet(net: SecoNetwork, keys: ReservoirKeys, plan: CscTagPlan, enqueued: { keys: Tensor; flags: ArrayLike<number> } = { keys: keys.outK, flags: plan.flags }): Reservoir {
+  return scope(() => {
+    const { outQ, outK } = keys;
+    net.enqueue(enqueued.keys, enqueued.flags);
     const flags = tensor(plan.flags, [plan.flags.length], 'i32');
     const feats = concat([outQ ? detach(outQ) : outK, outK, net.queue], 0);
     const flagsAll = concat([flags, flags, reshape(net.queueLabelFlag, [net.queueSize])], 0);
     return { outQ, feats, flags, flagsAll };
   });
+}
+
+/** maintain_reservoir on one process: the keys, enqueued as they are, and the contrast set. */
+export function maintainReservoir(net: SecoNetwork, clsRaw: Tensor, images: Tensor, strong: Tensor, global2: Tensor, plan: CscTagPlan, queries: boolean): Reservoir {
+  return scope(() => reservoirContrastSet(net, reservoirKeys(net, clsRaw, images, strong, global2, plan, queries), plan));
 }

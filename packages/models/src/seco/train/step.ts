@@ -12,7 +12,18 @@ import { type CscTagPlan, cscTagPlan } from '../tags.ts';
 import { lossToBackward, optimizerStep } from './mixed-precision.ts';
 import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './options.ts';
 import { presentClasses, pseudoLabels } from '../../train/pseudo.ts';
-import { maintainReservoir } from './reservoir.ts';
+import { reservoirContrastSet, reservoirKeys } from './reservoir.ts';
+
+/**
+ * Data parallelism's two hooks (absent on one process; apps/cli/src/distributed/ provides them over MPI).
+ * `gather` is SeCo's concat_all_gather: every rank's rows and their integer tags, rank-major, for the prototype
+ * update (cls tokens, label_idx) and the enqueue (teacher keys, tags). `reduceGradients` averages the
+ * parameters' .grad over ranks between backward and the optimizer step.
+ */
+export interface SecoDataParallel {
+  gather(rows: Tensor, tags: ArrayLike<number>): Promise<{ rows: Tensor; tags: Int32Array }>;
+  reduceGradients(): Promise<void>;
+}
 
 /**
  * Sees a step's intermediates while they are alive (awaited, so it may read them back): 'roi' (B, S, S),
@@ -35,6 +46,8 @@ export interface SecoTrainContext {
   watch?: { watch: NonFiniteWatch; step: number };
   /** For tests and debugging only; costs nothing when absent. */
   probe?: SecoStepProbe;
+  /** Set when training over several processes. */
+  parallel?: SecoDataParallel;
 }
 
 /** The index a watched total loss carries; loss terms carry their index in SECO_LOSS_TERMS. */
@@ -107,12 +120,25 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
       await probe('tags', plan);
       await probe('seg_label', pl.segLabel);
     }
+    const dp = ctx.parallel ?? null;
+    // Under data parallelism the prototypes take every rank's tokens (SeCo's update_prototype all-gathers).
+    const protoIn = dp && point.updatePrototypes ? await dp.gather(head.clsToken, batch.labelIdx) : null;
+    own(protoIn?.rows ?? null);
+    const keys = scope(() => {
+      const protos = point.updatePrototypes ? net.updatePrototype(protoIn?.rows ?? head.clsToken, protoIn?.tags ?? batch.labelIdx, o.protoM) : detach(net.prototypes);
+      return { protos, ...reservoirKeys(net, head.clsToken, images, strong, global2, plan, withContrast) };
+    });
+    own(keys.protos);
+    own(keys.outQ);
+    own(keys.outK);
+    // ... and the queue every rank's keys (_dequeue_and_enqueue's concat_all_gather).
+    const queued = dp ? await dp.gather(keys.outK, plan.flags) : null;
+    own(queued?.rows ?? null);
     const tail = scope(() => {
-      const protos = point.updatePrototypes ? net.updatePrototype(head.clsToken, batch.labelIdx, o.protoM) : detach(net.prototypes);
-      const res = maintainReservoir(net, head.clsToken, images, strong, global2, plan, withContrast);
+      const res = reservoirContrastSet(net, keys, plan, queued ? { keys: queued.rows, flags: queued.tags } : undefined);
       if (!res.outQ) return { lil: null, lig: null, flagsRevised: null };
       const lil = lilLoss(res.outQ, res.feats, res.flags, res.flagsAll, { temperature: o.tempLil });
-      const lig = ligLoss(res.outQ, protos, lil.flagsRevised, { temperature: o.tempLig });
+      const lig = ligLoss(res.outQ, keys.protos, lil.flagsRevised, { temperature: o.tempLig });
       return { lil: lil.loss, lig, flagsRevised: lil.flagsRevised };
     });
     if (tail.lil) terms.lil = own(tail.lil);
@@ -138,6 +164,7 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
     }
     // The watch sees the unscaled losses: a gradient overflow is the scaler's to skip, a non-finite loss is not.
     own(lossToBackward(total, ctx.scaler)).backward();
+    if (dp) await dp.reduceGradients();
     if (probe) {
       await probe('flags_revised', tail.flagsRevised);
       await probe('total', total);
