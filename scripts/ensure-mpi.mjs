@@ -2,8 +2,8 @@
 // Makes sure Open MPI is there for `mpirun -np N npx seco ...` and the distributed tests: mpirun on the PATH and
 // libmpi loadable. Fast when both are there; on Debian/Ubuntu as root it apt-installs openmpi-bin (which brings
 // libopenmpi3), elsewhere it says what to install. Idempotent.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { canAptInstall, osRelease, runner } from './setup-host.mjs';
 
 /** The shared library the CLI opens through koffi (apps/cli/src/distributed/libmpi.ts looks for the same names). */
 const LIBS = ['libmpi.so.40', 'libmpi.so'];
@@ -18,23 +18,8 @@ function found() {
   return { ok: true, version };
 }
 
-function osRelease() {
-  if (!existsSync('/etc/os-release')) return {};
-  return Object.fromEntries(
-    readFileSync('/etc/os-release', 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => {
-        const i = l.indexOf('=');
-        return [l.slice(0, i), l.slice(i + 1).replace(/^"|"$/g, '')];
-      }),
-  );
-}
 
-function run(cmd, args) {
-  console.log(`[setup:mpi] ${cmd} ${args.join(' ')}`);
-  execFileSync(cmd, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
+const run = runner('setup:mpi');
 
 const first = found();
 if (first.ok) {
@@ -43,9 +28,7 @@ if (first.ok) {
 }
 console.log(`[setup:mpi] no usable Open MPI yet (${first.why})`);
 const os = osRelease();
-const debianLike = /debian|ubuntu/.test(`${os.ID} ${os.ID_LIKE ?? ''}`);
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (process.platform === 'linux' && debianLike && isRoot) {
+if (canAptInstall(os)) {
   run('apt-get', ['update', '-q']);
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'openmpi-bin', 'libopenmpi3']);
   const second = found();

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Makes sure dawn.node finds a WebGPU adapter. Fast when one is there; on Debian as root it installs Mesa's
 // Vulkan driver (>= 24; bookworm needs bookworm-backports), elsewhere it says what to install. Idempotent.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { canAptInstall, osRelease, runner } from './setup-host.mjs';
 
 const PROBE = `
 import('webgpu').then(async ({ create, globals }) => {
@@ -20,23 +21,8 @@ function probe() {
   return line;
 }
 
-function osRelease() {
-  if (!existsSync('/etc/os-release')) return {};
-  return Object.fromEntries(
-    readFileSync('/etc/os-release', 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => {
-        const i = l.indexOf('=');
-        return [l.slice(0, i), l.slice(i + 1).replace(/^"|"$/g, '')];
-      }),
-  );
-}
 
-function run(cmd, args) {
-  console.log(`[setup:gpu] ${cmd} ${args.join(' ')}`);
-  execFileSync(cmd, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
+const run = runner('setup:gpu');
 
 function installMesa(os) {
   const codename = os.VERSION_CODENAME;
@@ -66,9 +52,7 @@ if (first.startsWith('ADAPTER')) {
 }
 console.log(`[setup:gpu] no WebGPU adapter yet (${first})`);
 const os = osRelease();
-const debianLike = /debian|ubuntu/.test(`${os.ID} ${os.ID_LIKE ?? ''}`);
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (process.platform === 'linux' && debianLike && isRoot) {
+if (canAptInstall(os)) {
   installMesa(os);
   const second = probe();
   if (second.startsWith('ADAPTER')) {
