@@ -1,12 +1,10 @@
 // One SeCo training iteration (docs/ALGORITHM.md §3) on the GPU: pseudo labels, tags, student forward, reservoir, the
 // seven losses, backward and the optimizer step. Nothing outlives the call but the updated network state.
 import { add, type AdamW, detach, type GradScaler, mul, type NonFiniteWatch, scope, type Tensor, tensor, zeros } from '@seco/tensor';
-import { clsLoss } from '../../losses/cls.ts';
 import { energyLoss } from '../../losses/energy.ts';
 import { ligLoss } from '../losses/lig.ts';
 import { lilLoss } from '../losses/lil.ts';
-import { ptcLoss } from '../../losses/ptc.ts';
-import { segLoss, upsampleLogits } from '../../losses/seg.ts';
+import { headLosses } from '../../train/head-losses.ts';
 import type { SecoNetwork } from '../network.ts';
 import { type CscTagPlan, cscTagPlan } from '../tags.ts';
 import { lossToBackward, optimizerStep } from './mixed-precision.ts';
@@ -97,17 +95,8 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
     const planned = cscTagPlan(pl.roi, { cropNum: o.cropNum, cropSize: o.localCropSize, threshold: o.tagThreshold });
     planned.catch(() => {}); // awaited below; a step that fails before then must not crash the process
 
-    const head = scope(() => {
-      const out = net.forward(images);
-      const terms: Partial<Record<SecoLossTerm, Tensor>> = {};
-      terms.cls = clsLoss(out.cls, clsLabel);
-      terms.cls_aux = clsLoss(out.clsAux, clsLabel);
-      terms.ptc = ptcLoss(out.x4, pl.aff);
-      const seg448 = withSeg ? upsampleLogits(out.seg, [S, S]) : null;
-      if (seg448) terms.seg = segLoss(seg448, pl.segLabel!);
-      return { terms, clsToken: out.clsToken, seg448: w.reg !== 0 ? seg448 : null };
-    });
-    const terms = head.terms;
+    const head = headLosses(net, images, clsLabel, pl.aff, pl.segLabel, S, withSeg, w.reg !== 0);
+    const terms: Partial<Record<SecoLossTerm, Tensor>> = head.terms;
     for (const t of Object.values(terms)) own(t);
     own(head.clsToken);
     own(head.seg448);

@@ -3,10 +3,8 @@
 // ToCo's own local crops, CTC head with its EMA teacher, and CTC loss.
 import { add, concat, detach, mul, noGrad, scope, type Tensor, tensor, zeros } from '@seco/tensor';
 import { cropWindows } from '../../crop-windows.ts';
-import { clsLoss } from '../../losses/cls.ts';
 import { energyLoss } from '../../losses/energy.ts';
-import { ptcLoss } from '../../losses/ptc.ts';
-import { segLoss, upsampleLogits } from '../../losses/seg.ts';
+import { headLosses } from '../../train/head-losses.ts';
 import type { TrainBatch, TrainStepContext } from '../../train/method.ts';
 import { presentClasses, pseudoLabels, type RoiMaker } from '../../train/pseudo.ts';
 import { ctcLoss } from '../ctc-loss.ts';
@@ -65,17 +63,8 @@ export async function tocoTrainStep(ctx: TocoTrainContext, batch: TrainBatch, po
     const planned = withCtc ? tocoCropPlan(pl.roi, cropOptions) : null;
     planned?.catch(() => {}); // awaited below; a step that fails before then must not crash the process
 
-    const head = scope(() => {
-      const out = net.forward(images);
-      const terms: Partial<Record<TocoLossTerm, Tensor>> = {};
-      terms.cls = clsLoss(out.cls, clsLabel);
-      terms.cls_aux = clsLoss(out.clsAux, clsLabel);
-      terms.ptc = ptcLoss(out.x4, pl.aff);
-      const seg448 = withSeg ? upsampleLogits(out.seg, [S, S]) : null;
-      if (seg448) terms.seg = segLoss(seg448, pl.segLabel!);
-      return { terms, clsToken: out.clsToken, seg448: w.reg !== 0 ? seg448 : null };
-    });
-    const terms = head.terms;
+    const head = headLosses(net, images, clsLabel, pl.aff, pl.segLabel, S, withSeg, w.reg !== 0);
+    const terms: Partial<Record<TocoLossTerm, Tensor>> = head.terms;
     for (const t of Object.values(terms)) own(t);
     own(head.clsToken);
     own(head.seg448);
