@@ -24,7 +24,7 @@ import { camSegCamOnly, camSegForward, type HeadOutputs } from '../cam-seg-forwa
 import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
-import { secoParamGroups } from '../train/param-groups.ts';
+import { projectedParamGroups } from '../train/param-groups.ts';
 import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
 import { VisionTransformer, type ViTConfig } from '../vit.ts';
 
@@ -220,16 +220,7 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
    * decoder at lr × headLrMult (SeCo: 10). An lr schedule scales these initial lrs; nothing else sets them.
    */
   paramGroups(lr = 6e-5, weightDecay = 0.01, headLrMult = 10): ParamGroupSpec<AdamWHyper>[] {
-    return secoParamGroups(
-      {
-        encoder: this.encoder.namedParameters(),
-        heads: [this.classifier.weight, this.auxClassifier.weight, ...this.projHead.parameters()],
-        decoder: this.decoder.parameters(),
-      },
-      lr,
-      weightDecay,
-      headLrMult,
-    );
+    return projectedParamGroups(this, lr, weightDecay, headLrMult);
   }
 
   /**

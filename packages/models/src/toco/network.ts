@@ -6,7 +6,7 @@ import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
 import type { InferenceConfig } from '../inference/config.ts';
-import { secoParamGroups } from '../train/param-groups.ts';
+import { projectedParamGroups } from '../train/param-groups.ts';
 import { VisionTransformer, type ViTConfig } from '../vit.ts';
 
 /** ToCo's proj_head_t momentum (--momentum 0.9). */
@@ -104,16 +104,7 @@ export class TocoNetwork extends nn.Module<[Tensor], HeadOutputs> {
 
   /** ToCo's get_param_groups: encoder, encoder norms, [classifiers, proj_head], decoder. */
   paramGroups(lr = 6e-5, weightDecay = 0.01, headLrMult = 10): ParamGroupSpec<AdamWHyper>[] {
-    return secoParamGroups(
-      {
-        encoder: this.encoder.namedParameters(),
-        heads: [this.classifier.weight, this.auxClassifier.weight, ...this.projHead.parameters()],
-        decoder: this.decoder.parameters(),
-      },
-      lr,
-      weightDecay,
-      headLrMult,
-    );
+    return projectedParamGroups(this, lr, weightDecay, headLrMult);
   }
 
   /** Nothing lives on the host: the state dict is the whole state. */

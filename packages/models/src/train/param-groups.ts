@@ -1,5 +1,6 @@
 // SeCo's optimizer parameter groups, built on the engine's generic ParamGroupSpec.
 import type { AdamWHyper, ParamGroupSpec, ParamRef } from '@seco/tensor';
+import type { CamSegParts } from '../cam-seg-forward.ts';
 
 export interface SecoParamSets {
   /** The backbone's named parameters (timm names: `blocks.0.norm1.weight`, …). */
@@ -25,4 +26,26 @@ export function secoParamGroups(sets: SecoParamSets, lr = 6e-5, weightDecay = 0.
     { params: [...sets.heads], lr: lr * headLrMult, weightDecay },
     { params: [...sets.decoder], lr: lr * headLrMult, weightDecay },
   ];
+}
+
+/**
+ * The groups of a network built on the shared parts plus a projection head (SeCo's proj_head, ToCo's CTC head):
+ * the encoder, [classifier, aux_classifier, proj_head] as heads, and the decoder.
+ */
+export function projectedParamGroups(
+  net: CamSegParts & { readonly projHead: { parameters(): ParamRef[] } },
+  lr = 6e-5,
+  weightDecay = 0.01,
+  headLrMult = 10,
+): ParamGroupSpec<AdamWHyper>[] {
+  return secoParamGroups(
+    {
+      encoder: net.encoder.namedParameters(),
+      heads: [net.classifier.weight, net.auxClassifier.weight, ...net.projHead.parameters()],
+      decoder: net.decoder.parameters(),
+    },
+    lr,
+    weightDecay,
+    headLrMult,
+  );
 }

@@ -1,10 +1,11 @@
 // One SeCo training iteration (docs/ALGORITHM.md §3) on the GPU: pseudo labels, tags, student forward, reservoir, the
 // seven losses, backward and the optimizer step. Nothing outlives the call but the updated network state.
-import { add, type AdamW, detach, type GradScaler, mul, type NonFiniteWatch, scope, type Tensor, tensor, zeros } from '@seco/tensor';
+import { add, type AdamW, detach, type GradScaler, mul, type NonFiniteWatch, scope, type Tensor, tensor } from '@seco/tensor';
 import { energyLoss } from '../../losses/energy.ts';
 import { ligLoss } from '../losses/lig.ts';
 import { lilLoss } from '../losses/lil.ts';
 import { headLosses } from '../../train/head-losses.ts';
+import { watchLosses, weightedSum } from '../../train/loss-total.ts';
 import type { SecoNetwork } from '../network.ts';
 import { type CscTagPlan, cscTagPlan } from '../tags.ts';
 import { lossToBackward, optimizerStep } from './mixed-precision.ts';
@@ -134,11 +135,7 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
     if (tail.lig) terms.lig = own(tail.lig);
     own(tail.flagsRevised);
     // Summed in SECO_LOSS_TERMS order, as before the reordering, so the total is the same to the bit.
-    const partial = own(scope(() => {
-      let sum: Tensor = zeros([]);
-      for (const t of SECO_LOSS_TERMS) if (t !== 'reg' && w[t] !== 0 && terms[t]) sum = add(sum, mul(terms[t]!, w[t]));
-      return sum;
-    }));
+    const partial = own(weightedSum(SECO_LOSS_TERMS, terms, w, 'reg'));
     if (energy) {
       const pending = energy;
       energy = null;
@@ -146,11 +143,7 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
     }
 
     const total = own(scope(() => (terms.reg ? add(partial, mul(terms.reg, w.reg)) : partial)));
-    if (ctx.watch) {
-      const { watch, step } = ctx.watch;
-      SECO_LOSS_TERMS.forEach((t, i) => terms[t] && watch.watch(step, i, terms[t]!));
-      watch.watch(step, WATCHED_TOTAL, total);
-    }
+    watchLosses(ctx.watch, SECO_LOSS_TERMS, terms, total);
     // The watch sees the unscaled losses: a gradient overflow is the scaler's to skip, a non-finite loss is not.
     own(lossToBackward(total, ctx.scaler)).backward();
     if (dp) await dp.reduceGradients();

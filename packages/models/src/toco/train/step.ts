@@ -1,10 +1,11 @@
 // One ToCo training iteration (ToCo scripts/dist_train_voc_seg_neg.py, docs/ALGORITHM.md §9) on the shared pieces:
 // multi-scale CAMs, PTC labels, PAR seg labels, cls / aux / PTC / seg / energy losses and the optimizer, plus
 // ToCo's own local crops, CTC head with its EMA teacher, and CTC loss.
-import { add, concat, detach, mul, noGrad, scope, type Tensor, tensor, zeros } from '@seco/tensor';
+import { add, concat, detach, mul, noGrad, scope, type Tensor, tensor } from '@seco/tensor';
 import { cropWindows } from '../../crop-windows.ts';
 import { energyLoss } from '../../losses/energy.ts';
 import { headLosses } from '../../train/head-losses.ts';
+import { watchLosses, weightedSum } from '../../train/loss-total.ts';
 import type { TrainBatch, TrainStepContext } from '../../train/method.ts';
 import { presentClasses, pseudoLabels, type RoiMaker } from '../../train/pseudo.ts';
 import { ctcLoss } from '../ctc-loss.ts';
@@ -86,24 +87,14 @@ export async function tocoTrainStep(ctx: TocoTrainContext, batch: TrainBatch, po
         }),
       );
     }
-    const partial = own(
-      scope(() => {
-        let sum: Tensor = zeros([]);
-        for (const t of TOCO_LOSS_TERMS) if (t !== 'reg' && w[t] !== 0 && terms[t]) sum = add(sum, mul(terms[t]!, w[t]));
-        return sum;
-      }),
-    );
+    const partial = own(weightedSum(TOCO_LOSS_TERMS, terms, w, 'reg'));
     if (energy) {
       const pending = energy;
       energy = null;
       terms.reg = own(await pending);
     }
     const total = own(scope(() => (terms.reg ? add(partial, mul(terms.reg, w.reg)) : partial)));
-    if (ctx.watch) {
-      const { watch, step } = ctx.watch;
-      TOCO_LOSS_TERMS.forEach((t, i) => terms[t] && watch.watch(step, i, terms[t]!));
-      watch.watch(step, TOCO_LOSS_TERMS.length, total);
-    }
+    watchLosses(ctx.watch, TOCO_LOSS_TERMS, terms, total);
     total.backward();
     optimizer.step();
     optimizer.zeroGrad();
