@@ -16,6 +16,8 @@ interface Flag {
   required?: boolean;
   default?: string;
   int?: boolean;
+  /** A positive number (a fraction allowed). */
+  positive?: boolean;
 }
 
 export const COMMANDS = ['prepare', 'train', 'eval', 'cam', 'merge', 'infer', 'demo'] as const;
@@ -34,6 +36,13 @@ const checkWeights: Flag = {
   help: 'under mpirun: compare a hash of every rank\'s weights every K iterations (and after the first and last); a mismatch stops the run naming the rank',
   default: '100',
   int: true,
+};
+const bucketMb: Flag = {
+  type: 'string',
+  value: 'MB',
+  help: "under mpirun: gradient bucket size in MiB (DDP's bucket_cap_mb); a bucket is read back and all-reduced as soon as backward completes it",
+  default: '25',
+  positive: true,
 };
 const shard: Flag = {
   type: 'string',
@@ -69,6 +78,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       resume: { type: 'boolean', help: 'continue from the newest readable checkpoint in --out' },
       'nan-check': nanCheck,
       'check-weights': checkWeights,
+      'bucket-mb': bucketMb,
       help,
     },
   },
@@ -133,6 +143,7 @@ export const SPECS: Record<CommandName, CommandSpec> = {
       resume: { type: 'boolean', help: 'continue from the newest readable checkpoint in --out' },
       'nan-check': nanCheck,
       'check-weights': checkWeights,
+      'bucket-mb': bucketMb,
       help,
     },
   },
@@ -201,6 +212,11 @@ export function parseCommand(argv: readonly string[]): Parsed {
       const v = flags[k] as string;
       if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${name}: --${k} must be a positive integer, got '${v}'`);
       flags[k] = Number(v);
+    }
+    if (f.positive && typeof flags[k] === 'string') {
+      const v = Number(flags[k]);
+      if (!(Number.isFinite(v) && v > 0)) throw new UsageError(`${name}: --${k} must be a positive number, got '${flags[k]}'`);
+      flags[k] = v;
     }
   }
   if ('split' in spec.flags && flags.split !== 'train' && flags.split !== 'val') {

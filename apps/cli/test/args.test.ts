@@ -15,6 +15,8 @@ describe('argument parsing', () => {
     expect(parseCommand(['demo'])).toMatchObject({ flags: { config: 'demo', out: 'runs/demo' } });
     expect(parseCommand(['eval', '--checkpoint', 'c', '--out', 'o', '--limit', '5'])).toMatchObject({ flags: { limit: 5, split: 'val' } });
     expect(parseCommand(['cam', '--checkpoint', 'c', '--out', 'o'])).toMatchObject({ flags: { split: 'train' } });
+    expect(parseCommand(['train', '--out', 'r'])).toMatchObject({ flags: { 'bucket-mb': 25 } });
+    expect(parseCommand(['demo', '--bucket-mb', '0.5'])).toMatchObject({ flags: { 'bucket-mb': 0.5 } });
   });
 
   test('errors name the bad flag', () => {
@@ -31,6 +33,7 @@ describe('argument parsing', () => {
     expect(err(['train', '--out'])).toBe("train: flag '--out' needs a value (see seco train --help)");
     expect(err(['train'])).toBe('train: --out DIR is required (see seco train --help)');
     expect(err(['eval', '--checkpoint', 'c', '--out', 'o', '--limit', 'ten'])).toBe("eval: --limit must be a positive integer, got 'ten'");
+    expect(err(['train', '--out', 'o', '--bucket-mb', '0'])).toBe("train: --bucket-mb must be a positive number, got '0'");
     expect(err(['eval', '--checkpoint', 'c', '--out', 'o', '--split', 'test'])).toBe("eval: --split must be train or val, got 'test'");
     expect(err(['infer', '--checkpoint', 'c', '--out', 'o'])).toBe('infer: give at least one IMAGE (see seco infer --help)');
     expect(err(['train', '--out', 'o', 'extra'])).toBe("train: unexpected argument 'extra' (see seco train --help)");

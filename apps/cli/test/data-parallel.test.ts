@@ -1,5 +1,6 @@
 // DataParallel's collectives on two ranks (mpirun, shared memory), against values defined per rank in
-// support/data-parallel-probe.ts: gradients averaged (and zero-filled where one rank has none), rows gathered
+// support/data-parallel-probe.ts: gradients averaged (and zero-filled where one rank has none; read back during
+// backward where a bucket is complete; f16 ones too), rows gathered
 // rank-major, rank 0's values broadcast, and a tensor that differs on one rank named in the agreement check.
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -11,6 +12,8 @@ interface Result {
   rank: number;
   size: number;
   grads: (number[] | null)[];
+  backwardGrads: ((string | number)[] | null)[];
+  overlap: { buckets: number; startedInBackward: number };
   gatheredRows: number[];
   gatheredTags: number[];
   broadcast: number[][];
@@ -38,6 +41,16 @@ describe('DataParallel over MPI, 2 ranks', () => {
     // Ranks give (r+1)(i+1) + r/4 and -(r+2) i; rank 0 alone 8 (i+1); nobody a gradient for the fourth.
     const want = [range(15, (i) => (1.5 * (i + 1) + 0.125)), range(11, (i) => 0 - 2.5 * i), range(4, (i) => 4 * (i + 1)), null];
     for (const r of results) expect(r.grads, `rank ${r.rank}`).toEqual(want);
+  });
+
+  test('gradients of a real backward: full buckets start their readback during backward, f16 ones are averaged too', () => {
+    // Per rank a: (r+1)(i+1), b: r - i, h (f16): (r+1)(i+1)/2; u: none (see the probe).
+    const want = [['f32', ...range(5, (i) => 1.5 * (i + 1))], ['f32', ...range(6, (i) => 0.5 - i)], ['f16', ...range(3, (i) => 0.75 * (i + 1))], null];
+    for (const r of results) {
+      expect(r.backwardGrads, `rank ${r.rank}`).toEqual(want);
+      // [b] and [a] were complete inside backward; [u, h] waited for u, which never got a gradient.
+      expect(r.overlap, `rank ${r.rank}`).toEqual({ buckets: 3, startedInBackward: 2 });
+    }
   });
 
   test('gather is concat_all_gather: rank-major rows and tags', () => {

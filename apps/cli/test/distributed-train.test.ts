@@ -120,6 +120,22 @@ describe('seco train under mpirun', () => {
     expect(b.out).toContain('weights identical on all 2 ranks after iteration 6');
   }, 1_200_000);
 
+  test('mixed precision on 2 ranks: f16 gradients averaged, ranks identical (masters included), buckets read during backward', async () => {
+    const out = tmp();
+    const r = await mpirunSeco(2, ['train', '--config', 'demo', '--out', out, '--check-weights', '1', '--bucket-mb', '0.02', ...sets(['train.max_iters=3', 'train.precision=mixed'])]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('weights identical on all 2 ranks after iteration 3');
+    const overlap = /gradient buckets read back during backward in the last step: (\d+) of (\d+)/.exec(r.out);
+    expect(overlap, r.out).not.toBeNull();
+    expect(Number(overlap![1])).toBeGreaterThan(0);
+    const log = await RunDir.open(out, { resume: true }).readLog();
+    expect(log.map((l) => l.iteration)).toEqual([0, 1, 2]);
+    for (const l of log) expect(Number.isFinite(l.total), `iteration ${l.iteration}`).toBe(true);
+    const ck = await loadCheckpoint(join(out, 'checkpoints', checkpointName(3)), { format: SECO_CHECKPOINT_FORMAT });
+    // The student was trained (and saved) in f16.
+    expect(Object.entries(ck.tensors).some(([k, t]) => k.startsWith('model.encoder.') && t.dtype === 'F16')).toBe(true);
+  }, 1_200_000);
+
   test('a rank whose weights drift apart stops the run, named, after its first iteration', async () => {
     // Rank 1 is started with another lr: its averaged gradients are rank 0's, its updates are not.
     const out = tmp();

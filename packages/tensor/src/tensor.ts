@@ -40,6 +40,8 @@ export class Tensor {
   weakGradLink = false;
   /** On a saved handle of a leaf: the leaf whose .grad receives gradients that reach the handle. */
   leafSource: Tensor | null = null;
+  /** Called by backward once this leaf's .grad holds its last contribution of that pass (see the method below). */
+  postAccumulateGradHooks: ((leaf: Tensor) => void)[] = [];
   private _storage: Storage | null;
 
   constructor(storage: Storage, shape: Shape, strides: Shape, offset: number, dtype: DType, op: string) {
@@ -96,6 +98,22 @@ export class Tensor {
 
   get isLeaf(): boolean {
     return this.gradNode === null;
+  }
+
+  /**
+   * PyTorch's register_post_accumulate_grad_hook: `fn(leaf)` runs during backward() as soon as no later part of
+   * that pass can add to this leaf's .grad, once per pass that gave it a gradient. Data parallelism uses it to
+   * start moving a gradient while backward is still encoding the layers below.
+   */
+  registerPostAccumulateGradHook(fn: (leaf: Tensor) => void): { remove(): void } {
+    if (!this.isLeaf) throw new TensorError('registerPostAccumulateGradHook', `tensor from ${this.op} is not a leaf: only leaves accumulate .grad`);
+    this.postAccumulateGradHooks.push(fn);
+    return {
+      remove: () => {
+        const i = this.postAccumulateGradHooks.indexOf(fn);
+        if (i >= 0) this.postAccumulateGradHooks.splice(i, 1);
+      },
+    };
   }
 
   /** A new handle on the same storage with other geometry (no copy). Autograd is the caller's business. */

@@ -16,7 +16,7 @@ import { CooccurrenceLeak, readContextMask } from '../eval/leak.ts';
 import { loadSegModel } from '../model-bridge.ts';
 import type { CommandIO } from './io.ts';
 import { startEngine } from '../distributed/start-engine.ts';
-import { overrides, train } from './train.ts';
+import { overrides, parallelFlags, train } from './train.ts';
 
 export function syntheticPaths(out: string): string[] {
   const dir = join(out, 'synthetic');
@@ -104,7 +104,7 @@ export async function demoCommand(flags: FlagValues, io: CommandIO): Promise<num
     generateSyntheticSet(config, syn, count);
   }
   await world?.barrier();
-  await train({ config, out, resume: flags.resume === true, world, checkWeightsEvery: flags['check-weights'] as number | undefined }, io);
+  await train({ config, out, resume: flags.resume === true, world, ...parallelFlags(flags) }, io);
   if (world && world.rank !== 0) return 0;
   const t1 = performance.now();
   const entries = await new CheckpointManager(join(out, 'checkpoints'), { keep: config.log.keep_checkpoints }).list();

@@ -39,6 +39,8 @@ export interface TrainSetup {
   world?: Communicator | null;
   /** Under `world`: compare the ranks' weights every this many iterations (and at the end). */
   checkWeightsEvery?: number;
+  /** Under `world`: the gradient bucket size in MiB (25, as DDP's bucket_cap_mb, when absent). */
+  bucketMb?: number;
 }
 
 export async function train(s: TrainSetup, commandIO: CommandIO): Promise<number> {
@@ -46,7 +48,7 @@ export async function train(s: TrainSetup, commandIO: CommandIO): Promise<number
   const leader = !world || world.rank === 0;
   const io = leader ? commandIO : followerIO(commandIO);
   const warn = warner(io);
-  const parallel = world ? { world, checkEvery: s.checkWeightsEvery ?? 100 } : null;
+  const parallel = world ? { world, checkEvery: s.checkWeightsEvery ?? 100, bucketMb: s.bucketMb } : null;
   const makeTrainer = s.makeTrainer ?? (async (c: SecoConfig) => (await init(), createSecoTrainer(c, parallel)));
   const run = RunDir.open(leader ? s.out : rankDir(s.out, world!.rank), { resume: s.resume });
   const trainer = await makeTrainer(s.config).catch((e: unknown) => {
@@ -88,8 +90,13 @@ export function overrides(flags: FlagValues, extra: string[] = []): string[] {
   return [...extra, ...((flags.set as string[] | undefined) ?? []), ...(flags['nan-check'] === true ? ['debug.nan_check=true'] : [])];
 }
 
+/** The data-parallel settings among the flags of seco train and seco demo. */
+export function parallelFlags(flags: FlagValues): Pick<TrainSetup, 'checkWeightsEvery' | 'bucketMb'> {
+  return { checkWeightsEvery: flags['check-weights'] as number | undefined, bucketMb: flags['bucket-mb'] as number | undefined };
+}
+
 export async function trainCommand(flags: FlagValues, io: CommandIO): Promise<number> {
   const { config } = loadConfig(flags.config as string, overrides(flags));
   const world = await startEngine(io);
-  return train({ config, out: flags.out as string, resume: flags.resume === true, world, checkWeightsEvery: flags['check-weights'] as number | undefined }, io);
+  return train({ config, out: flags.out as string, resume: flags.resume === true, world, ...parallelFlags(flags) }, io);
 }

@@ -16,15 +16,46 @@ export class RankDivergenceError extends Error {
   override name = 'RankDivergenceError';
 }
 
+/** How the last reduceGradients went: buckets whose readback backward itself started, and all buckets reduced. */
+export interface ReduceStats {
+  buckets: number;
+  startedInBackward: number;
+}
+
 export class DataParallel implements SecoDataParallel {
   private staging: NativeBuffer<'f32'> | null = null;
+  /** The parameters in buckets, last parameters first: backward finishes the last layers' gradients first. */
+  private readonly groups: Tensor[][];
+  private readonly bucketOf = new Map<Tensor, number>();
+  /** Per bucket, the parameters whose gradient backward has finished since the last reduce. */
+  private readonly finished: Set<Tensor>[];
+  /** Per bucket, the readback started the moment its last gradient was finished, while backward went on. */
+  private early: (Promise<Float32Array> | null)[];
+  private readonly hooks: { remove(): void }[];
+  lastReduce: ReduceStats = { buckets: 0, startedInBackward: 0 };
 
   constructor(
     readonly comm: Communicator,
     /** The trained parameters, in the same order on every rank (the optimizer's). */
     private readonly params: readonly Tensor[],
     private readonly bucketElements = DEFAULT_BUCKET_ELEMENTS,
-  ) {}
+  ) {
+    this.groups = buckets([...params].reverse(), bucketElements);
+    this.groups.forEach((g, b) => g.forEach((p) => this.bucketOf.set(p, b)));
+    this.finished = this.groups.map(() => new Set());
+    this.early = this.groups.map(() => null);
+    // DDP's autograd hooks: a full bucket starts its readback during backward (on the GPU queue behind the
+    // gradients it copies), so the transfer and the first all-reduces overlap the rest of backward.
+    this.hooks = params.map((p) => p.registerPostAccumulateGradHook(() => this.gradientFinished(p)));
+  }
+
+  private gradientFinished(p: Tensor): void {
+    const b = this.bucketOf.get(p)!;
+    const done = this.finished[b];
+    done.add(p);
+    // A later backward before the reduce (accumulation) finishes the bucket again: the newer readback wins.
+    if (done.size === this.groups[b].length && this.groups[b].every((q) => q.grad)) this.early[b] = quietly(readBucket(this.groups[b].map((q) => q.grad!)));
+  }
 
   private buffer(n: number): NativeBuffer<'f32'> {
     if (!this.staging || this.staging.length < n) {
@@ -37,41 +68,38 @@ export class DataParallel implements SecoDataParallel {
   /**
    * Every parameter's .grad becomes the mean over ranks. A parameter that has a gradient on some ranks only gets
    * a zero one where it has none first (DDP's unused parameters); one with a gradient on no rank stays without.
-   * The next bucket's readback is in flight while a bucket is all-reduced; backward itself is over by then
-   * (the engine records no per-parameter readiness, so nothing overlaps backward yet).
+   * Buckets that backward completed were already read back during it; the rest are read now, one ahead of the
+   * all-reduce. Every rank reduces the same buckets in the same order.
    */
   async reduceGradients(): Promise<void> {
-    const { comm, params } = this;
+    const { comm, params, groups } = this;
+    const early = this.early;
+    this.early = groups.map(() => null);
+    for (const f of this.finished) f.clear();
     const present = new NativeBuffer('i32', params.length);
     try {
       params.forEach((p, i) => (present.array[i] = p.grad ? 1 : 0));
       await comm.allreduceSum(present);
       params.forEach((p, i) => {
-        if (!p.grad && present.array[i] > 0) p.grad = zeros(p.shape);
+        if (!p.grad && present.array[i] > 0) p.grad = zeros(p.shape, p.dtype);
       });
     } finally {
       present.free();
     }
-    const grads = params.filter((p) => p.grad).map((p) => p.grad!);
-    const groups = buckets(grads, this.bucketElements);
-    if (groups.length === 0) return;
+    // A parameter without a gradient on any rank takes part as zeros and keeps no gradient.
+    const read = (b: number) => early[b] ?? quietly(readWithZeros(groups[b]));
+    this.lastReduce = { buckets: groups.length, startedInBackward: early.filter((e) => e !== null).length };
     const scale = 1 / comm.size;
-    // A readback still in flight when a collective fails is awaited by nobody: its rejection must not crash.
-    const read = (g: Tensor[]) => {
-      const p = readBucket(g);
-      p.catch(() => {});
-      return p;
-    };
-    let next = read(groups[0]);
+    let next = groups.length > 0 ? read(0) : null;
     for (let b = 0; b < groups.length; b++) {
-      const host = await next;
-      if (b + 1 < groups.length) next = read(groups[b + 1]);
+      const host = await next!;
+      if (b + 1 < groups.length) next = read(b + 1);
       const buf = this.buffer(host.length);
       const a = buf.array.subarray(0, host.length);
       a.set(host);
       await comm.allreduceSum(buf.prefix(host.length));
       for (let i = 0; i < a.length; i++) a[i] *= scale;
-      writeBucket(groups[b], a);
+      writeGrads(groups[b], a);
     }
   }
 
@@ -138,9 +166,39 @@ export class DataParallel implements SecoDataParallel {
   }
 
   close(): void {
+    for (const h of this.hooks) h.remove();
     this.staging?.free();
     this.staging = null;
   }
+}
+
+/** A readback still in flight when a collective fails is awaited by nobody: its rejection must not crash. */
+function quietly<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/** A bucket's gradients, zeros standing in for parameters without one. */
+function readWithZeros(group: readonly Tensor[]): Promise<Float32Array> {
+  const stand = group.map((p) => p.grad ?? zeros(p.shape, p.dtype));
+  try {
+    return readBucket(stand);
+  } finally {
+    stand.forEach((t, i) => t !== group[i].grad && t.dispose());
+  }
+}
+
+/** Reduced values into the .grad of the bucket's parameters that have one (the layout is readBucket's). */
+function writeGrads(group: readonly Tensor[], values: Float32Array): void {
+  if (group.every((p) => p.grad)) {
+    writeBucket(group.map((p) => p.grad!), values);
+    return;
+  }
+  let o = 0;
+  group.forEach((p) => {
+    if (p.grad) writeBucket([p.grad], values.subarray(o, o + p.size));
+    o += p.size;
+  });
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -2,15 +2,17 @@
 // broadcast before the first step, the step's data-parallel hooks, and the weight check every K iterations.
 import type { SamplerShard } from '@seco/data';
 import type { WsssNetwork } from '@seco/models';
-import { exportMatmulTuning, importMatmulTuning, type Tensor } from '@seco/tensor';
+import { type BaseHyper, exportMatmulTuning, importMatmulTuning, type Optimizer, type Tensor } from '@seco/tensor';
 import type { Communicator } from './communicator.ts';
-import { DataParallel } from './data-parallel.ts';
+import { DataParallel, DEFAULT_BUCKET_ELEMENTS } from './data-parallel.ts';
 import { NativeBuffer } from './native-buffer.ts';
 
 export interface ParallelOptions {
   world: Communicator;
   /** Compare the ranks' weight hashes every this many iterations (0: never; the end of training always). */
   checkEvery: number;
+  /** Gradient bucket size in MiB (DEFAULT_BUCKET_ELEMENTS when absent). */
+  bucketMb?: number;
 }
 
 export class ParallelTraining {
@@ -37,10 +39,20 @@ export class ParallelTraining {
   constructor(
     private readonly o: ParallelOptions,
     private readonly net: WsssNetwork,
-    params: readonly Tensor[],
+    private readonly optimizer: Pick<Optimizer<BaseHyper>, 'parameters' | 'masterWeight'>,
   ) {
-    this.dp = new DataParallel(o.world, params);
+    const bucketElements = o.bucketMb ? Math.max(1, Math.floor((o.bucketMb * 1024 * 1024) / 4)) : DEFAULT_BUCKET_ELEMENTS;
+    this.dp = new DataParallel(o.world, optimizer.parameters, bucketElements);
     this.shard = { rank: o.world.rank, count: o.world.size };
+  }
+
+  /** What every rank must hold alike: the network's state and, under mixed precision, the f32 masters. */
+  private replicated(): [string, Tensor][] {
+    const masters = this.optimizer.parameters.flatMap((p, i): [string, Tensor][] => {
+      const m = this.optimizer.masterWeight(p);
+      return m ? [[`optimizer.master.${i}`, m]] : [];
+    });
+    return [...Object.entries(this.net.stateDict()), ...masters];
   }
 
   /** Only rank 0 times matmul tiles; the others take its choices (shareTuning), so every rank runs the same kernels. */
@@ -49,13 +61,13 @@ export class ParallelTraining {
   }
 
   /**
-   * Every rank starts from rank 0's weights and f32 buffers (as DDP at construction) and its matmul tiles;
+   * Every rank starts from rank 0's weights, float buffers and masters (as DDP at construction) and its matmul tiles;
    * then checks that the state agrees.
    */
   async start(): Promise<void> {
     await this.shareTuning();
-    const state = Object.entries(this.net.stateDict());
-    await this.dp.broadcastFromRoot(state.filter(([, t]) => t.dtype === 'f32').map(([, t]) => t));
+    const state = this.replicated();
+    await this.dp.broadcastFromRoot(state.filter(([, t]) => t.dtype === 'f32' || t.dtype === 'f16').map(([, t]) => t));
     await this.dp.checkAgreement(state, 'at the start');
   }
 
@@ -92,10 +104,13 @@ export class ParallelTraining {
     const k = this.o.checkEvery;
     // Also after this process's first iteration: ranks that resumed from different checkpoints stop at once.
     if (!(last || iteration === this.firstIteration || (k > 0 && done % k === 0))) return;
-    const state = Object.entries(this.net.stateDict());
+    const state = this.replicated();
     await this.dp.checkAgreement(state, `after iteration ${done}`);
     this.checks++;
-    if (last) this.lines.push(`weights identical on all ${this.o.world.size} ranks after iteration ${done} (sha256 of ${state.length} tensors; ${this.checks} checks this run)`);
+    if (!last) return;
+    this.lines.push(`weights identical on all ${this.o.world.size} ranks after iteration ${done} (sha256 of ${state.length} tensors; ${this.checks} checks this run)`);
+    const { buckets, startedInBackward } = this.dp.lastReduce;
+    this.lines.push(`gradient buckets read back during backward in the last step: ${startedInBackward} of ${buckets} (the rest after it)`);
   }
 
   close(): void {

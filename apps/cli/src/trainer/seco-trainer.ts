@@ -59,7 +59,7 @@ export async function createSecoTrainer(config: SecoConfig, parallel: ParallelOp
   if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));
   const { optimizer, scaler } = setUpPrecision(net, config);
   checkTrainingStateFits(optimizer.parameters);
-  const dp = parallel ? new ParallelTraining(parallel, net, optimizer.parameters) : null;
+  const dp = parallel ? new ParallelTraining(parallel, net, optimizer) : null;
   await dp?.start();
   const batches = new TrainBatches(config, dp?.shard);
   const parts = composeTrainState({

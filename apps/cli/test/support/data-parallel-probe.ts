@@ -21,6 +21,22 @@ const dp = new DataParallel(world, params, 7);
 await dp.reduceGradients();
 const grads = await Promise.all(params.map(async (p) => (p.grad ? Array.from(await p.grad.data()) : null)));
 
+// Gradients from a real backward: the hooks start a bucket's readback while backward runs. Loss terms
+// sum(p · c_r) give each parameter c_r as its gradient: a (5) gets (r+1)(i+1), b (6) r - i, the f16 h (3)
+// (r+1)(i+1)/2; u (4) gets none. Buckets of 7, last parameters first: [u, h], [b], [a]; [u, h] waits for u.
+const [a, b, h, u] = [T.zeros([5]), T.zeros([6]), T.zeros([3], 'f16'), T.zeros([4])].map((t) => t.requiresGrad_());
+const dpBackward = new DataParallel(world, [a, b, h, u], 7);
+const coef = (n: number, f: (i: number) => number) => T.tensor(fill(n, f), [n]);
+const loss = T.add(
+  T.add(T.sum(T.mul(a, coef(5, (i) => (r + 1) * (i + 1)))), T.sum(T.mul(b, coef(6, (i) => r - i)))),
+  T.sum(T.cast(T.mul(h, T.cast(coef(3, (i) => ((r + 1) * (i + 1)) / 2), 'f16')), 'f32')),
+);
+loss.backward();
+await dpBackward.reduceGradients();
+const backwardGrads = await Promise.all([a, b, h, u].map(async (p) => (p.grad ? [p.grad.dtype, ...Array.from(await p.grad.data())] : null)));
+const overlap = dpBackward.lastReduce;
+dpBackward.close();
+
 // Gather: rank r's rows are 100 r + i, its tags r and -r - 1.
 const rows = T.tensor(fill(6, (i) => 100 * r + i), [2, 3]);
 const gathered = await dp.gather(rows, [r, -r - 1]);
@@ -43,6 +59,6 @@ try {
 }
 
 dp.close();
-console.log(`RESULT ${JSON.stringify({ rank: r, size: world.size, grads, gatheredRows, gatheredTags: Array.from(gathered.tags), broadcast, divergence })}`);
+console.log(`RESULT ${JSON.stringify({ rank: r, size: world.size, grads, backwardGrads, overlap, gatheredRows, gatheredTags: Array.from(gathered.tags), broadcast, divergence })}`);
 await T.shutdown();
 closeWorld();
