@@ -1,5 +1,6 @@
 import {
   add,
+  checkpoint,
   compareKeys,
   concat,
   contiguous,
@@ -68,6 +69,11 @@ export class VisionTransformer extends nn.Module<[Tensor], ViTFeatures> {
   readonly norm: nn.LayerNorm;
   readonly head: nn.Linear | null;
   remainder: RemainderPolicy = 'warn';
+  /**
+   * timm's set_grad_checkpointing: with grad on, each block keeps only its input and runs again in backward
+   * (about one more forward of the blocks, for a fraction of their activation memory). Same gradients.
+   */
+  gradCheckpointing = false;
   private readonly warned = new Set<string>();
 
   constructor(config: Partial<ViTConfig> = {}, gen?: Generator) {
@@ -123,7 +129,7 @@ export class VisionTransformer extends nn.Module<[Tensor], ViTFeatures> {
       trace?.('tokens_after_prepare', t);
       let auxTokens: Tensor | null = null;
       for (const [i, blk] of [...this.blocks].entries()) {
-        const next = blk.forward(t);
+        const next = this.gradCheckpointing ? checkpoint((u) => blk.forward(u), [t], blk.parameters()) : blk.forward(t);
         t.dispose(); // autograd keeps what it saved; this frees the activation early in no-grad passes
         t = next;
         trace?.(`block_${i}_out`, t);

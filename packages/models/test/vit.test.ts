@@ -59,8 +59,10 @@ describe('ViT against SeCo forward_features (vit.json)', () => {
     });
   }
 
-  for (const c of group.cases.filter((k) => k.grads && k.grad_weight)) test(`${c.name}: gradients of Σ sum(out · grad_weight) for the image and every parameter`, async () => {
+  // With grad checkpointing (timm's set_grad_checkpointing) the blocks run again in backward: the same gradients.
+  for (const ckpt of [false, true]) for (const c of group.cases.filter((k) => k.grads && k.grad_weight)) test(`${c.name}${ckpt ? ', grad checkpointing' : ''}: gradients of Σ sum(out · grad_weight) for the image and every parameter`, async () => {
     const all = c.all_param_grads_file ? await readStateDict(`${fixturesDir}vit/${c.all_param_grads_file as string}`) : {};
+    vit.gradCheckpointing = ckpt;
     requireGrad(vit.posEmbed, true); // frozen in SeCo; unfrozen here only to check the bicubic backward
     const x = toTensor(c.inputs.image).requiresGrad_();
     vit.zeroGrad();
@@ -91,6 +93,7 @@ describe('ViT against SeCo forward_features (vit.json)', () => {
       for (const k of head) expect(params[k].grad, k).toBeNull();
       if (c.all_param_grads_file) expect(Object.keys(all).length).toBe(vit.namedParameters().length - head.length);
     } finally {
+      vit.gradCheckpointing = false;
       requireGrad(vit.posEmbed, false);
       vit.zeroGrad();
       x.grad?.dispose();

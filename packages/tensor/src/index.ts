@@ -10,6 +10,7 @@ export * from './shape.ts';
 export { scope, tidy, keep, setLeakTracking, liveTensors } from './memory.ts';
 export { noGrad, enableGrad, isGradEnabled, requireGrad, record, type BackwardFn } from './autograd/graph.ts';
 export { backward, grad, type BackwardOptions } from './autograd/backward.ts';
+export { checkpoint } from './autograd/checkpoint.ts';
 export { Generator, defaultGenerator, manualSeed, threefry2x32, bitsToUnit } from './random.ts';
 export * from './ops/creation.ts';
 export * from './ops/elementwise.ts';

@@ -30,6 +30,7 @@ const voc: SecoConfig = {
     pretrained: 'jx_vit_base_p16_224-80ecf9dd.pth',
     // timm's ViT-B/16 keeps a 14 x 14 pos_embed, resized at every forward (§2.1)
     img_size: 224,
+    grad_checkpointing: false,
   },
   train: {
     max_iters: 20000,
@@ -134,6 +135,7 @@ const demo: SecoConfig = {
     proj_out_dim: 96,
     pretrained: null,
     img_size: null,
+    grad_checkpointing: false,
   },
   train: { ...voc.train, max_iters: 500, crop_size: 96, local_crop_size: 32, lr: 1e-3, warmup_iters: 30 },
   // SeCo's order of terms (cls+aux+ptc, then + lil/lig, then + seg/reg) over a few hundred iterations; PAR and

@@ -56,6 +56,7 @@ export async function createSecoTrainer(config: SecoConfig, parallel: ParallelOp
   const warm = await warmStart(cacheDir());
   let recorded = false;
   const net = networkFromConfig(config);
+  net.encoder.gradCheckpointing = config.model.grad_checkpointing;
   if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));
   const { optimizer, scaler } = setUpPrecision(net, config);
   checkTrainingStateFits(optimizer.parameters);
