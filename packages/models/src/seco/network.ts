@@ -24,6 +24,7 @@ import { camSegCamOnly, camSegForward, type HeadOutputs } from '../cam-seg-forwa
 import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
+import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.ts';
 import { projectedParamGroups } from '../train/param-groups.ts';
 import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
 import { VisionTransformer, type ViTConfig } from '../vit.ts';
@@ -43,6 +44,19 @@ export interface SecoNetworkConfig {
   momentum?: number;
   asppRates?: readonly number[];
   generator?: Generator;
+}
+
+/** The structural config of a SeCo run (the CLI's config, or one inferred from a checkpoint) as a SecoNetworkConfig. */
+export function networkConfig(config: InferenceConfig): SecoNetworkConfig {
+  const m = config.model;
+  return {
+    ...sharedNetworkConfig(config),
+    projDim: m.proj_out_dim,
+    projHidden: m.proj_hidden_dim,
+    ...(m.proj_last_dim !== undefined ? { projLastDim: m.proj_last_dim } : {}),
+    queueSize: config.seco.queue_size,
+    momentum: config.seco.momentum,
+  };
 }
 
 /** SeCo's forward outputs: the shared heads' (cam-seg-forward.ts). */

@@ -5,7 +5,7 @@ import { camSegCamOnly, camSegForward, type HeadOutputs } from '../cam-seg-forwa
 import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
-import type { InferenceConfig } from '../inference/config.ts';
+import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.ts';
 import { projectedParamGroups } from '../train/param-groups.ts';
 import { VisionTransformer, type ViTConfig } from '../vit.ts';
 
@@ -28,22 +28,11 @@ export interface TocoNetworkConfig {
 
 /** The structural config of a ToCo run (the CLI's config with method "toco") as a TocoNetworkConfig. */
 export function tocoNetworkConfig(config: InferenceConfig): TocoNetworkConfig {
-  const m = config.model;
   const t = config.toco;
   if (!t) throw new Error('config: method "toco" needs the toco section (momentum, proj_bottleneck_dim, proj_out_dim)');
   return {
-    numClasses: config.data.num_classes + 1,
-    backbone: {
-      imgSize: m.img_size ?? config.train.crop_size,
-      patchSize: m.patch_size,
-      embedDim: m.embed_dim,
-      depth: m.depth,
-      numHeads: m.num_heads,
-      mlpRatio: m.mlp_ratio,
-      auxLayer: m.aux_layer,
-      numClasses: m.vit_head_classes ?? 0,
-    },
-    projHidden: m.proj_hidden_dim,
+    ...sharedNetworkConfig(config),
+    projHidden: config.model.proj_hidden_dim,
     projBottleneck: t.proj_bottleneck_dim,
     projOut: t.proj_out_dim,
     momentum: t.momentum,
