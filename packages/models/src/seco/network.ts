@@ -3,7 +3,6 @@ import {
   copyInto,
   formatKeyReport,
   detach,
-  ema,
   type Generator,
   matmul,
   mul,
@@ -25,6 +24,7 @@ import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
 import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.ts';
+import { copyToTeacher, emaToTeacher } from '../teacher.ts';
 import { projectedParamGroups } from '../train/param-groups.ts';
 import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
 import { VisionTransformer, type ViTConfig } from '../vit.ts';
@@ -131,10 +131,8 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
 
   /** encoder_k ← encoder and proj_head_t ← proj_head, both frozen (SeCo's init copies). */
   syncTeachers(): void {
-    this.encoderK.loadStateDict(this.encoder.stateDict());
-    this.encoderK.requiresGrad_(false);
-    this.projHeadT.loadStateDict(this.projHead.stateDict());
-    this.projHeadT.requiresGrad_(false);
+    copyToTeacher(this.encoderK, this.encoder);
+    copyToTeacher(this.projHeadT, this.projHead);
   }
 
   /**
@@ -152,18 +150,12 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
 
   /** _momentum_update_key_encoder: encoder_k ← m·encoder_k + (1−m)·encoder, every parameter (pos_embed and head too). */
   momentumUpdateEncoder(m = this.momentum): void {
-    ema(Object.fromEntries(this.encoderK.namedParameters()), this.emaSources(this.encoder), m);
+    emaToTeacher(this.encoderK, this.encoder, m, this.masterOf);
   }
 
   /** _EMA_update_encoder_teacher: proj_head_t ← m·proj_head_t + (1−m)·proj_head. */
   emaUpdateProjHead(m = this.momentum): void {
-    ema(Object.fromEntries(this.projHeadT.namedParameters()), this.emaSources(this.projHead), m);
-  }
-
-  /** A student module's weights as the EMAs read them: f32 masters where the optimizer keeps them. */
-  private emaSources(student: VisionTransformer | DINOHead): Record<string, Tensor> {
-    const masterOf = this.masterOf;
-    return Object.fromEntries(student.namedParameters().map(([n, p]) => [n, masterOf?.(p) ?? p]));
+    emaToTeacher(this.projHeadT, this.projHead, m, this.masterOf);
   }
 
   /**
@@ -253,8 +245,8 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     report.ok = !report.missing.length && !report.unexpected.length && !report.mismatched.length;
     if (!report.ok) throw new TensorError('SecoNetwork.loadWeights', `not a SeCo network of this shape: ${formatKeyReport(report)}`);
     this.loadStateDict(record, { strict: false });
-    if (absent.some((k) => k.startsWith('encoder_k.'))) this.encoderK.loadStateDict(this.encoder.stateDict());
-    if (absent.some((k) => k.startsWith('proj_head_t.'))) this.projHeadT.loadStateDict(this.projHead.stateDict());
+    if (absent.some((k) => k.startsWith('encoder_k.'))) copyToTeacher(this.encoderK, this.encoder);
+    if (absent.some((k) => k.startsWith('proj_head_t.'))) copyToTeacher(this.projHeadT, this.projHead);
     if (!absent.includes('queue_ptr')) await this.syncQueuePtr();
   }
 }

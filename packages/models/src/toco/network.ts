@@ -1,11 +1,12 @@
 // ToCo's network (model/model_seg_neg.py) on the shared heads: encoder, the CTC projection head and its EMA
 // teacher, the seg decoder, classifier and aux_classifier, with ToCo's state_dict names.
-import { type AdamWHyper, ema, type Generator, nn, type ParamGroupSpec, type Tensor, TensorError } from '@seco/tensor';
+import { type AdamWHyper, type Generator, nn, type ParamGroupSpec, type Tensor, TensorError } from '@seco/tensor';
 import { camSegCamOnly, camSegForward, type HeadOutputs } from '../cam-seg-forward.ts';
 import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
 import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.ts';
+import { copyToTeacher, emaToTeacher } from '../teacher.ts';
 import { projectedParamGroups } from '../train/param-groups.ts';
 import { VisionTransformer, type ViTConfig } from '../vit.ts';
 
@@ -82,13 +83,12 @@ export class TocoNetwork extends nn.Module<[Tensor], HeadOutputs> {
 
   /** proj_head_t ← proj_head, frozen (ToCo's init copy). */
   syncTeachers(): void {
-    this.projHeadT.loadStateDict(this.projHead.stateDict());
-    this.projHeadT.requiresGrad_(false);
+    copyToTeacher(this.projHeadT, this.projHead);
   }
 
   /** _EMA_update_encoder_teacher: proj_head_t ← m·proj_head_t + (1−m)·proj_head (ToCo's only teacher). */
   emaUpdateProjHead(m = this.momentum): void {
-    ema(Object.fromEntries(this.projHeadT.namedParameters()), Object.fromEntries(this.projHead.namedParameters()), m);
+    emaToTeacher(this.projHeadT, this.projHead, m);
   }
 
   /** ToCo's get_param_groups: encoder, encoder norms, [classifiers, proj_head], decoder. */
