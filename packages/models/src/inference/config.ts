@@ -1,7 +1,7 @@
 // What inference needs to know of a run's config, structurally: the CLI's SecoConfig fits it as it is, and the
 // browser builds one from a checkpoint's stored config or from the tensor shapes of a bare state_dict.
 import type { TensorRecord } from '@seco/tensor';
-import type { ViTConfig } from '../vit.ts';
+import type { StudentNetworkConfig } from '../cam-seg-forward.ts';
 
 export interface EvalOptions {
   /** Images are resized to size × size before the network (SeCo's evaluation ignores the aspect ratio). */
@@ -43,14 +43,8 @@ export interface InferenceConfig {
   cam: { bkg_thre: number };
 }
 
-/** The part of every method's network config that the shared student reads: classes and backbone. */
-export interface SharedNetworkConfig {
-  /** Classes including background. */
-  numClasses: number;
-  backbone: Partial<ViTConfig>;
-}
-
-export function sharedNetworkConfig(config: InferenceConfig): SharedNetworkConfig {
+/** The classes and backbone of a run's config: what every method's network config starts from. */
+export function sharedNetworkConfig(config: InferenceConfig): StudentNetworkConfig {
   const m = config.model;
   return {
     numClasses: config.data.num_classes + 1,

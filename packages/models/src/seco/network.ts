@@ -3,7 +3,6 @@ import {
   copyInto,
   formatKeyReport,
   detach,
-  type Generator,
   matmul,
   mul,
   nn,
@@ -19,7 +18,7 @@ import {
   TensorError,
   zeros,
 } from '@seco/tensor';
-import { camSegCamOnly, camSegForward, type HeadOutputs } from '../cam-seg-forward.ts';
+import { camSegCamOnly, camSegForward, type HeadOutputs, type StudentNetworkConfig } from '../cam-seg-forward.ts';
 import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
@@ -27,12 +26,9 @@ import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.t
 import { copyToTeacher, emaToTeacher } from '../teacher.ts';
 import { projectedParamGroups } from '../train/param-groups.ts';
 import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
-import { VisionTransformer, type ViTConfig } from '../vit.ts';
+import { VisionTransformer } from '../vit.ts';
 
-export interface SecoNetworkConfig {
-  /** Classes including background, as SeCo's num_classes (VOC 21, COCO 81): classifiers get numClasses − 1. */
-  numClasses: number;
-  backbone?: Partial<ViTConfig>;
+export interface SecoNetworkConfig extends StudentNetworkConfig {
   /** --ctc-dim: the projection (and queue, prototype) width; 768. */
   projDim?: number;
   projHidden?: number;
@@ -42,8 +38,6 @@ export interface SecoNetworkConfig {
   queueSize?: number;
   /** init_momentum for both EMAs: 0.999. */
   momentum?: number;
-  asppRates?: readonly number[];
-  generator?: Generator;
 }
 
 /** The structural config of a SeCo run (the CLI's config, or one inferred from a checkpoint) as a SecoNetworkConfig. */

@@ -1,30 +1,25 @@
 // ToCo's network (model/model_seg_neg.py) on the shared heads: encoder, the CTC projection head and its EMA
 // teacher, the seg decoder, classifier and aux_classifier, with ToCo's state_dict names.
-import { type AdamWHyper, type Generator, nn, type ParamGroupSpec, type Tensor, TensorError } from '@seco/tensor';
-import { camSegCamOnly, camSegForward, type HeadOutputs } from '../cam-seg-forward.ts';
+import { type AdamWHyper, nn, type ParamGroupSpec, type Tensor, TensorError } from '@seco/tensor';
+import { camSegCamOnly, camSegForward, type HeadOutputs, type StudentNetworkConfig } from '../cam-seg-forward.ts';
 import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
 import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.ts';
 import { copyToTeacher, emaToTeacher } from '../teacher.ts';
 import { projectedParamGroups } from '../train/param-groups.ts';
-import { VisionTransformer, type ViTConfig } from '../vit.ts';
+import { VisionTransformer } from '../vit.ts';
 
 /** ToCo's proj_head_t momentum (--momentum 0.9). */
 export const TOCO_HEAD_MOMENTUM = 0.9;
 
-export interface TocoNetworkConfig {
-  /** Classes including background (VOC 21). */
-  numClasses: number;
-  backbone?: Partial<ViTConfig>;
+export interface TocoNetworkConfig extends StudentNetworkConfig {
   /** CTCHead hidden width (2048), bottleneck (256) and output width (1024). */
   projHidden?: number;
   projBottleneck?: number;
   projOut?: number;
   /** proj_head → proj_head_t EMA momentum: 0.9. */
   momentum?: number;
-  asppRates?: readonly number[];
-  generator?: Generator;
 }
 
 /** The structural config of a ToCo run (the CLI's config with method "toco") as a TocoNetworkConfig. */
