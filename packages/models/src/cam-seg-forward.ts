@@ -1,10 +1,19 @@
 // The forward that ToCo designed and SeCo kept (docs/ALGORITHM.md §2.2, §2.3): ViT tokens as maps, cls / cls_aux
 // from global max pooling, seg from the decoder, and the cam_only path. Shared by every method's network.
-import { noGrad, reshape, scope, type Tensor, transpose } from '@seco/tensor';
+import { type Generator, noGrad, reshape, scope, type Tensor, transpose } from '@seco/tensor';
 import type { ASPP } from './heads/aspp.ts';
 import type { Classifier1x1 } from './heads/classifier.ts';
 import { widen } from './precision.ts';
-import type { VisionTransformer } from './vit.ts';
+import type { VisionTransformer, ViTConfig } from './vit.ts';
+
+/** What every method's network config holds for the shared student parts. */
+export interface StudentNetworkConfig {
+  /** Classes including background, as the originals' num_classes (VOC 21, COCO 81): classifiers get numClasses − 1. */
+  numClasses: number;
+  backbone?: Partial<ViTConfig>;
+  asppRates?: readonly number[];
+  generator?: Generator;
+}
 
 /** The student parts both methods share: encoder, the two classifiers and the seg decoder. */
 export interface CamSegParts {

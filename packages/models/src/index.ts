@@ -4,7 +4,7 @@ export { denseCrf, SECO_CRF, type DenseCrfOptions, type DenseCrfResult } from '.
 export * from './losses/index.ts';
 export { VisionTransformer, VIT_B16, inferConfig, readStateDict, resizePosEmbed, type ViTConfig, type ViTFeatures, type ViTTrace, type RemainderPolicy, type FromPretrainedOptions } from './vit.ts';
 export { ASPP, ASPP_RATES, Classifier1x1, DINOHead, type DINOHeadOptions } from './heads.ts';
-export { camSegCamOnly, camSegForward, tokensToMap, type CamSegParts, type HeadOutputs } from './cam-seg-forward.ts';
+export { camSegCamOnly, camSegForward, tokensToMap, type CamSegParts, type HeadOutputs, type StudentNetworkConfig } from './cam-seg-forward.ts';
 export { cropWindows, type CropPlan } from './crop-windows.ts';
 export {
   camToLabel,

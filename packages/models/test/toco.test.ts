@@ -8,7 +8,7 @@ import { TOCO_CHECKPOINT_FORMAT } from '../src/toco/method.ts';
 import { TocoNetwork, tocoNetworkConfig } from '../src/toco/network.ts';
 import { TOCO_LOSS_TERMS, type TocoStepOptions, type TocoStepPoint } from '../src/toco/train/options.ts';
 import { tocoTrainStep, type TocoTrainContext } from '../src/toco/train/step.ts';
-import { batch, B, C, S } from './support/tiny-step.ts';
+import { batch, B, C, SHARED_OPTIONS, TINY_BACKBONE } from './support/tiny-step.ts';
 import { ctcRef } from './toco.ref.ts';
 
 beforeAll(async () => {
@@ -85,24 +85,12 @@ describe('ToCo local crops (cam_to_roi_mask2, crop_from_roi_neg)', () => {
   });
 });
 
-const OPTIONS: TocoStepOptions = {
-  camScales: [1, 0.5],
-  bkgThre: 0.5,
-  highThre: 0.7,
-  lowThre: 0.25,
-  cropNum: 2,
-  localCropSize: 16,
-  cropThreshold: 0.2,
-  temperature: 0.5,
-  seed: 0,
-  energy: { weight: 1e-7, sigmaRgb: 15, sigmaXy: 100, scaleFactor: 0.5 },
-  par: { dilations: [1, 2], iterations: 3 },
-};
+const OPTIONS: TocoStepOptions = { ...SHARED_OPTIONS, cropThreshold: 0.2, temperature: 0.5, seed: 0 };
 
 function tinyToco(): TocoNetwork {
   return new TocoNetwork({
     numClasses: C + 1,
-    backbone: { imgSize: S, patchSize: 8, embedDim: 32, depth: 2, numHeads: 2, auxLayer: -1, numClasses: 0 },
+    backbone: TINY_BACKBONE,
     projHidden: 24,
     projBottleneck: 12,
     projOut: 20,

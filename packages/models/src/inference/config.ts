@@ -1,7 +1,7 @@
 // What inference needs to know of a run's config, structurally: the CLI's SecoConfig fits it as it is, and the
 // browser builds one from a checkpoint's stored config or from the tensor shapes of a bare state_dict.
 import type { TensorRecord } from '@seco/tensor';
-import type { SecoNetworkConfig } from '../seco/network.ts';
+import type { StudentNetworkConfig } from '../cam-seg-forward.ts';
 
 export interface EvalOptions {
   /** Images are resized to size × size before the network (SeCo's evaluation ignores the aspect ratio). */
@@ -43,7 +43,8 @@ export interface InferenceConfig {
   cam: { bkg_thre: number };
 }
 
-export function networkConfig(config: InferenceConfig): SecoNetworkConfig {
+/** The classes and backbone of a run's config: what every method's network config starts from. */
+export function sharedNetworkConfig(config: InferenceConfig): StudentNetworkConfig {
   const m = config.model;
   return {
     numClasses: config.data.num_classes + 1,
@@ -57,11 +58,6 @@ export function networkConfig(config: InferenceConfig): SecoNetworkConfig {
       auxLayer: m.aux_layer,
       numClasses: m.vit_head_classes ?? 0,
     },
-    projDim: m.proj_out_dim,
-    projHidden: m.proj_hidden_dim,
-    ...(m.proj_last_dim !== undefined ? { projLastDim: m.proj_last_dim } : {}),
-    queueSize: config.seco.queue_size,
-    momentum: config.seco.momentum,
   };
 }
 

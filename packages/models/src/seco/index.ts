@@ -1,4 +1,4 @@
-export { SecoNetwork, type SecoNetworkConfig, type SecoOutputs } from './network.ts';
+export { networkConfig, SecoNetwork, type SecoNetworkConfig, type SecoOutputs } from './network.ts';
 export { assignCscTags, cscTagPlan, planCscTags, CSC_TAG_DEFAULTS, type CscTagOptions, type CscTagPlan } from './tags.ts';
 export { lilLoss, type LilOptions, type LilResult } from './losses/lil.ts';
 export { ligLoss, type LigOptions } from './losses/lig.ts';

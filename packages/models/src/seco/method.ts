@@ -1,8 +1,7 @@
 // SeCo as a WsssMethod: its network, step, loss terms and checkpoint tag for the shared trainer and inference.
-import { networkConfig } from '../inference/config.ts';
 import type { WsssMethod } from '../train/method.ts';
 import { SECO_CHECKPOINT_FORMAT } from './checkpoint-format.ts';
-import { SecoNetwork } from './network.ts';
+import { networkConfig, SecoNetwork } from './network.ts';
 import { SECO_LOSS_TERMS, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './train/options.ts';
 import { secoTrainStep } from './train/step.ts';
 

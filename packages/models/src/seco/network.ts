@@ -3,8 +3,6 @@ import {
   copyInto,
   formatKeyReport,
   detach,
-  ema,
-  type Generator,
   matmul,
   mul,
   nn,
@@ -20,18 +18,17 @@ import {
   TensorError,
   zeros,
 } from '@seco/tensor';
-import { camSegCamOnly, camSegForward, type HeadOutputs } from '../cam-seg-forward.ts';
+import { camSegCamOnly, camSegForward, type HeadOutputs, type StudentNetworkConfig } from '../cam-seg-forward.ts';
 import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
+import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.ts';
+import { copyToTeacher, emaToTeacher } from '../teacher.ts';
 import { projectedParamGroups } from '../train/param-groups.ts';
 import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
-import { VisionTransformer, type ViTConfig } from '../vit.ts';
+import { VisionTransformer } from '../vit.ts';
 
-export interface SecoNetworkConfig {
-  /** Classes including background, as SeCo's num_classes (VOC 21, COCO 81): classifiers get numClasses − 1. */
-  numClasses: number;
-  backbone?: Partial<ViTConfig>;
+export interface SecoNetworkConfig extends StudentNetworkConfig {
   /** --ctc-dim: the projection (and queue, prototype) width; 768. */
   projDim?: number;
   projHidden?: number;
@@ -41,8 +38,19 @@ export interface SecoNetworkConfig {
   queueSize?: number;
   /** init_momentum for both EMAs: 0.999. */
   momentum?: number;
-  asppRates?: readonly number[];
-  generator?: Generator;
+}
+
+/** The structural config of a SeCo run (the CLI's config, or one inferred from a checkpoint) as a SecoNetworkConfig. */
+export function networkConfig(config: InferenceConfig): SecoNetworkConfig {
+  const m = config.model;
+  return {
+    ...sharedNetworkConfig(config),
+    projDim: m.proj_out_dim,
+    projHidden: m.proj_hidden_dim,
+    ...(m.proj_last_dim !== undefined ? { projLastDim: m.proj_last_dim } : {}),
+    queueSize: config.seco.queue_size,
+    momentum: config.seco.momentum,
+  };
 }
 
 /** SeCo's forward outputs: the shared heads' (cam-seg-forward.ts). */
@@ -117,10 +125,8 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
 
   /** encoder_k ← encoder and proj_head_t ← proj_head, both frozen (SeCo's init copies). */
   syncTeachers(): void {
-    this.encoderK.loadStateDict(this.encoder.stateDict());
-    this.encoderK.requiresGrad_(false);
-    this.projHeadT.loadStateDict(this.projHead.stateDict());
-    this.projHeadT.requiresGrad_(false);
+    copyToTeacher(this.encoderK, this.encoder);
+    copyToTeacher(this.projHeadT, this.projHead);
   }
 
   /**
@@ -138,18 +144,12 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
 
   /** _momentum_update_key_encoder: encoder_k ← m·encoder_k + (1−m)·encoder, every parameter (pos_embed and head too). */
   momentumUpdateEncoder(m = this.momentum): void {
-    ema(Object.fromEntries(this.encoderK.namedParameters()), this.emaSources(this.encoder), m);
+    emaToTeacher(this.encoderK, this.encoder, m, this.masterOf);
   }
 
   /** _EMA_update_encoder_teacher: proj_head_t ← m·proj_head_t + (1−m)·proj_head. */
   emaUpdateProjHead(m = this.momentum): void {
-    ema(Object.fromEntries(this.projHeadT.namedParameters()), this.emaSources(this.projHead), m);
-  }
-
-  /** A student module's weights as the EMAs read them: f32 masters where the optimizer keeps them. */
-  private emaSources(student: VisionTransformer | DINOHead): Record<string, Tensor> {
-    const masterOf = this.masterOf;
-    return Object.fromEntries(student.namedParameters().map(([n, p]) => [n, masterOf?.(p) ?? p]));
+    emaToTeacher(this.projHeadT, this.projHead, m, this.masterOf);
   }
 
   /**
@@ -239,8 +239,8 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     report.ok = !report.missing.length && !report.unexpected.length && !report.mismatched.length;
     if (!report.ok) throw new TensorError('SecoNetwork.loadWeights', `not a SeCo network of this shape: ${formatKeyReport(report)}`);
     this.loadStateDict(record, { strict: false });
-    if (absent.some((k) => k.startsWith('encoder_k.'))) this.encoderK.loadStateDict(this.encoder.stateDict());
-    if (absent.some((k) => k.startsWith('proj_head_t.'))) this.projHeadT.loadStateDict(this.projHead.stateDict());
+    if (absent.some((k) => k.startsWith('encoder_k.'))) copyToTeacher(this.encoderK, this.encoder);
+    if (absent.some((k) => k.startsWith('proj_head_t.'))) copyToTeacher(this.projHeadT, this.projHead);
     if (!absent.includes('queue_ptr')) await this.syncQueuePtr();
   }
 }

@@ -1,9 +1,9 @@
 // assign_csc_tags (SeCo utils/camutils.py): local windows around uncertain pixels and their class tags.
 // The tag logic runs on the host: the ROI mask is small integer data, read back once per training step.
 // The crops themselves are GPU slices of the image tensor.
-import { shapeError, tensor, type Tensor, TensorError } from '@seco/tensor';
+import { shapeError, tensor, type Tensor } from '@seco/tensor';
+import { cropGrid, drawCropCorners, windowMeanAtMost } from '../crop-corners.ts';
 import { type CropPlan, cropWindows } from '../crop-windows.ts';
-import { torchRandpermPrefix } from '../torch-randperm.ts';
 
 export interface CscTagOptions {
   /** Windows per image (SeCo: ncrops − 2 = 10). */
@@ -41,16 +41,8 @@ function classesIn(roi: Int32Array, base: number, w: number, r0: number, c0: num
  */
 export function planCscTags(roiMask: ArrayLike<number>, shape: readonly number[], options: CscTagOptions = {}): CscTagPlan {
   const { cropNum, cropSize, threshold } = { ...CSC_TAG_DEFAULTS, ...options };
-  if (shape.length !== 3 || roiMask.length !== shape[0] * shape[1] * shape[2]) {
-    throw new TensorError('assignCscTags', `roi mask of ${roiMask.length} values does not match shape [${shape.join(', ')}] (B, H, W)`);
-  }
-  const [b, h, w] = shape;
-  const m = Math.floor(cropSize / 2);
-  const ih = h - 2 * m;
-  const iw = w - 2 * m;
-  if (!Number.isInteger(cropNum) || cropNum < 1 || !Number.isInteger(cropSize) || cropSize < 1 || ih * iw < cropNum || ih <= 0 || iw <= 0) {
-    throw new TensorError('assignCscTags', `cannot place ${cropNum} windows of ${cropSize}×${cropSize} in a ${h}×${w} roi mask`);
-  }
+  const grid = cropGrid('assignCscTags', 'windows', roiMask.length, shape, cropNum, cropSize);
+  const { batch: b, height: h, width: w } = grid;
   const hw = h * w;
   const roiU = new Int32Array(b * hw); // roi_: 255 removed, −1 kept
   const roi = new Int32Array(b * hw); // −1 removed too
@@ -63,13 +55,8 @@ export function planCscTags(roiMask: ArrayLike<number>, shape: readonly number[]
   }
   const corners = new Int32Array(b * cropNum * 2);
   const flags = new Int32Array(b * (cropNum + 2)).fill(1);
-  const area = Math.fround(cropSize * cropSize);
-  const thre = Math.fround(threshold);
   for (let i = 0; i < b; i++) {
     const base = i * hw;
-    let cand: number[] = [];
-    for (let r = 0; r < ih; r++) for (let c = 0; c < iw; c++) if (roiU[base + (r + m) * w + c + m] < 0) cand.push(r * iw + c);
-    if (cand.length < cropNum) cand = Array.from({ length: ih * iw }, (_, k) => k);
     const global = classesIn(roi, base, w, 0, 0, h, w);
     const f = i * (cropNum + 2);
     if (global.size >= 2) flags[f] = flags[f + 1] = -1;
@@ -78,15 +65,12 @@ export function planCscTags(roiMask: ArrayLike<number>, shape: readonly number[]
       flags[f] = flags[f + 1] = cls;
       for (let p = base; p < base + hw; p++) if (roiU[p] === -1) roi[p] = cls;
     }
-    const pick = torchRandpermPrefix(cand.length, cropNum, 0);
+    // Candidates read roi_, which the global flags leave as it is.
+    drawCropCorners(grid, i, cropNum, (p) => roiU[p] < 0, 0, corners);
     for (let k = 0; k < cropNum; k++) {
-      const h0 = Math.floor(cand[pick[k]] / iw);
-      const w0 = cand[pick[k]] % iw;
-      corners[(i * cropNum + k) * 2] = h0;
-      corners[(i * cropNum + k) * 2 + 1] = w0;
-      let un = 0;
-      for (let r = h0; r < h0 + cropSize; r++) for (let c = w0; c < w0 + cropSize; c++) un += roiUn[base + r * w + c];
-      if (Math.fround(Math.fround(un) / area) <= thre) flags[f + 2 + k] = 0;
+      const h0 = corners[(i * cropNum + k) * 2];
+      const w0 = corners[(i * cropNum + k) * 2 + 1];
+      if (windowMeanAtMost(roiUn, base, w, h0, w0, cropSize, threshold)) flags[f + 2 + k] = 0;
       else {
         const inWin = classesIn(roi, base, w, h0, w0, cropSize, cropSize);
         flags[f + 2 + k] = inWin.size === 1 ? [...inWin][0] : -1;

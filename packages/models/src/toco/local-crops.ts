@@ -1,10 +1,10 @@
 // ToCo's local views (utils/camutils.py: cam_to_roi_mask2, crop_from_roi_neg): windows around pixels that are not
 // confident foreground, each flagged negative when the ROI inside it is mostly background. The plan runs on the
 // host from the small ROI mask (one readback); the crops are GPU slices (cropWindows).
-import { le, ge, max, scope, shapeError, type Tensor, TensorError, where } from '@seco/tensor';
+import { le, ge, max, scope, shapeError, type Tensor, where } from '@seco/tensor';
 import { getValidCam } from '../cam.ts';
+import { cropGrid, drawCropCorners, windowMeanAtMost } from '../crop-corners.ts';
 import type { CropPlan } from '../crop-windows.ts';
-import { torchRandpermPrefix } from '../torch-randperm.ts';
 
 /**
  * cam_to_roi_mask2: with v the best CAM of the image's classes, 0 where v ≤ low, 2 where v ≥ high, 1 between
@@ -43,36 +43,15 @@ export interface TocoCropOptions {
 export function planTocoCrops(roiMask: ArrayLike<number>, shape: readonly number[], o: TocoCropOptions): TocoCropPlan {
   const { cropNum, cropSize } = o;
   const threshold = o.threshold ?? 0.2;
-  if (shape.length !== 3 || roiMask.length !== shape[0] * shape[1] * shape[2]) {
-    throw new TensorError('planTocoCrops', `roi mask of ${roiMask.length} values does not match shape [${shape.join(', ')}] (B, H, W)`);
-  }
-  const [b, h, w] = shape;
-  const m = Math.floor(cropSize / 2);
-  const ih = h - 2 * m;
-  const iw = w - 2 * m;
-  if (!Number.isInteger(cropNum) || cropNum < 1 || !Number.isInteger(cropSize) || cropSize < 1 || ih <= 0 || iw <= 0 || ih * iw < cropNum) {
-    throw new TensorError('planTocoCrops', `cannot place ${cropNum} crops of ${cropSize}×${cropSize} in a ${h}×${w} roi mask`);
-  }
-  const hw = h * w;
+  const grid = cropGrid('planTocoCrops', 'crops', roiMask.length, shape, cropNum, cropSize);
+  const { batch: b, height: h, width: w } = grid;
   const corners = new Int32Array(b * cropNum * 2);
   const flags = new Int32Array(b * (cropNum + 2)).fill(1);
-  // torch: an integer sum divided by an int is float32, compared with the float32 of the threshold.
-  const area = Math.fround(cropSize * cropSize);
-  const thre = Math.fround(threshold);
   for (let i = 0; i < b; i++) {
-    const base = i * hw;
-    let cand: number[] = [];
-    for (let r = 0; r < ih; r++) for (let c = 0; c < iw; c++) if (roiMask[base + (r + m) * w + c + m] <= 1) cand.push(r * iw + c);
-    if (cand.length < cropNum) cand = Array.from({ length: ih * iw }, (_, k) => k);
-    const pick = torchRandpermPrefix(cand.length, cropNum, (o.seed + i) >>> 0);
+    drawCropCorners(grid, i, cropNum, (p) => roiMask[p] <= 1, (o.seed + i) >>> 0, corners);
     for (let k = 0; k < cropNum; k++) {
-      const h0 = Math.floor(cand[pick[k]] / iw);
-      const w0 = cand[pick[k]] % iw;
-      corners[(i * cropNum + k) * 2] = h0;
-      corners[(i * cropNum + k) * 2 + 1] = w0;
-      let s = 0;
-      for (let r = h0; r < h0 + cropSize; r++) for (let c = w0; c < w0 + cropSize; c++) s += roiMask[base + r * w + c];
-      if (Math.fround(Math.fround(s) / area) <= thre) flags[i * (cropNum + 2) + 2 + k] = 0;
+      const at = (i * cropNum + k) * 2;
+      if (windowMeanAtMost(roiMask, i * h * w, w, corners[at], corners[at + 1], cropSize, threshold)) flags[i * (cropNum + 2) + 2 + k] = 0;
     }
   }
   return { batch: b, cropNum, cropSize, corners, flags };

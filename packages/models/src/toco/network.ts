@@ -1,49 +1,34 @@
 // ToCo's network (model/model_seg_neg.py) on the shared heads: encoder, the CTC projection head and its EMA
 // teacher, the seg decoder, classifier and aux_classifier, with ToCo's state_dict names.
-import { type AdamWHyper, ema, type Generator, nn, type ParamGroupSpec, type Tensor, TensorError } from '@seco/tensor';
-import { camSegCamOnly, camSegForward, type HeadOutputs } from '../cam-seg-forward.ts';
+import { type AdamWHyper, nn, type ParamGroupSpec, type Tensor, TensorError } from '@seco/tensor';
+import { camSegCamOnly, camSegForward, type HeadOutputs, type StudentNetworkConfig } from '../cam-seg-forward.ts';
 import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
 import { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
-import type { InferenceConfig } from '../inference/config.ts';
+import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.ts';
+import { copyToTeacher, emaToTeacher } from '../teacher.ts';
 import { projectedParamGroups } from '../train/param-groups.ts';
-import { VisionTransformer, type ViTConfig } from '../vit.ts';
+import { VisionTransformer } from '../vit.ts';
 
 /** ToCo's proj_head_t momentum (--momentum 0.9). */
 export const TOCO_HEAD_MOMENTUM = 0.9;
 
-export interface TocoNetworkConfig {
-  /** Classes including background (VOC 21). */
-  numClasses: number;
-  backbone?: Partial<ViTConfig>;
+export interface TocoNetworkConfig extends StudentNetworkConfig {
   /** CTCHead hidden width (2048), bottleneck (256) and output width (1024). */
   projHidden?: number;
   projBottleneck?: number;
   projOut?: number;
   /** proj_head → proj_head_t EMA momentum: 0.9. */
   momentum?: number;
-  asppRates?: readonly number[];
-  generator?: Generator;
 }
 
 /** The structural config of a ToCo run (the CLI's config with method "toco") as a TocoNetworkConfig. */
 export function tocoNetworkConfig(config: InferenceConfig): TocoNetworkConfig {
-  const m = config.model;
   const t = config.toco;
   if (!t) throw new Error('config: method "toco" needs the toco section (momentum, proj_bottleneck_dim, proj_out_dim)');
   return {
-    numClasses: config.data.num_classes + 1,
-    backbone: {
-      imgSize: m.img_size ?? config.train.crop_size,
-      patchSize: m.patch_size,
-      embedDim: m.embed_dim,
-      depth: m.depth,
-      numHeads: m.num_heads,
-      mlpRatio: m.mlp_ratio,
-      auxLayer: m.aux_layer,
-      numClasses: m.vit_head_classes ?? 0,
-    },
-    projHidden: m.proj_hidden_dim,
+    ...sharedNetworkConfig(config),
+    projHidden: config.model.proj_hidden_dim,
     projBottleneck: t.proj_bottleneck_dim,
     projOut: t.proj_out_dim,
     momentum: t.momentum,
@@ -93,13 +78,12 @@ export class TocoNetwork extends nn.Module<[Tensor], HeadOutputs> {
 
   /** proj_head_t ← proj_head, frozen (ToCo's init copy). */
   syncTeachers(): void {
-    this.projHeadT.loadStateDict(this.projHead.stateDict());
-    this.projHeadT.requiresGrad_(false);
+    copyToTeacher(this.projHeadT, this.projHead);
   }
 
   /** _EMA_update_encoder_teacher: proj_head_t ← m·proj_head_t + (1−m)·proj_head (ToCo's only teacher). */
   emaUpdateProjHead(m = this.momentum): void {
-    ema(Object.fromEntries(this.projHeadT.namedParameters()), Object.fromEntries(this.projHead.namedParameters()), m);
+    emaToTeacher(this.projHeadT, this.projHead, m);
   }
 
   /** ToCo's get_param_groups: encoder, encoder norms, [classifiers, proj_head], decoder. */

@@ -1,5 +1,7 @@
 import * as T from '@seco/tensor';
 import { SecoNetwork } from '../../src/seco/network.ts';
+import type { SharedStepOptions } from '../../src/train/method.ts';
+import type { ViTConfig } from '../../src/vit.ts';
 import type { SecoBatch, SecoStepOptions, SecoStepPoint } from '../../src/seco/train/options.ts';
 import type { SecoTrainContext } from '../../src/seco/train/step.ts';
 
@@ -7,20 +9,20 @@ import type { SecoTrainContext } from '../../src/seco/train/step.ts';
 export const B = 2;
 export const S = 32;
 export const C = 3;
-export const OPTIONS: SecoStepOptions = {
+/** The settings every method's tiny step shares: CAMs, thresholds, PAR, the energy loss and the local crops. */
+export const SHARED_OPTIONS: SharedStepOptions & { cropNum: number; localCropSize: number } = {
   camScales: [1, 0.5],
   bkgThre: 0.5,
   highThre: 0.7,
   lowThre: 0.25,
   cropNum: 2,
   localCropSize: 16,
-  tagThreshold: 0.2,
-  protoM: 0.9,
-  tempLil: 0.08,
-  tempLig: 0.1,
   energy: { weight: 1e-7, sigmaRgb: 15, sigmaXy: 100, scaleFactor: 0.5 },
   par: { dilations: [1, 2], iterations: 3 },
 };
+export const OPTIONS: SecoStepOptions = { ...SHARED_OPTIONS, tagThreshold: 0.2, protoM: 0.9, tempLil: 0.08, tempLig: 0.1 };
+/** The tiny backbone every method's tiny network uses. */
+export const TINY_BACKBONE: Partial<ViTConfig> = { imgSize: S, patchSize: 8, embedDim: 32, depth: 2, numHeads: 2, auxLayer: -1, numClasses: 0 };
 export const ALL_ON: SecoStepPoint = {
   weights: { cls: 1, cls_aux: 1, ptc: 0.3, lil: 0.5, lig: 0.5, seg: 0.12, reg: 0.05 },
   roiSource: 'aux',
@@ -31,7 +33,7 @@ export const ALL_ON: SecoStepPoint = {
 export function tinyNet(): SecoNetwork {
   return new SecoNetwork({
     numClasses: C + 1,
-    backbone: { imgSize: S, patchSize: 8, embedDim: 32, depth: 2, numHeads: 2, auxLayer: -1, numClasses: 0 },
+    backbone: TINY_BACKBONE,
     projDim: 32, // prototypes live in cls-token space (§3.5.2), so projDim = embedDim as in SeCo
     projHidden: 32,
     queueSize: 16,

@@ -2,6 +2,7 @@ import {
   add, arange, cast, div, eq, exp, gt, log, logicalAnd, matmul, mul, ne, reshape, scope, sub, sum, type Tensor, where,
 } from '@seco/tensor';
 import { expectFlags, expectFloat, expectRank, fail } from '../../losses/check.ts';
+import { contrastTemperatures } from './temperatures.ts';
 
 export interface LigOptions {
   /** SeCo's base_T for LIG: 0.1. */
@@ -22,8 +23,6 @@ export interface LigOptions {
  */
 export function ligLoss(q: Tensor, prototypes: Tensor, flags: Tensor, options: LigOptions = {}): Tensor {
   const op = 'ligLoss';
-  const T = options.temperature ?? 0.1;
-  const Tb = options.baseTemperature ?? T;
   expectRank(op, 'q', q, 2, '(b, D)');
   expectFloat(op, 'q', q);
   expectRank(op, 'prototypes', prototypes, 2, '(C, D)');
@@ -31,7 +30,7 @@ export function ligLoss(q: Tensor, prototypes: Tensor, flags: Tensor, options: L
   const C = prototypes.shape[0];
   if (prototypes.shape[1] !== D) fail(op, 'q and prototypes must have the same feature size', q.shape, prototypes.shape);
   expectFlags(op, 'flags', flags, b);
-  if (!(T > 0) || !(Tb > 0)) fail(op, `temperatures must be > 0, got ${T} and ${Tb}`);
+  const { T, Tb } = contrastTemperatures(op, options, 0.1);
   return scope(() => {
     const f = reshape(flags, [b, 1]);
     const classes = reshape(arange(1, C + 1, 1, f.dtype), [1, C]);

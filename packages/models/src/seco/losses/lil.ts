@@ -3,6 +3,7 @@ import {
   reshape, scope, sub, sum, type Tensor, where,
 } from '@seco/tensor';
 import { expectFlags, expectFloat, expectRank, fail } from '../../losses/check.ts';
+import { contrastTemperatures } from './temperatures.ts';
 
 export interface LilOptions {
   /** SeCo's base_T for LIL: 0.08. */
@@ -36,8 +37,6 @@ export interface LilResult {
  */
 export function lilLoss(q: Tensor, queueAll: Tensor, flags: Tensor, flagsAll: Tensor, options: LilOptions = {}): LilResult {
   const op = 'lilLoss';
-  const T = options.temperature ?? 0.08;
-  const Tb = options.baseTemperature ?? T;
   expectRank(op, 'q', q, 2, '(b, D)');
   expectFloat(op, 'q', q);
   expectRank(op, 'queueAll', queueAll, 2, '(b + N, D)');
@@ -46,7 +45,7 @@ export function lilLoss(q: Tensor, queueAll: Tensor, flags: Tensor, flagsAll: Te
   if (queueAll.shape[1] !== D || N < 1) fail(op, `queueAll must be (b + N, D) with N ≥ 1 keys after the ${b} queries`, q.shape, queueAll.shape);
   expectFlags(op, 'flags', flags, b);
   expectFlags(op, 'flagsAll', flagsAll, b + N);
-  if (!(T > 0) || !(Tb > 0)) fail(op, `temperatures must be > 0, got ${T} and ${Tb}`);
+  const { T, Tb } = contrastTemperatures(op, options, 0.08);
   return scope(() => {
     const f = reshape(flags, [b, 1]);
     const g = reshape(narrow(reshape(flagsAll, [b + N]), 0, b, N), [1, N]);

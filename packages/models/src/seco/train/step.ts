@@ -1,16 +1,15 @@
 // One SeCo training iteration (docs/ALGORITHM.md §3) on the GPU: pseudo labels, tags, student forward, reservoir, the
 // seven losses, backward and the optimizer step. Nothing outlives the call but the updated network state.
-import { add, type AdamW, detach, type GradScaler, mul, type NonFiniteWatch, scope, type Tensor, tensor } from '@seco/tensor';
-import { energyLoss } from '../../losses/energy.ts';
+import { type AdamW, detach, type GradScaler, type NonFiniteWatch, scope, type Tensor } from '@seco/tensor';
 import { ligLoss } from '../losses/lig.ts';
 import { lilLoss } from '../losses/lil.ts';
-import { headLosses } from '../../train/head-losses.ts';
-import { watchLosses, weightedSum } from '../../train/loss-total.ts';
+import { readLossTerms, stepTotal } from '../../train/loss-total.ts';
+import { startHeadLosses, stepInputs } from '../../train/step-start.ts';
+import { StepTensors } from '../../train/step-tensors.ts';
 import type { SecoNetwork } from '../network.ts';
 import { type CscTagPlan, cscTagPlan } from '../tags.ts';
 import { lossToBackward, optimizerStep } from './mixed-precision.ts';
 import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './options.ts';
-import { presentClasses, pseudoLabels } from '../../train/pseudo.ts';
 import { reservoirContrastSet, reservoirKeys } from './reservoir.ts';
 
 /**
@@ -66,29 +65,15 @@ export type SecoLosses = Record<SecoLossTerm, number>;
 export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, point: SecoStepPoint, read: boolean): Promise<SecoLosses | null> {
   const { net, optimizer, options: o } = ctx;
   const probe = ctx.probe ?? null;
-  const B = batch.size;
   const S = batch.cropSize;
-  const C = net.numClasses - 1;
   const w = point.weights;
   const withSeg = w.seg !== 0 || w.reg !== 0;
   const withContrast = w.lil !== 0 || w.lig !== 0;
-  const owned: Tensor[] = [];
-  const own = <T extends Tensor | null>(t: T): T => (t && owned.push(t), t);
-  // The energy loss while its host part runs; disposed by whoever ends up holding it.
-  let energy: Promise<Tensor> | null = null;
+  const held = new StepTensors();
+  const { own } = held;
   try {
-    const img = [B, 3, S, S];
-    const images = own(tensor(batch.images, img));
-    const strong = own(tensor(batch.strong, img));
-    const global2 = own(tensor(batch.global2, img));
-    const clsLabel = own(tensor(batch.clsLabels, [B, C]));
-    const imgBox = own(tensor(batch.imgBox, [B, 4], 'i32'));
-    const p = net.encoder.config.patchSize;
-    const grid: [number, number] = [Math.floor(S / p), Math.floor(S / p)];
-    const pl = pseudoLabels(net, images, clsLabel, imgBox, grid, presentClasses(batch.clsLabels, C), point, o, withSeg);
-    own(pl.roi);
-    own(pl.aff);
-    own(pl.segLabel);
+    const inputs = stepInputs(held, net, batch, point, o, withSeg);
+    const { images, strong, global2, pseudo: pl } = inputs;
     // Two host round trips, each overlapped with GPU work so the queue never runs dry: tags are planned on the
     // host from the ROI mask (manual_seed(0) windows, §3.4), and the energy loss filters the half-size softmax on
     // the host (rloss' lattice). The student's forward needs neither, so it is encoded while the mask is on its
@@ -96,13 +81,8 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
     const planned = cscTagPlan(pl.roi, { cropNum: o.cropNum, cropSize: o.localCropSize, threshold: o.tagThreshold });
     planned.catch(() => {}); // awaited below; a step that fails before then must not crash the process
 
-    const head = headLosses(net, images, clsLabel, pl.aff, pl.segLabel, S, withSeg, w.reg !== 0);
+    const head = startHeadLosses(held, net, inputs, S, withSeg, w.reg !== 0, o.energy);
     const terms: Partial<Record<SecoLossTerm, Tensor>> = head.terms;
-    for (const t of Object.values(terms)) own(t);
-    own(head.clsToken);
-    own(head.seg448);
-    energy = head.seg448 ? energyLoss(images, head.seg448, pl.segLabel!, imgBox, o.energy) : null;
-    energy?.catch(() => {}); // awaited below, likewise
 
     const plan = await planned;
     if (probe) {
@@ -135,15 +115,7 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
     if (tail.lig) terms.lig = own(tail.lig);
     own(tail.flagsRevised);
     // Summed in SECO_LOSS_TERMS order, as before the reordering, so the total is the same to the bit.
-    const partial = own(weightedSum(SECO_LOSS_TERMS, terms, w, 'reg'));
-    if (energy) {
-      const pending = energy;
-      energy = null;
-      terms.reg = own(await pending);
-    }
-
-    const total = own(scope(() => (terms.reg ? add(partial, mul(terms.reg, w.reg)) : partial)));
-    watchLosses(ctx.watch, SECO_LOSS_TERMS, terms, total);
+    const total = await stepTotal(held, SECO_LOSS_TERMS, terms, w, ctx.watch);
     // The watch sees the unscaled losses: a gradient overflow is the scaler's to skip, a non-finite loss is not.
     own(lossToBackward(total, ctx.scaler)).backward();
     if (dp) await dp.reduceGradients();
@@ -155,14 +127,8 @@ export async function secoTrainStep(ctx: SecoTrainContext, batch: SecoBatch, poi
     optimizerStep(optimizer, ctx.scaler);
     optimizer.zeroGrad();
 
-    if (!read) return null;
-    const out = {} as SecoLosses;
-    const values = await Promise.all(SECO_LOSS_TERMS.map((t) => (terms[t] ? terms[t]!.item() : 0)));
-    SECO_LOSS_TERMS.forEach((t, i) => (out[t] = values[i]));
-    return out;
+    return read ? await readLossTerms(SECO_LOSS_TERMS, terms) : null;
   } finally {
-    for (const t of owned) if (!t.disposed) t.dispose();
-    // A step that failed before taking the energy loss still frees it once the host part is done.
-    void energy?.then((t) => t.dispose(), () => {});
+    held.dispose();
   }
 }

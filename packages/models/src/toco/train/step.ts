@@ -1,13 +1,13 @@
 // One ToCo training iteration (ToCo scripts/dist_train_voc_seg_neg.py, docs/ALGORITHM.md §9) on the shared pieces:
 // multi-scale CAMs, PTC labels, PAR seg labels, cls / aux / PTC / seg / energy losses and the optimizer, plus
 // ToCo's own local crops, CTC head with its EMA teacher, and CTC loss.
-import { add, concat, detach, mul, noGrad, scope, type Tensor, tensor } from '@seco/tensor';
+import { concat, detach, noGrad, scope, type Tensor, tensor } from '@seco/tensor';
 import { cropWindows } from '../../crop-windows.ts';
-import { energyLoss } from '../../losses/energy.ts';
-import { headLosses } from '../../train/head-losses.ts';
-import { watchLosses, weightedSum } from '../../train/loss-total.ts';
+import { readLossTerms, stepTotal } from '../../train/loss-total.ts';
 import type { TrainBatch, TrainStepContext } from '../../train/method.ts';
-import { presentClasses, pseudoLabels, type RoiMaker } from '../../train/pseudo.ts';
+import type { RoiMaker } from '../../train/pseudo.ts';
+import { startHeadLosses, stepInputs } from '../../train/step-start.ts';
+import { StepTensors } from '../../train/step-tensors.ts';
 import { ctcLoss } from '../ctc-loss.ts';
 import { tocoCropPlan, tocoRoiMask } from '../local-crops.ts';
 import type { TocoNetwork } from '../network.ts';
@@ -17,6 +17,8 @@ export type TocoTrainContext = TrainStepContext<TocoNetwork, TocoStepOptions>;
 export type TocoLosses = Record<TocoLossTerm, number>;
 
 const tocoRoi: RoiMaker = (cam, clsLabel, thr) => tocoRoiMask(cam, clsLabel, thr);
+/** ToCo's ROI mask reads the aux CAM, its seg labels the final one, every iteration. */
+const TOCO_SOURCES = { roiSource: 'aux', segSource: 'final' } as const;
 
 /** The local crops' seed for an iteration: distinct per (seed, iteration), 32-bit (torch's manual_seed range). */
 function cropSeed(seed: number, iteration: number, batch: number): number {
@@ -38,45 +40,26 @@ export async function tocoTrainStep(ctx: TocoTrainContext, batch: TrainBatch, po
   const { net, optimizer, options: o } = ctx;
   const B = batch.size;
   const S = batch.cropSize;
-  const C = net.numClasses - 1;
   const w = point.weights;
   const withSeg = w.seg !== 0 || w.reg !== 0;
   const withCtc = w.ctc !== 0;
-  const owned: Tensor[] = [];
-  const own = <T extends Tensor | null>(t: T): T => (t && owned.push(t), t);
-  let energy: Promise<Tensor> | null = null;
+  const held = new StepTensors();
   try {
-    const img = [B, 3, S, S];
-    const images = own(tensor(batch.images, img));
-    const strong = own(tensor(batch.strong, img));
-    const global2 = own(tensor(batch.global2, img));
-    const clsLabel = own(tensor(batch.clsLabels, [B, C]));
-    const imgBox = own(tensor(batch.imgBox, [B, 4], 'i32'));
-    const p = net.encoder.config.patchSize;
-    const grid: [number, number] = [Math.floor(S / p), Math.floor(S / p)];
-    const sources = { roiSource: 'aux', segSource: 'final' } as const;
-    const pl = pseudoLabels(net, images, clsLabel, imgBox, grid, presentClasses(batch.clsLabels, C), sources, o, withSeg, tocoRoi);
-    own(pl.roi);
-    own(pl.aff);
-    own(pl.segLabel);
+    const inputs = stepInputs(held, net, batch, TOCO_SOURCES, o, withSeg, tocoRoi);
+    const { strong, global2, pseudo: pl } = inputs;
     // The crop plan needs the ROI mask on the host: the student's forward is encoded while it comes back.
     const cropOptions = { cropNum: o.cropNum, cropSize: o.localCropSize, threshold: o.cropThreshold, seed: cropSeed(o.seed, point.iteration, B) };
     const planned = withCtc ? tocoCropPlan(pl.roi, cropOptions) : null;
     planned?.catch(() => {}); // awaited below; a step that fails before then must not crash the process
 
-    const head = headLosses(net, images, clsLabel, pl.aff, pl.segLabel, S, withSeg, w.reg !== 0);
+    const head = startHeadLosses(held, net, inputs, S, withSeg, w.reg !== 0, o.energy);
     const terms: Partial<Record<TocoLossTerm, Tensor>> = head.terms;
-    for (const t of Object.values(terms)) own(t);
-    own(head.clsToken);
-    own(head.seg448);
-    energy = head.seg448 ? energyLoss(images, head.seg448, pl.segLabel!, imgBox, o.energy) : null;
-    energy?.catch(() => {});
 
     // forward_proj: the teacher head's EMA first, then teacher (no grad) and student projections.
     net.emaUpdateProjHead();
     if (planned) {
       const plan = await planned;
-      terms.ctc = own(
+      terms.ctc = held.own(
         scope(() => {
           const g = concat([head.clsToken, net.encoder.forwardFeatures(global2).cls], 0);
           const outT = noGrad(() => net.projHeadT.forward(detach(g)));
@@ -87,25 +70,13 @@ export async function tocoTrainStep(ctx: TocoTrainContext, batch: TrainBatch, po
         }),
       );
     }
-    const partial = own(weightedSum(TOCO_LOSS_TERMS, terms, w, 'reg'));
-    if (energy) {
-      const pending = energy;
-      energy = null;
-      terms.reg = own(await pending);
-    }
-    const total = own(scope(() => (terms.reg ? add(partial, mul(terms.reg, w.reg)) : partial)));
-    watchLosses(ctx.watch, TOCO_LOSS_TERMS, terms, total);
+    const total = await stepTotal(held, TOCO_LOSS_TERMS, terms, w, ctx.watch);
     total.backward();
     optimizer.step();
     optimizer.zeroGrad();
 
-    if (!read) return null;
-    const out = {} as TocoLosses;
-    const values = await Promise.all(TOCO_LOSS_TERMS.map((t) => (terms[t] ? terms[t]!.item() : 0)));
-    TOCO_LOSS_TERMS.forEach((t, i) => (out[t] = values[i]));
-    return out;
+    return read ? await readLossTerms(TOCO_LOSS_TERMS, terms) : null;
   } finally {
-    for (const t of owned) if (!t.disposed) t.dispose();
-    void energy?.then((t) => t.dispose(), () => {});
+    held.dispose();
   }
 }
