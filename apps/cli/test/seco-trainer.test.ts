@@ -76,4 +76,17 @@ describe('SeCo trainer through seco train', () => {
     // Tiles change the work split, never the order of a sum: the same losses, bit for bit.
     expect(on.log.map((r) => r.losses)).toEqual(off.log.map((r) => r.losses));
   }, 240_000);
+
+  test('model.grad_checkpointing=true trains to the same losses, bit for bit (the blocks rerun the same kernels)', async () => {
+    const base = tinyConfig(data);
+    const run = async (grad_checkpointing: boolean) => {
+      const out = tmp();
+      expect(await train({ config: { ...base, model: { ...base.model, grad_checkpointing } }, out, resume: false }, quiet())).toBe(0);
+      return (await RunDir.open(out, { resume: true }).readLog()).map((r) => r.losses);
+    };
+    const plain = await run(false);
+    const ckpt = await run(true);
+    expect(plain.length).toBe(base.train.max_iters);
+    expect(ckpt).toEqual(plain);
+  }, 240_000);
 });

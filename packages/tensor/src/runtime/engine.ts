@@ -521,6 +521,11 @@ export class Engine {
     }
   }
 
+  /** peakLiveBytes starts over from the bytes live now, to measure the peak of one piece of work. */
+  resetPeakMemory(): void {
+    this.pool.resetPeak();
+  }
+
   stats(): EngineStats {
     return { ...this.pool.stats(), ...this.bindGroups.stats(), ...this.counters, pipelines: this.pipelines.size };
   }

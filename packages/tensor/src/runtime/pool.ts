@@ -209,6 +209,11 @@ export class BufferPool {
     this.onTrim?.();
   }
 
+  /** Starts the peak over from the bytes live now (torch.cuda.reset_peak_memory_stats). */
+  resetPeak(): void {
+    this.peak = this.liveBytes;
+  }
+
   stats(): PoolStats {
     return {
       liveBuffers: this.live,
