@@ -58,7 +58,11 @@ describe('seco train with train.precision mixed', () => {
     const ckpt = (await new CheckpointManager(join(whole, 'checkpoints'), { keep: 2 }).list()).at(-1)!;
     const saved = (await T.loadCheckpoint(ckpt.path, { format: SECO_CHECKPOINT_FORMAT })).tensors;
     expect([...saved[SCALER_KEY].data]).toEqual([ref[5].loss_scale, 0, expect.any(Number), ref[5].skipped_steps]);
-    expect(saved['model.encoder.patch_embed.proj.weight'].dtype).toBe('F16');
+    // The student is saved as its f32 masters (eval reads them, not their f16 rounding): the very values of a master.
+    const student = saved['model.encoder.patch_embed.proj.weight'];
+    expect(student.dtype).toBe('F32');
+    const same = (a: ArrayLike<number | bigint>, b: ArrayLike<number | bigint>) => a.length === b.length && Array.from(a).every((v, i) => v === b[i]);
+    expect(Object.entries(saved).some(([k, t]) => /^optim\.state\.\d+\.master$/.test(k) && same(t.data, student.data))).toBe(true);
     expect(saved['model.encoder_k.patch_embed.proj.weight'].dtype).toBe('F32');
     expect(Object.keys(saved).some((k) => /^optim\.state\.\d+\.master$/.test(k))).toBe(true);
 
@@ -71,7 +75,7 @@ describe('seco train with train.precision mixed', () => {
       expect(got[i].losses, `iteration ${i}`).toEqual(ref[i].losses);
       expect([got[i].loss_scale, got[i].skipped_steps], `iteration ${i}`).toEqual([ref[i].loss_scale, ref[i].skipped_steps]);
     }
-    // And the final state, tensor by tensor: f16 student, f32 masters, moments, teachers, queue, scaler.
+    // And the final state, tensor by tensor: student (as masters), f32 masters, moments, teachers, queue, scaler.
     const resumed = (await T.loadCheckpoint((await new CheckpointManager(join(cut, 'checkpoints'), { keep: 2 }).list()).at(-1)!.path, { format: SECO_CHECKPOINT_FORMAT })).tensors;
     expect(Object.keys(resumed).sort()).toEqual(Object.keys(saved).sort());
     for (const [k, t] of Object.entries(saved)) expect(resumed[k].data, k).toEqual(t.data);

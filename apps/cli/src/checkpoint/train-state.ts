@@ -17,10 +17,13 @@ export interface JsonPart {
   set(value: JsonValue): void;
 }
 
+/** What a checkpoint needs of a module: its state dict out and in. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any module's forward signature
+export type StatefulModule = Pick<nn.Module<any, any>, 'stateDict' | 'loadStateDict'>;
+
 export interface TrainStateParts {
   /** e.g. { model: network, model_k: momentumEncoder }: saved as `model.<state_dict key>`. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any module's forward signature
-  modules?: Record<string, nn.Module<any, any>>;
+  modules?: Record<string, StatefulModule>;
   /** e.g. { optim: adamw }: tensors as `optim.state.<i>.<buffer>`, the rest in meta. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any hyper-parameter type
   optimizers?: Record<string, Optimizer<any>>;

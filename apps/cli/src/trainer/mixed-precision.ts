@@ -2,7 +2,7 @@
 // GradScaler, its state in checkpoints, the loss-scale figures of the log and the collapsed-scale stop.
 import { SecoNetwork, toMixedPrecision, type WsssNetwork } from '@seco/models';
 import { engine, GradScaler, type PolyWarmupAdamW } from '@seco/tensor';
-import type { TrainState } from '../checkpoint/train-state.ts';
+import type { StatefulModule, TrainState } from '../checkpoint/train-state.ts';
 import type { SecoConfig } from '../config/schema.ts';
 import { secoOptimizer } from './optimizer.ts';
 
@@ -32,6 +32,19 @@ export function setUpPrecision(net: WsssNetwork, config: SecoConfig): Precision 
   }
   const optimizer = toMixedPrecision(net, (n) => secoOptimizer(n, config));
   return { optimizer, scaler: new GradScaler() };
+}
+
+/**
+ * The network as checkpoints hold it: under mixed precision the student's weights are its f32 masters (a PyTorch
+ * AMP checkpoint's model is f32), so eval and infer read them, not their f16 rounding. On load the engine rounds
+ * them to f16 on the GPU with the cast the optimizer's f16 writes use, so --resume stays bit-identical.
+ */
+export function checkpointedNetwork(net: WsssNetwork, p: Precision): StatefulModule {
+  if (!p.scaler) return net;
+  return {
+    stateDict: () => Object.fromEntries(Object.entries(net.stateDict()).map(([k, t]) => [k, p.optimizer.masterWeight(t) ?? t])),
+    loadStateDict: (record, options) => net.loadStateDict(record, options),
+  };
 }
 
 /**

@@ -9,7 +9,7 @@ import type { SecoConfig } from '../config/schema.ts';
 import type { Trainer } from '../train-loop.ts';
 import { TrainBatches } from './batches.ts';
 import { checkTrainingStateFits } from './memory-check.ts';
-import { scaleCollapse, scalerLog, setUpPrecision, withScalerState } from './mixed-precision.ts';
+import { checkpointedNetwork, scaleCollapse, scalerLog, setUpPrecision, withScalerState } from './mixed-precision.ts';
 import { stepOptions, tocoStepOptions } from './step-options.ts';
 import { validateNetwork, type ValidateOptions, type ValidationScores } from './validate.ts';
 import { warmStart } from './warm-start.ts';
@@ -58,13 +58,14 @@ export async function createSecoTrainer(config: SecoConfig, parallel: ParallelOp
   const net = networkFromConfig(config);
   net.encoder.gradCheckpointing = config.model.grad_checkpointing;
   if (config.model.pretrained) await loadPretrained(net, resolvePretrained(config.model.pretrained));
-  const { optimizer, scaler } = setUpPrecision(net, config);
+  const precision = setUpPrecision(net, config);
+  const { optimizer, scaler } = precision;
   checkTrainingStateFits(optimizer.parameters);
   const dp = parallel ? new ParallelTraining(parallel, net, optimizer) : null;
   await dp?.start();
   const batches = new TrainBatches(config, dp?.shard);
   const parts = composeTrainState({
-    modules: { model: net },
+    modules: { model: checkpointedNetwork(net, precision) },
     optimizers: { optim: optimizer },
     generators: { default: defaultGenerator },
     json: { loader: batches.position },

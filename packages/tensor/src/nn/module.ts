@@ -4,7 +4,7 @@ import { checkF16Support } from '../f16.ts';
 import { tensor } from '../ops/creation.ts';
 import { cast } from '../ops/elementwise.ts';
 import { TensorError } from '../errors.ts';
-import { keep } from '../memory.ts';
+import { keep, scope } from '../memory.ts';
 import { engine } from '../runtime/engine.ts';
 import { formatShape, numel, shapesEqual } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
@@ -244,8 +244,9 @@ function assign(dst: Tensor, src: StateValue): void {
     return;
   }
   if (dst.dtype === 'f16') {
-    // Host numbers are rounded to halves on upload; the copy keeps dst's storage.
-    const h = tensor(src.data instanceof Float32Array ? src.data : Float32Array.from(src.data), dst.shape, 'f16');
+    // Host numbers are rounded to halves on the GPU, by the cast that training's f16 writes use (so an f32
+    // master saved and loaded gives back the very f16 weight); the copy keeps dst's storage.
+    const h = noGrad(() => scope(() => cast(tensor(src.data instanceof Float32Array ? src.data : Float32Array.from(src.data), dst.shape, 'f32'), 'f16')));
     copyInto(dst, h);
     h.dispose();
     return;
