@@ -21,7 +21,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { RunDir } from '../src/run/run-dir.ts';
 import { networkFromConfig } from '../src/trainer/seco-trainer.ts';
 import { mpirunSeco, requireMpirun, seco } from './support/mpirun.ts';
-import { TINY } from './support/tiny-config.ts';
+import { TINY, TINY_TOCO } from './support/tiny-config.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'seco-mpi-'));
 const ITERS = 5;
@@ -135,6 +135,20 @@ describe('seco train under mpirun', () => {
     // The student trained in f16 through f32 masters, which the checkpoint holds as its weights.
     expect(Object.keys(ck.tensors).some((k) => /^optim\.state\.\d+\.master$/.test(k))).toBe(true);
     expect(Object.entries(ck.tensors).filter(([k]) => k.startsWith('model.encoder.')).every(([, t]) => t.dtype === 'F32')).toBe(true);
+  }, 1_200_000);
+
+  test('ToCo on 2 ranks: every loss term on, ranks identical after each iteration', async () => {
+    const out = tmp();
+    const set = [...syntheticPaths(data), ...TINY_TOCO, 'train.max_iters=3', 'log.checkpoint_interval=0'].flatMap((s) => ['--set', s]);
+    const r = await mpirunSeco(2, ['train', '--config', 'toco-demo', '--out', out, '--check-weights', '1', ...set]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('data parallel over 2 ranks');
+    expect(r.out).toContain('weights identical on all 2 ranks after iteration 3');
+    const log = await RunDir.open(out, { resume: true }).readLog();
+    expect(log.map((l) => l.iteration)).toEqual([0, 1, 2]);
+    // CTC from iteration 0, seg and energy from 2 (TINY): ToCo's own term and the shared ones ran on both ranks.
+    for (const k of ['cls', 'ctc']) expect(log[0].losses[k], k).not.toBe(0);
+    for (const k of ['seg', 'reg']) expect(log[2].losses[k], k).not.toBe(0);
   }, 1_200_000);
 
   test('a rank whose weights drift apart stops the run, named, after its first iteration', async () => {

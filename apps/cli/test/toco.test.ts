@@ -9,17 +9,13 @@ import { demoCommand, type DemoResult } from '../src/commands/demo.ts';
 import { evalCommand } from '../src/commands/evaluate.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { lossWeights, schedulePoint } from '../src/schedule.ts';
-import { TINY } from './support/tiny-config.ts';
+import { TINY, TINY_TOCO } from './support/tiny-config.ts';
 
 beforeAll(async () => {
   await T.init();
 });
 
 // The tiny demo settings without SeCo's own (LIL / LIG starts, queue), with ToCo's 2 local crops and a small CTC head.
-const TINY_TOCO = [
-  ...TINY.filter((s) => !/^(loss\.start\.(lil|lig)|seco\.)/.test(s)),
-  'loss.start.ctc=0', 'toco.proj_bottleneck_dim=8', 'toco.proj_out_dim=16',
-];
 
 describe('method in the config', () => {
   test('toco presets: ToCo loss terms, weights and starts; schedule points carry the iteration', () => {

@@ -49,7 +49,6 @@ function methodStepOptions(config: SecoConfig): unknown {
 export async function createSecoTrainer(config: SecoConfig, parallel: ParallelOptions | null = null): Promise<SecoTrainer> {
   // The loop hands each step the point schedulePoint made from this same config, so it is this method's point.
   const method = methodOf(config) as WsssMethod<WsssNetwork, string, StepPoint, unknown>;
-  if (parallel && config.method !== 'seco') throw new Error(`data-parallel training (mpirun) is implemented for method 'seco' only (this config's method is '${config.method}')`);
   const t = config.train;
   // Pipelines of earlier runs on this adapter compile now, in parallel; this run's are recorded after its
   // first iteration (by then it has compiled nearly all it will) and again at the end.

@@ -7,3 +7,9 @@ export const TINY = [
   'loss.start.lil=2', 'loss.start.lig=2', 'loss.start.seg=2', 'loss.start.reg=2',
   'eval.interval=0', 'eval.size=32', 'eval.scales=[1]', 'log.interval=1', 'log.checkpoint_interval=3', 'log.keep_checkpoints=2',
 ];
+
+/** TINY for the toco-demo preset: without SeCo's keys, CTC from iteration 0, a small CTC head. */
+export const TINY_TOCO = [
+  ...TINY.filter((s) => !/^(loss\.start\.(lil|lig)|seco\.)/.test(s)),
+  'loss.start.ctc=0', 'toco.proj_bottleneck_dim=8', 'toco.proj_out_dim=16',
+];

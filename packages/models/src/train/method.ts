@@ -54,6 +54,11 @@ export interface WsssNetwork extends nn.Module<[Tensor], HeadOutputs>, CamModel,
   afterStateLoad(): Promise<void>;
 }
 
+/** Data parallelism as a step sees it: every parameter's gradient averaged over the ranks, after backward. */
+export interface GradientAverager {
+  reduceGradients(): Promise<void>;
+}
+
 export interface TrainStepContext<Net, Options> {
   net: Net;
   /** PolyWarmupAdamW over net.paramGroups(): its schedule sets every group's lr before each step. */
@@ -61,6 +66,8 @@ export interface TrainStepContext<Net, Options> {
   options: Options;
   /** Divergence watch: each loss term (its index in the method's lossTerms) and the total (index lossTerms.length). */
   watch?: { watch: NonFiniteWatch; step: number };
+  /** Under mpirun: the gradients are averaged over the ranks between backward and the optimizer step. */
+  parallel?: GradientAverager;
 }
 
 /** A WSSS method as the shared trainer, checkpoints and inference see it. */

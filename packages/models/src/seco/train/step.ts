@@ -6,6 +6,7 @@ import { lilLoss } from '../losses/lil.ts';
 import { readLossTerms, stepTotal } from '../../train/loss-total.ts';
 import { startHeadLosses, stepInputs } from '../../train/step-start.ts';
 import { StepTensors } from '../../train/step-tensors.ts';
+import type { GradientAverager } from '../../train/method.ts';
 import type { SecoNetwork } from '../network.ts';
 import { type CscTagPlan, cscTagPlan } from '../tags.ts';
 import { lossToBackward, optimizerStep } from './mixed-precision.ts';
@@ -18,9 +19,8 @@ import { reservoirContrastSet, reservoirKeys } from './reservoir.ts';
  * update (cls tokens, label_idx) and the enqueue (teacher keys, tags). `reduceGradients` averages the
  * parameters' .grad over ranks between backward and the optimizer step.
  */
-export interface SecoDataParallel {
+export interface SecoDataParallel extends GradientAverager {
   gather(rows: Tensor, tags: ArrayLike<number>): Promise<{ rows: Tensor; tags: Int32Array }>;
-  reduceGradients(): Promise<void>;
 }
 
 /**

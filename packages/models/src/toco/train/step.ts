@@ -72,6 +72,7 @@ export async function tocoTrainStep(ctx: TocoTrainContext, batch: TrainBatch, po
     }
     const total = await stepTotal(held, TOCO_LOSS_TERMS, terms, w, ctx.watch);
     total.backward();
+    if (ctx.parallel) await ctx.parallel.reduceGradients();
     optimizer.step();
     optimizer.zeroGrad();
 
