@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '@seco/data';
-import { SECO_CHECKPOINT_FORMAT } from '@seco/models';
+import { SECO_CHECKPOINT_FORMAT, TOCO_CHECKPOINT_FORMAT } from '@seco/models';
 import * as T from '@seco/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { CheckpointManager } from '../src/checkpoint/manager.ts';
@@ -17,7 +17,7 @@ import { RunDir } from '../src/run/run-dir.ts';
 import { MIN_LOSS_SCALE, SCALER_KEY, scaleCollapse } from '../src/trainer/mixed-precision.ts';
 import { createSecoTrainer } from '../src/trainer/seco-trainer.ts';
 import type { Trainer } from '../src/train-loop.ts';
-import { TINY } from './support/tiny-config.ts';
+import { TINY, TINY_TOCO } from './support/tiny-config.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'seco-mixed-'));
 const quiet = () => ({ stdout: { write: () => true, isTTY: false } as never, stderr: { write: () => true } as never });
@@ -116,5 +116,22 @@ describe('seco train with train.precision mixed', () => {
     expect((err as Error).message).toMatch(
       new RegExp(`^training diverged at iteration 4: the loss scale fell to ${MIN_LOSS_SCALE / 4} \\(below ${MIN_LOSS_SCALE}\\) after 40 skipped steps: `),
     );
+  }, 240_000);
+
+  test('ToCo trains in mixed precision too: finite losses, its teacher head f32, the student saved as its masters', async () => {
+    const config = loadConfig('toco-demo', [...syntheticPaths(data), ...TINY_TOCO, 'train.precision=mixed', 'train.max_iters=4', 'log.checkpoint_interval=4']).config;
+    const out = tmp();
+    expect(await train({ config, out, resume: false }, quiet())).toBe(0);
+    const log = await RunDir.open(out, { resume: true }).readLog();
+    expect(log.map((r) => r.iteration)).toEqual([0, 1, 2, 3]);
+    for (const r of log) for (const [k, v] of Object.entries(r.losses)) expect(Number.isFinite(v), `${k} = ${v} at ${r.iteration}`).toBe(true);
+    for (const r of log) expect(r.loss_scale! * 2 ** r.skipped_steps!, `iteration ${r.iteration}`).toBe(2 ** 16);
+    expect(log[3].losses.ctc).not.toBe(0);
+    const saved = (await T.loadCheckpoint(join(out, 'checkpoints', 'step-00000004.safetensors'), { format: TOCO_CHECKPOINT_FORMAT })).tensors;
+    const teacher = Object.entries(saved).filter(([k]) => k.startsWith('model.proj_head_t.'));
+    expect(teacher.length).toBeGreaterThan(0);
+    for (const [k, t] of teacher) expect(t.dtype, k).toBe('F32');
+    expect(Object.keys(saved).some((k) => /^optim\.state\.\d+\.master$/.test(k))).toBe(true);
+    expect(saved[SCALER_KEY]).toBeDefined();
   }, 240_000);
 });

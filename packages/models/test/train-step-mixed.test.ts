@@ -3,7 +3,7 @@
 import * as T from '@seco/tensor';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SECO_LOSS_TERMS } from '../src/seco/train/options.ts';
-import { studentModules, toMixedPrecision } from '../src/seco/train/mixed-precision.ts';
+import { toMixedPrecision } from '../src/train/mixed-precision.ts';
 import { secoTrainStep, type SecoTrainContext } from '../src/seco/train/step.ts';
 import { ALL_ON, batch, makeCtx, OPTIONS, tinyNet } from './support/tiny-step.ts';
 
@@ -27,7 +27,7 @@ function mixedCtx(initScale: number): SecoTrainContext & { scaler: T.GradScaler 
 async function trainedState(ctx: SecoTrainContext): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
   const bits = async (t: T.Tensor) => new Uint8Array(((await t.data({ raw: true })) as ArrayBufferView).buffer.slice(0));
-  for (const m of studentModules(ctx.net)) for (const [name, p] of m.namedParameters()) out.set(`param ${m.constructor.name}.${name}`, await bits(p));
+  for (const m of ctx.net.studentModules()) for (const [name, p] of m.namedParameters()) out.set(`param ${m.constructor.name}.${name}`, await bits(p));
   const sd = ctx.optimizer.stateDict();
   for (const [k, t] of Object.entries(sd.tensors)) {
     if (k !== 'skipped_steps') out.set(k, await bits(t));
@@ -46,13 +46,13 @@ describe('secoTrainStep in mixed precision', () => {
   test('the student is f16 with f32 masters equal to the f32 init; teachers, prototypes and queue stay f32', async () => {
     const ref = tinyNet();
     const ctx = mixedCtx(16);
-    for (const m of studentModules(ctx.net)) for (const p of m.parameters()) expect(p.dtype).toBe('f16');
+    for (const m of ctx.net.studentModules()) for (const p of m.parameters()) expect(p.dtype).toBe('f16');
     for (const [n, p] of [...ctx.net.encoderK.namedParameters(), ...ctx.net.projHeadT.namedParameters()]) expect(p.dtype, n).toBe('f32');
     for (const t of [ctx.net.prototypes, ctx.net.queue]) expect(t.dtype).toBe('f32');
     const want = new Map(ref.namedParameters());
     for (const [n, p] of ctx.net.namedParameters()) {
       const master = ctx.optimizer.masterWeight(p);
-      if (!studentModules(ctx.net).some((m) => m.parameters().includes(p))) continue;
+      if (!ctx.net.studentModules().some((m) => m.parameters().includes(p))) continue;
       expect(master, n).toBeDefined();
       expect(await master!.data(), n).toEqual(await want.get(n)!.data());
     }

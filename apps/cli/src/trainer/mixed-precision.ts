@@ -1,6 +1,6 @@
-// train.precision for the SeCo trainer: the f16 student with f32 masters (@seco/models' toMixedPrecision), the
+// train.precision for the trainer (either method): the f16 student with f32 masters (@seco/models' toMixedPrecision), the
 // GradScaler, its state in checkpoints, the loss-scale figures of the log and the collapsed-scale stop.
-import { SecoNetwork, toMixedPrecision, type WsssNetwork } from '@seco/models';
+import { toMixedPrecision, type WsssNetwork } from '@seco/models';
 import { engine, GradScaler, type PolyWarmupAdamW } from '@seco/tensor';
 import type { StatefulModule, TrainState } from '../checkpoint/train-state.ts';
 import type { SecoConfig } from '../config/schema.ts';
@@ -24,9 +24,6 @@ export interface Precision {
 /** The optimizer for the config's precision; under 'mixed' the student becomes f16 and a GradScaler is made. */
 export function setUpPrecision(net: WsssNetwork, config: SecoConfig): Precision {
   if (config.train.precision === 'f32') return { optimizer: secoOptimizer(net, config) };
-  if (!(net instanceof SecoNetwork)) {
-    throw new Error(`train.precision 'mixed' is implemented for method 'seco' only (this config's method is '${config.method}'); set train.precision to 'f32'`);
-  }
   if (!engine().supportsF16) {
     throw new Error("train.precision 'mixed' needs the adapter feature 'shader-f16', which this device lacks; set train.precision to 'f32'");
   }

@@ -37,7 +37,8 @@ class WeightNormLinear extends nn.Module {
   /** x · (g · v / ‖v‖)ᵀ, the norm taken per output row (weight_norm's dim 0). */
   forward(x: Tensor): Tensor {
     if (!this.used) throw new Error('DINOHead.last_layer is never used in forward (as in SeCo)');
-    return scope(() => linear(x, mul(normalize(this.weightV, { dim: 1, eps: 1e-12 }), this.weightG)));
+    // In f32 whatever the weights (autocast runs normalisations in f32): an f16 student's are widened here.
+    return scope(() => linear(x, mul(normalize(widen(this.weightV), { dim: 1, eps: 1e-12 }), widen(this.weightG))));
   }
 }
 

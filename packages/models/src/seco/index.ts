@@ -8,4 +8,3 @@ export { maintainReservoir, reservoirContrastSet, reservoirKeys, type Reservoir,
 export { SECO_POLY_WARMUP, SECO_EMA_MOMENTUM } from './train/recipe.ts';
 export { SECO_CHECKPOINT_FORMAT } from './checkpoint-format.ts';
 export { SECO_METHOD } from './method.ts';
-export { lossToBackward, optimizerStep, studentModules, toMixedPrecision, type SecoPrecision } from './train/mixed-precision.ts';

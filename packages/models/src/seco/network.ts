@@ -223,6 +223,11 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     return projectedParamGroups(this, lr, weightDecay, headLrMult);
   }
 
+  /** What the optimizer trains: all but the teachers (encoder_k, proj_head_t). */
+  studentModules(): nn.AnyModule[] {
+    return [this.encoder, this.projHead, this.decoder, this.classifier, this.auxClassifier];
+  }
+
   /**
    * Loads a SeCo state dict. encoder, classifier, aux_classifier and decoder must all be present (an inference
    * checkpoint has only these); the training state (encoder_k, proj heads, buffers) loads when present, and an

@@ -49,6 +49,8 @@ export class TocoNetwork extends nn.Module<[Tensor], HeadOutputs> {
   readonly decoder: ASPP;
   readonly classifier: Classifier1x1;
   readonly auxClassifier: Classifier1x1;
+  /** Where the teacher's EMA reads a student weight: its f32 master under mixed precision, else the weight. */
+  masterOf: ((param: Tensor) => Tensor | undefined) | null = null;
 
   constructor(config: TocoNetworkConfig) {
     super();
@@ -83,7 +85,12 @@ export class TocoNetwork extends nn.Module<[Tensor], HeadOutputs> {
 
   /** _EMA_update_encoder_teacher: proj_head_t ← m·proj_head_t + (1−m)·proj_head (ToCo's only teacher). */
   emaUpdateProjHead(m = this.momentum): void {
-    emaToTeacher(this.projHeadT, this.projHead, m);
+    emaToTeacher(this.projHeadT, this.projHead, m, this.masterOf);
+  }
+
+  /** What the optimizer trains: all but the teacher head. */
+  studentModules(): nn.AnyModule[] {
+    return [this.encoder, this.projHead, this.decoder, this.classifier, this.auxClassifier];
   }
 
   /** ToCo's get_param_groups: encoder, encoder norms, [classifiers, proj_head], decoder. */

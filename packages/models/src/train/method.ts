@@ -1,7 +1,7 @@
 // What a WSSS method plugs into the shared training (docs/ARCHITECTURE.md, "Methods"): ToCo and SeCo share the
 // backbone, the cls / aux / seg heads, the multi-scale CAM, the pseudo labels, PAR, the cls / PTC / seg / energy
 // losses and the optimizer; each brings its network, its step, its schedule point and its loss terms.
-import type { AdamW, AdamWHyper, Generator, NonFiniteWatch, nn, ParamGroupSpec, Tensor } from '@seco/tensor';
+import type { AdamW, AdamWHyper, Generator, GradScaler, NonFiniteWatch, nn, ParamGroupSpec, Tensor } from '@seco/tensor';
 import type { CamSegParts, HeadOutputs } from '../cam-seg-forward.ts';
 import type { InferenceConfig } from '../inference/config.ts';
 import type { EnergyLossOptions } from '../losses/energy.ts';
@@ -52,6 +52,10 @@ export interface WsssNetwork extends nn.Module<[Tensor], HeadOutputs>, CamModel,
   syncTeachers(): void;
   /** Brings host-side mirrors of buffers in line after a state dict was loaded (a resumed run). */
   afterStateLoad(): Promise<void>;
+  /** The modules the optimizer trains (f16 under mixed precision); the teachers are not among them. */
+  studentModules(): nn.AnyModule[];
+  /** Under mixed precision, the f32 master of a student parameter, which the teachers' EMAs read. */
+  masterOf: ((param: Tensor) => Tensor | undefined) | null;
 }
 
 /** Data parallelism as a step sees it: every parameter's gradient averaged over the ranks, after backward. */
@@ -68,6 +72,8 @@ export interface TrainStepContext<Net, Options> {
   watch?: { watch: NonFiniteWatch; step: number };
   /** Under mpirun: the gradients are averaged over the ranks between backward and the optimizer step. */
   parallel?: GradientAverager;
+  /** Mixed precision (toMixedPrecision): the loss is scaled before backward, an overflowing step skipped. */
+  scaler?: GradScaler;
 }
 
 /** A WSSS method as the shared trainer, checkpoints and inference see it. */

@@ -9,7 +9,7 @@ import { StepTensors } from '../../train/step-tensors.ts';
 import type { GradientAverager } from '../../train/method.ts';
 import type { SecoNetwork } from '../network.ts';
 import { type CscTagPlan, cscTagPlan } from '../tags.ts';
-import { lossToBackward, optimizerStep } from './mixed-precision.ts';
+import { lossToBackward, optimizerStep } from '../../train/mixed-precision.ts';
 import { SECO_LOSS_TERMS, type SecoBatch, type SecoLossTerm, type SecoStepOptions, type SecoStepPoint } from './options.ts';
 import { reservoirContrastSet, reservoirKeys } from './reservoir.ts';
 

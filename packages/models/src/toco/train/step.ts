@@ -3,7 +3,9 @@
 // ToCo's own local crops, CTC head with its EMA teacher, and CTC loss.
 import { concat, detach, noGrad, scope, type Tensor, tensor } from '@seco/tensor';
 import { cropWindows } from '../../crop-windows.ts';
+import { widen } from '../../precision.ts';
 import { readLossTerms, stepTotal } from '../../train/loss-total.ts';
+import { lossToBackward, optimizerStep } from '../../train/mixed-precision.ts';
 import type { TrainBatch, TrainStepContext } from '../../train/method.ts';
 import type { RoiMaker } from '../../train/pseudo.ts';
 import { startHeadLosses, stepInputs } from '../../train/step-start.ts';
@@ -61,9 +63,10 @@ export async function tocoTrainStep(ctx: TocoTrainContext, batch: TrainBatch, po
       const plan = await planned;
       terms.ctc = held.own(
         scope(() => {
-          const g = concat([head.clsToken, net.encoder.forwardFeatures(global2).cls], 0);
+          // Student cls tokens in f32 (widen: an f16 student's), so they meet the f32 teacher head and the loss.
+          const g = concat([head.clsToken, widen(net.encoder.forwardFeatures(global2).cls)], 0);
           const outT = noGrad(() => net.projHeadT.forward(detach(g)));
-          const local = net.encoder.forwardFeatures(concat(cropWindows(strong, plan), 0)).cls;
+          const local = widen(net.encoder.forwardFeatures(concat(cropWindows(strong, plan), 0)).cls);
           const outS = net.projHead.forward(concat([g, local], 0));
           const flags = tensor(plan.flags, [B, plan.cropNum + 2], 'i32');
           return ctcLoss(outS, outT, flags, { temperature: o.temperature });
@@ -71,9 +74,10 @@ export async function tocoTrainStep(ctx: TocoTrainContext, batch: TrainBatch, po
       );
     }
     const total = await stepTotal(held, TOCO_LOSS_TERMS, terms, w, ctx.watch);
-    total.backward();
+    // The watch saw the unscaled losses: a gradient overflow is the scaler's to skip, a non-finite loss is not.
+    held.own(lossToBackward(total, ctx.scaler)).backward();
     if (ctx.parallel) await ctx.parallel.reduceGradients();
-    optimizer.step();
+    optimizerStep(optimizer, ctx.scaler);
     optimizer.zeroGrad();
 
     return read ? await readLossTerms(TOCO_LOSS_TERMS, terms) : null;

@@ -1,24 +1,18 @@
-// SeCo's training in mixed precision (docs/ALGORITHM.md "Mixed precision"): the student trains as f16 parameters
-// through AdamW's f32 masters; the teachers (EMA targets), prototypes and queue stay f32, and the EMAs read the
-// masters. A GradScaler scales the loss before backward and skips an overflowing step on the GPU.
-import { type AdamW, cast, copyInto, type GradScaler, nn, noGrad, type Tensor } from '@seco/tensor';
-import type { SecoNetwork } from '../network.ts';
+// Training in mixed precision, for any method (docs/ALGORITHM.md "Mixed precision"): the student trains as f16
+// parameters through AdamW's f32 masters; the teachers (EMA targets) and SeCo's prototypes and queue stay f32, and
+// the EMAs read the masters. A GradScaler scales the loss before backward and skips an overflowing step on the GPU.
+import { type AdamW, cast, copyInto, type GradScaler, noGrad, type Tensor } from '@seco/tensor';
+import type { WsssNetwork } from './method.ts';
 
-export type SecoPrecision = 'f32' | 'mixed';
-
-/** The modules that run in f16 under mixed precision: everything the optimizer trains. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- modules of any forward signature
-export function studentModules(net: SecoNetwork): nn.Module<any, any>[] {
-  return [net.encoder, net.projHead, net.decoder, net.classifier, net.auxClassifier];
-}
+export type Precision = 'f32' | 'mixed';
 
 /**
  * Converts the student to f16 and builds its optimizer (which must be an AdamW over the student's parameters,
  * e.g. over net.paramGroups()), whose masters start from the f32 values as built or loaded, not from their f16
  * rounding. From then on the network's EMAs read those masters.
  */
-export function toMixedPrecision<O extends AdamW>(net: SecoNetwork, makeOptimizer: (net: SecoNetwork) => O): O {
-  const modules = studentModules(net);
+export function toMixedPrecision<N extends WsssNetwork, O extends AdamW>(net: N, makeOptimizer: (net: N) => O): O {
+  const modules = net.studentModules();
   const originals = new Map<Tensor, Tensor>();
   for (const m of modules) for (const p of m.parameters()) originals.set(p, noGrad(() => cast(p, 'f32')));
   let optimizer: O | null = null;
