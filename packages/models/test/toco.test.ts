@@ -8,6 +8,7 @@ import { TOCO_CHECKPOINT_FORMAT } from '../src/toco/method.ts';
 import { TocoNetwork, tocoNetworkConfig } from '../src/toco/network.ts';
 import { TOCO_LOSS_TERMS, type TocoStepOptions, type TocoStepPoint } from '../src/toco/train/options.ts';
 import { tocoTrainStep, type TocoTrainContext } from '../src/toco/train/step.ts';
+import { toMixedPrecision } from '../src/train/mixed-precision.ts';
 import { batch, B, C, SHARED_OPTIONS, TINY_BACKBONE } from './support/tiny-step.ts';
 import { ctcRef } from './toco.ref.ts';
 
@@ -164,6 +165,46 @@ describe('ToCo training step (tiny network)', () => {
       optimizer.dispose();
       net.dispose();
     }
+  }, 600_000);
+
+  test('in mixed precision: f16 student, f32 teacher head read from the masters, losses within 1e-2 of f32 over 3 steps', async () => {
+    const run = async (mixed: boolean) => {
+      const net = tinyToco();
+      const make = (n: TocoNetwork) => new T.AdamW(n.paramGroups(1e-3, 0.01), { lr: 1e-3, weightDecay: 0.01 });
+      // A small initial scale: 2^16 overflows this tiny network's f16 gradients (a skipped step would not compare).
+      const scaler = mixed ? new T.GradScaler({ initScale: 16 }) : undefined;
+      const optimizer = mixed ? toMixedPrecision(net, make) : make(net);
+      const ctx: TocoTrainContext = { net, optimizer, options: OPTIONS, scaler };
+      try {
+        if (mixed) {
+          for (const m of net.studentModules()) for (const p of m.parameters()) expect(p.dtype).toBe('f16');
+          for (const p of net.projHeadT.parameters()) expect(p.dtype).toBe('f32');
+        }
+        const out: Record<string, number>[] = [];
+        let teacher: ArrayLike<number> = [];
+        for (let i = 0; i < 3; i++) {
+          out.push((await tocoTrainStep(ctx, batch(i + 1), { ...ALL_ON, iteration: i + 3 }, true))!);
+          if (i === 0) teacher = await net.projHeadT.mlp.stateDict()['0.weight'].data();
+        }
+        return { out, teacher, skipped: scaler ? (await scaler.stats()).skippedSteps : 0 };
+      } finally {
+        optimizer.dispose();
+        scaler?.dispose();
+        net.dispose();
+      }
+    };
+    const f32 = await run(false);
+    const mixed = await run(true);
+    expect(mixed.skipped).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      for (const t of TOCO_LOSS_TERMS) {
+        const [a, b] = [mixed.out[i][t], f32.out[i][t]];
+        expect(Math.abs(a - b), `${t} at step ${i}: mixed ${a}, f32 ${b}`).toBeLessThanOrEqual(1e-5 + 1e-2 * Math.abs(b));
+      }
+    }
+    // The first step's teacher EMA (it runs before the update) read the masters, i.e. the f32 init: the same bits as
+    // in f32. Reading the f16 student instead would be off by 0.1 × its rounding.
+    expect(Array.from(mixed.teacher)).toEqual(Array.from(f32.teacher));
   }, 600_000);
 });
 
