@@ -8,8 +8,6 @@ import {
   nn,
   noGrad,
   normalize,
-  type ParamGroupSpec,
-  type AdamWHyper,
   randn,
   scope,
   slice,
@@ -18,13 +16,13 @@ import {
   TensorError,
   zeros,
 } from '@seco/tensor';
-import { camSegCamOnly, camSegForward, type HeadOutputs, type StudentNetworkConfig } from '../cam-seg-forward.ts';
-import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
-import { Classifier1x1 } from '../heads/classifier.ts';
+import type { HeadOutputs, StudentNetworkConfig } from '../cam-seg-forward.ts';
+import type { ASPP } from '../heads/aspp.ts';
+import type { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
 import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.ts';
 import { copyToTeacher, emaToTeacher } from '../teacher.ts';
-import { projectedParamGroups } from '../train/param-groups.ts';
+import { ProjectedNetwork } from '../projected-network.ts';
 import { SECO_EMA_MOMENTUM } from './train/recipe.ts';
 import { VisionTransformer } from '../vit.ts';
 
@@ -62,8 +60,7 @@ export type SecoOutputs = HeadOutputs;
  * buffers prototypes, queue, queue_label_flag, queue_ptr. Single device: the all-gathers are identities and the
  * DDP batch shuffles are dropped (no BatchNorm anywhere).
  */
-export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
-  readonly numClasses: number;
+export class SecoNetwork extends ProjectedNetwork {
   readonly momentum: number;
   readonly queueSize: number;
   readonly encoder: VisionTransformer;
@@ -75,17 +72,10 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
   readonly auxClassifier: Classifier1x1;
   /** Host copy of queue_ptr (the buffer mirrors it for checkpoints). */
   private ptr = 0;
-  /**
-   * Where the EMAs read a student weight: under mixed precision its optimizer's f32 master (the f16 parameter is
-   * only its rounding); null reads the parameters themselves.
-   */
-  masterOf: ((param: Tensor) => Tensor | undefined) | null = null;
 
   constructor(config: SecoNetworkConfig) {
-    super();
+    super('SecoNetwork', config.numClasses);
     const g = config.generator;
-    if (!Number.isInteger(config.numClasses) || config.numClasses < 2) throw new TensorError('SecoNetwork', `numClasses (with background) must be >= 2, got ${config.numClasses}`);
-    this.numClasses = config.numClasses;
     this.momentum = config.momentum ?? SECO_EMA_MOMENTUM;
     this.queueSize = config.queueSize ?? 4608;
     const projDim = config.projDim ?? 768;
@@ -93,12 +83,8 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
     this.encoderK = this.registerModule('encoder_k', new VisionTransformer(config.backbone, g));
     const D = this.encoder.embedDim;
     const head = () => new DINOHead(D, { hiddenDim: config.projHidden ?? 2048, bottleneckDim: projDim, outDim: config.projLastDim ?? projDim, generator: g });
-    this.projHead = this.registerModule('proj_head', head());
-    this.projHeadT = this.registerModule('proj_head_t', head());
+    ({ projHead: this.projHead, projHeadT: this.projHeadT, decoder: this.decoder, classifier: this.classifier, auxClassifier: this.auxClassifier } = this.registerHeads(D, head, config.asppRates, g));
     this.syncTeachers();
-    this.decoder = this.registerModule('decoder', new ASPP(D, this.numClasses, config.asppRates ?? ASPP_RATES, g));
-    this.classifier = this.registerModule('classifier', new Classifier1x1(D, this.numClasses - 1, g));
-    this.auxClassifier = this.registerModule('aux_classifier', new Classifier1x1(D, this.numClasses - 1, g));
     this.registerBuffer('prototypes', randn([this.numClasses - 1, projDim], 0, 1, g));
     // The quirk kept on purpose: F.normalize(randn(Q, dim), dim=0) normalises columns, not rows.
     this.registerBuffer('queue', scope(() => normalize(randn([this.queueSize, projDim], 0, 1, g), { dim: 0 })));
@@ -127,19 +113,6 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
   syncTeachers(): void {
     copyToTeacher(this.encoderK, this.encoder);
     copyToTeacher(this.projHeadT, this.projHead);
-  }
-
-  /**
-   * Step 1 of §3.5: tokens → maps, cls / cls_aux from GMP, seg from ASPP. The heads run in the weights' dtype;
-   * every output leaves in f32 (an f16 student's outputs are widened here, where the losses begin).
-   */
-  forward(x: Tensor): SecoOutputs {
-    return camSegForward(this, x);
-  }
-
-  /** SeCo's cam_only path: conv1x1 of the token maps with the classifier weights, no ReLU, no grad. */
-  camOnly(x: Tensor): { cam: Tensor; camAux: Tensor } {
-    return camSegCamOnly(this, x);
   }
 
   /** _momentum_update_key_encoder: encoder_k ← m·encoder_k + (1−m)·encoder, every parameter (pos_embed and head too). */
@@ -213,19 +186,6 @@ export class SecoNetwork extends nn.Module<[Tensor], SecoOutputs> {
         copyInto(this.buffer('queue_ptr'), tensor([this.ptr], [1], 'i32'));
       }),
     );
-  }
-
-  /**
-   * SeCo's get_param_groups with the train script's lrs: encoder (no "norm"), encoder norms at lr; heads and
-   * decoder at lr × headLrMult (SeCo: 10). An lr schedule scales these initial lrs; nothing else sets them.
-   */
-  paramGroups(lr = 6e-5, weightDecay = 0.01, headLrMult = 10): ParamGroupSpec<AdamWHyper>[] {
-    return projectedParamGroups(this, lr, weightDecay, headLrMult);
-  }
-
-  /** What the optimizer trains: all but the teachers (encoder_k, proj_head_t). */
-  studentModules(): nn.AnyModule[] {
-    return [this.encoder, this.projHead, this.decoder, this.classifier, this.auxClassifier];
   }
 
   /**

@@ -1,13 +1,12 @@
 // ToCo's network (model/model_seg_neg.py) on the shared heads: encoder, the CTC projection head and its EMA
 // teacher, the seg decoder, classifier and aux_classifier, with ToCo's state_dict names.
-import { type AdamWHyper, nn, type ParamGroupSpec, type Tensor, TensorError } from '@seco/tensor';
-import { camSegCamOnly, camSegForward, type HeadOutputs, type StudentNetworkConfig } from '../cam-seg-forward.ts';
-import { ASPP, ASPP_RATES } from '../heads/aspp.ts';
-import { Classifier1x1 } from '../heads/classifier.ts';
+import type { StudentNetworkConfig } from '../cam-seg-forward.ts';
+import type { ASPP } from '../heads/aspp.ts';
+import type { Classifier1x1 } from '../heads/classifier.ts';
 import { DINOHead } from '../heads/dino-head.ts';
 import { type InferenceConfig, sharedNetworkConfig } from '../inference/config.ts';
 import { copyToTeacher, emaToTeacher } from '../teacher.ts';
-import { projectedParamGroups } from '../train/param-groups.ts';
+import { ProjectedNetwork } from '../projected-network.ts';
 import { VisionTransformer } from '../vit.ts';
 
 /** ToCo's proj_head_t momentum (--momentum 0.9). */
@@ -40,8 +39,7 @@ export function tocoNetworkConfig(config: InferenceConfig): TocoNetworkConfig {
  * proj_head_t (a frozen copy, EMA-updated), decoder, classifier, aux_classifier. The decoder is SeCo's ASPP, not
  * ToCo's LargeFOV, so that the two methods differ only in what ToCo and SeCo add to the shared heads.
  */
-export class TocoNetwork extends nn.Module<[Tensor], HeadOutputs> {
-  readonly numClasses: number;
+export class TocoNetwork extends ProjectedNetwork {
   readonly momentum: number;
   readonly encoder: VisionTransformer;
   readonly projHead: DINOHead;
@@ -49,33 +47,17 @@ export class TocoNetwork extends nn.Module<[Tensor], HeadOutputs> {
   readonly decoder: ASPP;
   readonly classifier: Classifier1x1;
   readonly auxClassifier: Classifier1x1;
-  /** Where the teacher's EMA reads a student weight: its f32 master under mixed precision, else the weight. */
-  masterOf: ((param: Tensor) => Tensor | undefined) | null = null;
 
   constructor(config: TocoNetworkConfig) {
-    super();
+    super('TocoNetwork', config.numClasses);
     const g = config.generator;
-    if (!Number.isInteger(config.numClasses) || config.numClasses < 2) throw new TensorError('TocoNetwork', `numClasses (with background) must be >= 2, got ${config.numClasses}`);
-    this.numClasses = config.numClasses;
     this.momentum = config.momentum ?? TOCO_HEAD_MOMENTUM;
     this.encoder = this.registerModule('encoder', new VisionTransformer(config.backbone, g));
     const D = this.encoder.embedDim;
     const head = () =>
       new DINOHead(D, { hiddenDim: config.projHidden ?? 2048, bottleneckDim: config.projBottleneck ?? 256, outDim: config.projOut ?? 1024, lastLayer: true, generator: g });
-    this.projHead = this.registerModule('proj_head', head());
-    this.projHeadT = this.registerModule('proj_head_t', head());
+    ({ projHead: this.projHead, projHeadT: this.projHeadT, decoder: this.decoder, classifier: this.classifier, auxClassifier: this.auxClassifier } = this.registerHeads(D, head, config.asppRates, g));
     this.syncTeachers();
-    this.decoder = this.registerModule('decoder', new ASPP(D, this.numClasses, config.asppRates ?? ASPP_RATES, g));
-    this.classifier = this.registerModule('classifier', new Classifier1x1(D, this.numClasses - 1, g));
-    this.auxClassifier = this.registerModule('aux_classifier', new Classifier1x1(D, this.numClasses - 1, g));
-  }
-
-  forward(x: Tensor): HeadOutputs {
-    return camSegForward(this, x);
-  }
-
-  camOnly(x: Tensor): { cam: Tensor; camAux: Tensor } {
-    return camSegCamOnly(this, x);
   }
 
   /** proj_head_t ← proj_head, frozen (ToCo's init copy). */
@@ -86,16 +68,6 @@ export class TocoNetwork extends nn.Module<[Tensor], HeadOutputs> {
   /** _EMA_update_encoder_teacher: proj_head_t ← m·proj_head_t + (1−m)·proj_head (ToCo's only teacher). */
   emaUpdateProjHead(m = this.momentum): void {
     emaToTeacher(this.projHeadT, this.projHead, m, this.masterOf);
-  }
-
-  /** What the optimizer trains: all but the teacher head. */
-  studentModules(): nn.AnyModule[] {
-    return [this.encoder, this.projHead, this.decoder, this.classifier, this.auxClassifier];
-  }
-
-  /** ToCo's get_param_groups: encoder, encoder norms, [classifiers, proj_head], decoder. */
-  paramGroups(lr = 6e-5, weightDecay = 0.01, headLrMult = 10): ParamGroupSpec<AdamWHyper>[] {
-    return projectedParamGroups(this, lr, weightDecay, headLrMult);
   }
 
   /** Nothing lives on the host: the state dict is the whole state. */
