@@ -56,7 +56,7 @@ function secoSection(r: GpuReport): string[] {
   const row = r.rows.find((x) => x.id.startsWith('seco-step') && x.status === 'ok');
   if (!row) return [];
   const s = row.detail as SecoStepReport;
-  const both = (f: (x: SecoStepReport['cold']) => string) => `${f(s.cold)} | ${f(s.warm)}`;
+  const both = (f: (x: SecoStepReport['cold']) => string) => `${f(s.cold)} | ${s.warm ? f(s.warm) : '—'}`;
   return [
     `## SeCo iteration (${s.preset} preset, batch ${s.batch}, crop ${s.crop})`,
     '',

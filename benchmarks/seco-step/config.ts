@@ -16,7 +16,7 @@ export interface SecoStepOptions {
   /** Crop size and batch size; the preset's when omitted. */
   crop?: number;
   batch?: number;
-  /** Timed iterations after the cold one (default 1). */
+  /** Timed iterations after the cold one (default 1; 0 runs the cold one only). */
   iterations?: number;
   /** Loader worker threads; the preset's when omitted. */
   workers?: number;
@@ -51,7 +51,7 @@ export function stepConfig(o: SecoStepOptions): SecoConfig {
   if (!(STEP_PRESETS as readonly string[]).includes(o.preset)) throw new Error(`seco-step: preset must be one of ${STEP_PRESETS.join(', ')}, got ${JSON.stringify(o.preset)}`);
   for (const k of ['crop', 'batch', 'iterations', 'workers'] as const) {
     const v = o[k];
-    const min = k === 'workers' ? 0 : 1;
+    const min = k === 'workers' || k === 'iterations' ? 0 : 1;
     if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new Error(`seco-step: ${k} must be an integer >= ${min}, got ${v}`);
   }
   return loadConfig(o.preset, stepOverrides(o)).config;

@@ -33,8 +33,8 @@ export interface SecoStepReport {
   setupMs: number;
   /** Iteration 0: compiles every pipeline and starts the loader. */
   cold: IterationStats;
-  /** Mean of the timed iterations (iterations 1..n); `wallMs` is their median. */
-  warm: IterationStats;
+  /** Mean of the timed iterations (iterations 1..n); `wallMs` is their median. Null with no timed iteration. */
+  warm: IterationStats | null;
   warmWallMs: number[];
   /** Pipelines in the engine's cache after the run. */
   pipelines: number;
@@ -98,7 +98,7 @@ export async function measureSecoStep(o: SecoStepOptions): Promise<SecoStepRepor
       adapter: e.adapterDescription,
       setupMs,
       cold: cold.stats,
-      warm: mean(warm),
+      warm: warm.length ? mean(warm) : null,
       warmWallMs: warm.map((w) => w.wallMs),
       pipelines: s.pipelines,
       peakLiveBytes: s.peakLiveBytes,

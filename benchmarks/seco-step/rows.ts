@@ -15,15 +15,19 @@ function notes(s: IterationStats): string {
 export function secoStepRows(r: SecoStepReport): BenchCase[] {
   const shape = `${r.preset}: ${r.batch}x3x${r.crop}x${r.crop}`;
   const common = { gflops: null, peer_ms: null, ratio: null, adapter: r.adapter };
+  const cold: BenchCase = { name: 'SeCo iteration, first (cold)', shape, ms: round(r.cold.wallMs, 1), ...common, notes: notes(r.cold) };
+  const memory = `peak GPU memory ${round(r.peakLiveBytes / MiB, 1)} MiB; ${r.pipelines} pipelines`;
+  // With no timed iteration the cold row carries the run's figures.
+  if (!r.warm) return [{ ...cold, notes: `${cold.notes}; ${memory}`, detail: r }];
   return [
     {
       name: `SeCo iteration (${r.iterations === 1 ? '1 timed' : `median of ${r.iterations}`})`,
       shape,
       ms: round(r.warm.wallMs, 1),
       ...common,
-      notes: `${notes(r.warm)}; peak GPU memory ${round(r.peakLiveBytes / MiB, 1)} MiB; ${r.pipelines} pipelines`,
+      notes: `${notes(r.warm)}; ${memory}`,
       detail: r,
     },
-    { name: 'SeCo iteration, first (cold)', shape, ms: round(r.cold.wallMs, 1), ...common, notes: notes(r.cold) },
+    cold,
   ];
 }
