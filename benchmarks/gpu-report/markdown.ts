@@ -68,6 +68,7 @@ function secoSection(r: GpuReport): string[] {
     `| GPU queue idle ms | ${both((x) => num(x.queueIdleMs, 1))} |`,
     `| dispatches | ${both((x) => num(x.dispatches, 0))} |`,
     `| host µs per dispatch | ${both((x) => num(x.hostUsPerDispatch, 1))} |`,
+    `| host thread CPU µs per dispatch | ${both((x) => (x.encodeCpuMs > 0 ? num(x.hostCpuUsPerDispatch, 1) : '–'))} |`,
     `| submits | ${both((x) => num(x.submits, 0))} |`,
     `| readbacks | ${both((x) => num(x.readbacks, 0))} |`,
     `| new pipelines | ${both((x) => num(x.newPipelines, 0))} |`,

@@ -2,6 +2,7 @@
 // then timed ones, each ended by a GPU sync, with the engine's counters read around each.
 import { createSecoTrainer, schedulePoint } from '@seco/cli/training';
 import { type EngineStats, engine, init } from '@seco/tensor';
+import { threadCpuClock } from '../thread-clock.ts';
 import { type SecoStepOptions, stepConfig } from './config.ts';
 
 export interface IterationStats {
@@ -20,6 +21,9 @@ export interface IterationStats {
   newPipelines: number;
   /** encodeMs per dispatch, in microseconds. */
   hostUsPerDispatch: number;
+  /** The encoding thread's CPU time over the same spans (encodeCpuMs), and per dispatch in µs; 0 without a thread CPU clock. */
+  encodeCpuMs: number;
+  hostCpuUsPerDispatch: number;
 }
 
 export interface SecoStepReport {
@@ -44,11 +48,12 @@ export interface SecoStepReport {
   losses: Record<string, number>;
 }
 
-const KEYS = ['encodeMs', 'compileMs', 'queueIdleMs', 'dispatches', 'submits', 'readbacks'] as const;
+const KEYS = ['encodeMs', 'encodeCpuMs', 'compileMs', 'queueIdleMs', 'dispatches', 'submits', 'readbacks'] as const;
 
 function delta(a: EngineStats, b: EngineStats, wallMs: number): IterationStats {
   const d = Object.fromEntries(KEYS.map((k) => [k, b[k] - a[k]])) as Record<(typeof KEYS)[number], number>;
-  return { wallMs, ...d, newPipelines: b.pipelines - a.pipelines, hostUsPerDispatch: d.dispatches ? (1000 * d.encodeMs) / d.dispatches : 0 };
+  const per = (ms: number) => (d.dispatches ? (1000 * ms) / d.dispatches : 0);
+  return { wallMs, ...d, newPipelines: b.pipelines - a.pipelines, hostUsPerDispatch: per(d.encodeMs), hostCpuUsPerDispatch: per(d.encodeCpuMs) };
 }
 
 function mean(runs: IterationStats[]): IterationStats {
@@ -70,6 +75,7 @@ export async function measureSecoStep(o: SecoStepOptions): Promise<SecoStepRepor
   await init();
   const e = engine();
   e.trackQueueIdle = true;
+  e.hostCpuClock = threadCpuClock();
   const t = config.train;
   say(`${o.preset}: crop ${t.crop_size}, batch ${t.batch_size}, ${config.model.depth}-block ViT dim ${config.model.embed_dim}, on ${e.adapterDescription}`);
   const t0 = performance.now();

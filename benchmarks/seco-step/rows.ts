@@ -8,7 +8,7 @@ const MiB = 2 ** 20;
 function notes(s: IterationStats): string {
   return (
     `host encode ${round(s.encodeMs, 1)} ms (compile ${round(s.compileMs, 1)}), queue idle ${round(s.queueIdleMs, 1)} ms, ` +
-    `${s.dispatches} dispatches (${round(s.hostUsPerDispatch, 1)} µs host each), ${s.submits} submits, ${s.readbacks} readbacks, ${s.newPipelines} new pipelines`
+    `${s.dispatches} dispatches (${round(s.hostUsPerDispatch, 1)} µs host each${s.encodeCpuMs > 0 ? `, ${round(s.hostCpuUsPerDispatch, 1)} µs of thread CPU` : ''}), ${s.submits} submits, ${s.readbacks} readbacks, ${s.newPipelines} new pipelines`
   );
 }
 

@@ -34,6 +34,12 @@ describe('seco-step', () => {
       }
       expect(s.encodeMs).toBeLessThan(s.wallMs);
       expect(s.hostUsPerDispatch).toBeGreaterThan(0);
+      // Linux has the thread CPU clock: the thread's CPU time cannot exceed the wall time of the same spans.
+      if (process.platform === 'linux') {
+        expect(s.encodeCpuMs).toBeGreaterThan(0);
+        expect(s.encodeCpuMs).toBeLessThanOrEqual(s.encodeMs + 1);
+        expect(s.hostCpuUsPerDispatch).toBeCloseTo((1000 * s.encodeCpuMs) / s.dispatches, 6);
+      }
     }
     // Every pipeline is compiled in the cold iteration; the same shapes reuse them.
     expect(r.cold.newPipelines).toBeGreaterThan(10);

@@ -110,4 +110,35 @@ describe('host loop', () => {
     }
     expect([...keyless].sort()).toEqual([]);
   });
+
+  test('host CPU clock: one span per dispatch, a submit inside a dispatch counted once, one outside counted', async () => {
+    const e = T.engine();
+    const a = T.tensor([1, 2, 3]);
+    const out = T.zeros([3]);
+    run('host-loop|x2', COPY(2), a, out);
+    e.flush();
+    // A fake clock that advances 1 ms per read: each counted span adds exactly 1.
+    let reads = 0;
+    e.hostCpuClock = () => reads++;
+    try {
+      const s0 = e.stats();
+      // More dispatches than go into one submit (32 by default): some flushes happen inside dispatch().
+      for (let i = 0; i < 70; i++) run('host-loop|x2', COPY(2), a, out);
+      const s1 = e.stats();
+      expect(s1.submits - s0.submits).toBeGreaterThan(0);
+      expect(s1.encodeCpuMs - s0.encodeCpuMs).toBe(70);
+      e.flush();
+      expect(e.stats().encodeCpuMs - s1.encodeCpuMs).toBe(1);
+      e.flush(); // nothing encoded: no span
+      expect(e.stats().encodeCpuMs - s1.encodeCpuMs).toBe(1);
+      // The wall counter spans the same calls: submits are a part of it, not added on top.
+      const s2 = e.stats();
+      expect(s2.submitMs - s0.submitMs).toBeLessThanOrEqual(s2.encodeMs - s0.encodeMs);
+    } finally {
+      e.hostCpuClock = null;
+    }
+    expect(Array.from(await out.data())).toEqual([2, 4, 6]);
+    a.dispose();
+    out.dispose();
+  });
 });
