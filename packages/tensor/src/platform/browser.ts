@@ -13,3 +13,8 @@ export function getGPU(_flags: string[] = []): GPU {
 }
 
 export function releaseGPU(): void {}
+
+/** The browser's event loop waits for the GPU without spinning: nothing to add. */
+export function gpuWait<T>(p: Promise<T>): Promise<T> {
+  return p;
+}

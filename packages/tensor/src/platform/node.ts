@@ -26,3 +26,39 @@ export function getGPU(flags: string[] = []): GPU {
 
 /** Nothing to release: the instance holds no device and does not keep Node from exiting. */
 export function releaseGPU(): void {}
+
+/**
+ * Awaits a dawn.node promise without spinning a core. dawn.node settles its promises from a setImmediate that
+ * processes Dawn's events and queues itself again for as long as any promise is pending: a busy loop that holds a
+ * whole core for the length of every GPU wait (on a CPU adapter, a core the "GPU" itself needs). While waits are
+ * pending, each turn of the event loop also sleeps (Atomics.wait), backing off from 20 µs to 1 ms: a short wait
+ * stays short, a long one costs next to no CPU.
+ */
+export function gpuWait<T>(p: Promise<T>): Promise<T> {
+  if (waiting++ === 0) {
+    sleepMs = MIN_SLEEP_MS;
+    if (!throttleQueued) {
+      throttleQueued = true;
+      setImmediate(throttle);
+    }
+  }
+  return p.finally(() => {
+    waiting--;
+  });
+}
+
+const MIN_SLEEP_MS = 0.02;
+const MAX_SLEEP_MS = 1;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+let waiting = 0;
+let throttleQueued = false;
+let sleepMs = MIN_SLEEP_MS;
+
+function throttle(): void {
+  throttleQueued = false;
+  if (waiting === 0) return;
+  Atomics.wait(sleeper, 0, 0, sleepMs);
+  sleepMs = Math.min(2 * sleepMs, MAX_SLEEP_MS);
+  throttleQueued = true;
+  setImmediate(throttle);
+}

@@ -1,4 +1,4 @@
-import { getGPU, platformName, releaseGPU } from '#platform';
+import { getGPU, gpuWait, platformName, releaseGPU } from '#platform';
 import { BindGroupCache, type BindGroupStats, type BufferBinding, bufferOf } from './bind-groups.ts';
 import { LayoutCache, parseBindings, type SharedLayout } from './kernel-layout.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
@@ -332,7 +332,7 @@ export class Engine {
     const t0 = performance.now();
     const todo = programs.filter((p) => !this.pipelines.has(p.key ?? p.code));
     let failed = 0;
-    await Promise.all(
+    await gpuWait(Promise.all(
       todo.map(async (program) => {
         try {
           const layout = this.layouts.get(parseBindings(program.code));
@@ -351,7 +351,7 @@ export class Engine {
           failed++;
         }
       }),
-    );
+    ));
     const ms = performance.now() - t0;
     this.counters.warmupMs += ms;
     return { compiled: todo.length - failed, failed, ms };
@@ -520,7 +520,7 @@ export class Engine {
     enc.copyBufferToBuffer(buffer, byteOffset, staging, 0, len);
     this.submit(enc.finish());
     this.counters.readbacks++;
-    await staging.mapAsync(1 /* READ */, 0, len);
+    await gpuWait(staging.mapAsync(1 /* READ */, 0, len));
     const out = staging.getMappedRange(0, len).slice(0, bytes);
     staging.unmap();
     this.stagingPool.release(staging);
@@ -531,7 +531,7 @@ export class Engine {
   /** Waits for all submitted work. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await gpuWait(this.device.queue.onSubmittedWorkDone());
     this.throwIfGpuError();
   }
 
