@@ -72,6 +72,7 @@ function secoSection(r: GpuReport): string[] {
     `| submits | ${both((x) => num(x.submits, 0))} |`,
     `| readbacks | ${both((x) => num(x.readbacks, 0))} |`,
     `| new pipelines | ${both((x) => num(x.newPipelines, 0))} |`,
+    `| bind groups created | ${both((x) => num(x.bindGroupMisses, 0))} |`,
     '',
     `Pipelines in the cache: ${s.pipelines}; peak GPU memory ${num(s.peakLiveBytes / 2 ** 20, 1)} MiB; set-up ${num(s.setupMs, 0)} ms.`,
     '',

@@ -19,6 +19,11 @@ export interface IterationStats {
   readbacks: number;
   /** Pipelines created during the iteration. */
   newPipelines: number;
+  /**
+   * Bind groups created during the iteration: near 0 once the pool hands out the same buffers as the iteration
+   * before (it takes about two iterations to settle), so the iteration whose host cost is the steady state's.
+   */
+  bindGroupMisses: number;
   /** encodeMs per dispatch, in microseconds. */
   hostUsPerDispatch: number;
   /** The encoding thread's CPU time over the same spans (encodeCpuMs), and per dispatch in µs; 0 without a thread CPU clock. */
@@ -40,6 +45,8 @@ export interface SecoStepReport {
   /** Mean of the timed iterations (iterations 1..n); `wallMs` is their median. Null with no timed iteration. */
   warm: IterationStats | null;
   warmWallMs: number[];
+  /** Each timed iteration's figures, in order: the last is the steadiest (see bindGroupMisses). */
+  timed: IterationStats[];
   /** Pipelines in the engine's cache after the run. */
   pipelines: number;
   /** Peak bytes of live GPU buffers over the run (weights, optimizer state, activations). */
@@ -48,7 +55,7 @@ export interface SecoStepReport {
   losses: Record<string, number>;
 }
 
-const KEYS = ['encodeMs', 'encodeCpuMs', 'compileMs', 'queueIdleMs', 'dispatches', 'submits', 'readbacks'] as const;
+const KEYS = ['encodeMs', 'encodeCpuMs', 'compileMs', 'queueIdleMs', 'dispatches', 'submits', 'readbacks', 'bindGroupMisses'] as const;
 
 function delta(a: EngineStats, b: EngineStats, wallMs: number): IterationStats {
   const d = Object.fromEntries(KEYS.map((k) => [k, b[k] - a[k]])) as Record<(typeof KEYS)[number], number>;
@@ -89,7 +96,7 @@ export async function measureSecoStep(o: SecoStepOptions): Promise<SecoStepRepor
       const losses = await trainer.step(it, schedulePoint(config, it), read);
       await e.sync();
       const stats = delta(before, e.stats(), performance.now() - start);
-      say(`iteration ${it}: ${stats.wallMs.toFixed(0)} ms, ${stats.dispatches} dispatches`);
+      say(`iteration ${it}: ${stats.wallMs.toFixed(0)} ms, ${stats.dispatches} dispatches, ${stats.hostCpuUsPerDispatch.toFixed(1)} µs of host CPU each, ${stats.bindGroupMisses} bind groups created`);
       return { stats, losses };
     };
     const cold = await run(0, true);
@@ -106,6 +113,7 @@ export async function measureSecoStep(o: SecoStepOptions): Promise<SecoStepRepor
       cold: cold.stats,
       warm: warm.length ? mean(warm) : null,
       warmWallMs: warm.map((w) => w.wallMs),
+      timed: warm,
       pipelines: s.pipelines,
       peakLiveBytes: s.peakLiveBytes,
       losses: cold.losses ?? {},

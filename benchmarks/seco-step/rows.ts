@@ -17,6 +17,8 @@ export function secoStepRows(r: SecoStepReport): BenchCase[] {
   const common = { gflops: null, peer_ms: null, ratio: null, adapter: r.adapter };
   const cold: BenchCase = { name: 'SeCo iteration, first (cold)', shape, ms: round(r.cold.wallMs, 1), ...common, notes: notes(r.cold) };
   const memory = `peak GPU memory ${round(r.peakLiveBytes / MiB, 1)} MiB; ${r.pipelines} pipelines`;
+  const last = r.timed.at(-1);
+  const steady = last && r.timed.length > 1 ? `; last timed iteration: ${notes(last)}, ${last.bindGroupMisses} bind groups created` : '';
   // With no timed iteration the cold row carries the run's figures.
   if (!r.warm) return [{ ...cold, notes: `${cold.notes}; ${memory}`, detail: r }];
   return [
@@ -25,7 +27,7 @@ export function secoStepRows(r: SecoStepReport): BenchCase[] {
       shape,
       ms: round(r.warm.wallMs, 1),
       ...common,
-      notes: `${notes(r.warm)}; ${memory}`,
+      notes: `${notes(r.warm)}; ${memory}${steady}`,
       detail: r,
     },
     cold,

@@ -45,6 +45,9 @@ describe('seco-step', () => {
     expect(r.cold.newPipelines).toBeGreaterThan(10);
     expect(r.cold.compileMs).toBeGreaterThan(0);
     expect(warm.newPipelines).toBe(0);
+    // The pool settles: the last timed iteration binds the buffers of the one before and creates few bind groups.
+    expect(r.timed).toHaveLength(2);
+    expect(r.timed[1].bindGroupMisses).toBeLessThan(r.cold.bindGroupMisses / 4);
     expect(r.warmWallMs).toHaveLength(2);
     expect(r.pipelines).toBeGreaterThanOrEqual(r.cold.newPipelines);
     expect(r.peakLiveBytes).toBeGreaterThan(0);
@@ -56,6 +59,7 @@ describe('seco-step', () => {
     const rows = secoStepRows(r);
     expect(rows.map((c) => c.ms)).toEqual([Number(warm.wallMs.toFixed(1)), Number(r.cold.wallMs.toFixed(1))]);
     expect(rows[0].notes).toMatch(/dispatches/);
+    expect(rows[0].notes).toMatch(/last timed iteration: .* bind groups created/);
     // A cold-only run (iterations 0, e.g. the coco preset on a CPU adapter): one row carrying the run's figures.
     const coldOnly = secoStepRows({ ...r, iterations: 0, warm: null, warmWallMs: [] });
     expect(coldOnly.map((c) => [c.name, c.ms])).toEqual([['SeCo iteration, first (cold)', Number(r.cold.wallMs.toFixed(1))]]);
