@@ -494,7 +494,8 @@ export class Engine {
     this.counters.submits++;
     if (this.trackQueueIdle) {
       this.inFlight++;
-      void this.device.queue.onSubmittedWorkDone().then(() => {
+      // Through gpuWait too: a pending dawn.node promise spins the event loop, and this one is nearly always pending.
+      void gpuWait(this.device.queue.onSubmittedWorkDone()).then(() => {
         if (--this.inFlight === 0) this.idleSince = performance.now();
       });
     }
