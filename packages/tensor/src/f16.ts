@@ -18,7 +18,7 @@ export function checkF16Support(op: string, hasShaderF16: boolean): void {
 const F16_OPS = new Set([
   // views and copies
   'contiguous', 'reshape', 'permute', 'transpose', 'expand', 'squeeze', 'unsqueeze', 'slice', 'narrow', 'detach',
-  'split', 'copy', 'cast', 'clamp', 'where', 'copyInto', 'concat',
+  'split', 'unbind', 'copy', 'cast', 'clamp', 'where', 'copyInto', 'concat',
   // elementwise
   'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'neg', 'relu', 'sigmoid', 'tanh', 'gelu', 'sin', 'cos', 'reciprocal',
   'square', 'sign', 'floor', 'ceil', 'round', 'isfinite',

@@ -86,6 +86,48 @@ describe('concat, split, stack by finite differences (f64 CPU reference)', () =>
     });
   });
 
+  test('unbind: views without the dimension; one backward joins the gradients (no zeros, no sums)', async () => {
+    const rng = seededUniform(17);
+    await gradcheck({
+      label: 'unbind',
+      inputs: [randomND([3, 5, 4], rng)],
+      gpu: ([x]) => {
+        const [a, b, c] = T.unbind(T.permute(x, [1, 0, 2]), 1);
+        return T.concat([T.mul(a, b), c], 0);
+      },
+      cpu: ([x]) => {
+        const xp = build([5, 3, 4], (c) => at(x, [c[1], c[0], c[2]]));
+        const row = (i: number) => build([5, 4], (c) => at(xp, [c[0], i, c[1]]));
+        const [a, b, c] = [0, 1, 2].map(row);
+        return concatND([build([5, 4], (k) => at(a, k) * at(b, k)), c], 0);
+      },
+    });
+    const x = T.arange(24, 'f32').reshape([2, 3, 4]).requiresGrad_();
+    const parts = T.unbind(x, 1);
+    expect(parts.map((p) => p.shape)).toEqual([[2, 4], [2, 4], [2, 4]]);
+    expect(parts[1].storage).toBe(x.storage);
+    expect(Array.from(await parts[2].data())).toEqual([8, 9, 10, 11, 20, 21, 22, 23]);
+    // The gradient of all three is one concat: no zeros per slice, no sums of slice gradients.
+    const e = T.engine();
+    const labels: string[] = [];
+    const dispatch = e.dispatch.bind(e);
+    e.dispatch = (d) => {
+      labels.push(d.label);
+      dispatch(d);
+    };
+    try {
+      const loss = T.add(T.add(T.sum(parts[0]), T.sum(T.mul(parts[1], 2))), T.sum(T.mul(parts[2], 3)));
+      labels.length = 0;
+      loss.backward();
+      await x.grad!.data();
+    } finally {
+      e.dispatch = dispatch;
+    }
+    expect(labels.filter((l) => l === 'add')).toEqual([]);
+    expect(labels.filter((l) => l === 'full').length, 'at most the seed of backward').toBeLessThanOrEqual(1);
+    expect(Array.from(await x.grad!.data())).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
+  });
+
   test('split by section size and chunk follow torch sizes; pieces are views', async () => {
     const x = T.arange(13 * 2, 'f32').reshape([13, 2]);
     expect(T.split(x, 4).map((t) => t.shape[0])).toEqual([4, 4, 4, 1]);

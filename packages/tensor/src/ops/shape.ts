@@ -8,7 +8,7 @@ import { contiguousStrides, normalizeAxis, numel, type Shape } from '../shape.ts
 import { assertTensor, Tensor } from '../tensor.ts';
 import { zeros } from './creation.ts';
 import { sum } from './reduce.ts';
-import { expand, reshape, slice, type SliceSpec, unsqueeze, writeStrided } from './view.ts';
+import { expand, reshape, slice, type SliceSpec, squeeze, unsqueeze, writeStrided } from './view.ts';
 
 /**
  * Shape ops that move data: concat, split, stack, flip, pad, repeat. Inputs are read in place through their
@@ -116,6 +116,21 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   if (!Number.isInteger(chunks) || chunks <= 0) throw new TensorError('chunk', `chunks must be a positive integer, got ${chunks}`);
   const d = axisOf('chunk', dim, x.rank, x.shape);
   return split(x, Math.max(1, Math.ceil(x.shape[d] / chunks)), d);
+}
+
+/**
+ * The slices of x along `dim`, that dimension removed (torch.unbind): views, with one backward node for all of
+ * them, so their gradients are joined by one concat (q, k, v = unbind(qkv): no zeros and no sums of slice
+ * gradients).
+ */
+export function unbind(x: Tensor, dim = 0): Tensor[] {
+  assertTensor('unbind', x);
+  const d = axisOf('unbind', dim, x.rank, x.shape);
+  return split(x, 1, d).map((piece) => {
+    const view = squeeze(piece, d);
+    piece.dispose();
+    return view;
+  });
 }
 
 /** Joins same-shaped tensors along a new dimension (torch.stack). */
@@ -323,6 +338,7 @@ declare module '../tensor.ts' {
     narrow(dim: number, start: number, length: number): Tensor;
     split(sizes: number | readonly number[], dim?: number): Tensor[];
     chunk(chunks: number, dim?: number): Tensor[];
+    unbind(dim?: number): Tensor[];
     flip(dims: number | readonly number[]): Tensor;
     pad(pads: readonly number[], mode?: PadMode, value?: number): Tensor;
     repeat(reps: readonly number[]): Tensor;
@@ -339,6 +355,9 @@ P.split = function (sizes, dim) {
 };
 P.chunk = function (chunks, dim) {
   return chunk(this, chunks, dim);
+};
+P.unbind = function (dim) {
+  return unbind(this, dim);
 };
 P.flip = function (dims) {
   return flip(this, dims);
