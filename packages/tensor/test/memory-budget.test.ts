@@ -1,9 +1,10 @@
 // The engine's memory budget and the GpuMemoryError: a budget or buffer limit refused before any GPU call, with
 // the op, shape, bytes and largest live tensors named; cached buffers freed before failing; Dawn's out-of-memory
 // reported as the same error; the engine still working afterwards.
+import { totalmem } from 'node:os';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import * as T from '../src/index.ts';
-import { reportedDeviceMemory, resolveMemoryBudget } from '../src/runtime/memory-budget.ts';
+import { defaultMemoryBudget, reportedDeviceMemory, resolveMemoryBudget } from '../src/runtime/memory-budget.ts';
 import { BufferPool } from '../src/runtime/pool.ts';
 
 beforeAll(async () => {
@@ -185,17 +186,36 @@ describe('budget sources', () => {
   test('SECO_MEMORY_BUDGET is parsed; the option wins over it; the device heaps are the default', () => {
     const saved = process.env.SECO_MEMORY_BUDGET;
     try {
+      const heaps = defaultMemoryBudget(123456, false, null);
       process.env.SECO_MEMORY_BUDGET = '8GiB';
-      expect(resolveMemoryBudget(undefined, null)).toEqual({ bytes: 8 * 1024 ** 3, source: 'SECO_MEMORY_BUDGET' });
-      expect(resolveMemoryBudget(1000, null).bytes).toBe(1000);
+      expect(resolveMemoryBudget(undefined, heaps)).toEqual({ bytes: 8 * 1024 ** 3, source: 'SECO_MEMORY_BUDGET' });
+      expect(resolveMemoryBudget(1000, heaps).bytes).toBe(1000);
       process.env.SECO_MEMORY_BUDGET = 'lots';
-      expect(() => resolveMemoryBudget(undefined, null)).toThrow(/SECO_MEMORY_BUDGET: not a byte size: 'lots'/);
+      expect(() => resolveMemoryBudget(undefined)).toThrow(/SECO_MEMORY_BUDGET: not a byte size: 'lots'/);
       delete process.env.SECO_MEMORY_BUDGET;
-      expect(resolveMemoryBudget(undefined, 123456).bytes).toBe(123456);
-      expect(resolveMemoryBudget(undefined, null)).toEqual({ bytes: Infinity, source: 'unlimited' });
+      expect(resolveMemoryBudget(undefined, heaps)).toEqual({ bytes: 123456, source: "the device's memory heaps" });
+      expect(resolveMemoryBudget(undefined)).toEqual({ bytes: Infinity, source: 'unlimited' });
     } finally {
       if (saved === undefined) delete process.env.SECO_MEMORY_BUDGET;
       else process.env.SECO_MEMORY_BUDGET = saved;
+    }
+  });
+
+  test("a CPU adapter's default is 75% of host memory; a GPU's without heaps stays unlimited; heaps win", () => {
+    const host = 24 * 1024 ** 3;
+    expect(defaultMemoryBudget(null, true, host)).toEqual({ bytes: 18 * 1024 ** 3, source: "75% of host memory (a CPU adapter's buffers are host memory)" });
+    expect(defaultMemoryBudget(null, false, host)).toEqual({ bytes: Infinity, source: 'unlimited' });
+    expect(defaultMemoryBudget(8e9, true, host).bytes).toBe(8e9);
+    expect(defaultMemoryBudget(null, true, null).bytes).toBe(Infinity); // a browser: the host's RAM is unknown
+    // This engine: lavapipe and SwiftShader are CPU adapters and report no heaps, so unless the environment sets
+    // a budget they get the host share; setMemoryBudget(null) returns to that default.
+    const e = T.engine();
+    if (process.env.SECO_MEMORY_BUDGET === undefined && e.deviceMemoryBytes === null) {
+      const expected = e.detectedClass === 'cpu' ? Math.floor(0.75 * totalmem()) : Infinity;
+      expect(e.memoryBudgetBytes).toBe(expected);
+      e.setMemoryBudget(1024 ** 3);
+      e.setMemoryBudget(null);
+      expect(e.memoryBudgetBytes).toBe(expected);
     }
   });
 

@@ -14,6 +14,11 @@ export function getGPU(_flags: string[] = []): GPU {
 
 export function releaseGPU(): void {}
 
+/** Browsers do not say how much memory the machine has (navigator.deviceMemory is rounded and capped at 8). */
+export function hostMemoryBytes(): number | null {
+  return null;
+}
+
 /** The browser's event loop waits for the GPU without spinning: nothing to add. */
 export function gpuWait<T>(p: Promise<T>): Promise<T> {
   return p;

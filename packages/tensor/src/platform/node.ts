@@ -1,4 +1,5 @@
 // Node entry: Dawn through the `webgpu` package (dawn.node).
+import { totalmem } from 'node:os';
 import { create, globals } from 'webgpu';
 
 /**
@@ -26,6 +27,11 @@ export function getGPU(flags: string[] = []): GPU {
 
 /** Nothing to release: the instance holds no device and does not keep Node from exiting. */
 export function releaseGPU(): void {}
+
+/** The host's RAM in bytes: a CPU adapter's buffers live there (its default memory budget is a share of it). */
+export function hostMemoryBytes(): number | null {
+  return totalmem();
+}
 
 /**
  * Awaits a dawn.node promise without spinning a core. dawn.node settles its promises from a setImmediate that

@@ -1,8 +1,8 @@
-import { getGPU, gpuWait, platformName, releaseGPU } from '#platform';
+import { getGPU, gpuWait, hostMemoryBytes, platformName, releaseGPU } from '#platform';
 import { BindGroupCache, type BindGroupStats, type BufferBinding, bufferOf } from './bind-groups.ts';
 import { LayoutCache, parseBindings, type SharedLayout } from './kernel-layout.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
-import { type MemoryBudget, reportedDeviceMemory, resolveMemoryBudget } from './memory-budget.ts';
+import { defaultMemoryBudget, type MemoryBudget, reportedDeviceMemory, resolveMemoryBudget } from './memory-budget.ts';
 import { GpuMemoryError } from './memory-error.ts';
 import { CHECK_WGSL, NAN_CHECK_WG, NanCheck, type NonFiniteOp, type OwedCheck } from './nan-check.ts';
 
@@ -27,7 +27,7 @@ export interface EngineOptions {
   /**
    * Bytes of tensors the engine may hold (live and cached); an allocation past it throws a GpuMemoryError naming
    * the op, the bytes and the largest live tensors. Default: env SECO_MEMORY_BUDGET ("8GiB" or bytes), else what
-   * the adapter reports (memory heaps, where exposed), else unlimited.
+   * the adapter reports (memory heaps, where exposed), else on a CPU adapter 75% of the host's RAM, else unlimited.
    */
   memoryBudgetBytes?: number;
 }
@@ -184,6 +184,8 @@ export class Engine {
   readonly detectedClass: AdapterClass;
   private forcedClass: AdapterClass | null;
   private budget: MemoryBudget;
+  /** The budget without option, environment or setMemoryBudget (see defaultMemoryBudget). */
+  private readonly defaultBudget: MemoryBudget;
 
   constructor(
     readonly device: GPUDevice,
@@ -207,7 +209,9 @@ export class Engine {
     // Groups of destroyed buffers can never be hit (ids are not reused); dropping them frees their memory.
     this.pool = new BufferPool(device, STORAGE_USAGE, this.bindingLimit, this.maxBufferBytes, () => this.bindGroups.clear());
     if (options.maxBindingBytes !== undefined) this.setBindingLimit(options.maxBindingBytes);
-    this.budget = resolveMemoryBudget(options.memoryBudgetBytes, deviceMemoryBytes);
+    // The detected class, not a forced one: a CPU adapter's buffers are host memory whichever kernels run.
+    this.defaultBudget = defaultMemoryBudget(deviceMemoryBytes, this.detectedClass === 'cpu', hostMemoryBytes());
+    this.budget = resolveMemoryBudget(options.memoryBudgetBytes, this.defaultBudget);
     this.pool.setBudget(this.budget.bytes, this.budget.source);
     // A failed allocation is the root cause of the validation errors that using its invalid buffer raises, which
     // may be reported first: the memory error replaces any error stored that is not one.
@@ -249,22 +253,18 @@ export class Engine {
     return this.budget.bytes;
   }
 
-  /** Who set the budget: an option, SECO_MEMORY_BUDGET, the device's memory heaps, setMemoryBudget, or 'unlimited'. */
+  /** Who set the budget: an option, SECO_MEMORY_BUDGET, the device's memory heaps, host memory, setMemoryBudget, or 'unlimited'. */
   get memoryBudgetSource(): string {
     return this.budget.source;
   }
 
   /**
    * Caps the bytes of tensors the engine holds (as PyTorch's set_per_process_memory_fraction does), null for the
-   * default (the device's report, else unlimited). Tensors already live stay; the next allocation past it throws.
+   * default (defaultMemoryBudget: the device's report, a CPU adapter's share of host RAM, else unlimited). Tensors
+   * already live stay; the next allocation past it throws.
    */
   setMemoryBudget(bytes: number | null): void {
-    const budget: MemoryBudget =
-      bytes === null
-        ? this.deviceMemoryBytes !== null
-          ? { bytes: this.deviceMemoryBytes, source: "the device's memory heaps" }
-          : { bytes: Infinity, source: 'unlimited' }
-        : { bytes, source: 'setMemoryBudget' };
+    const budget: MemoryBudget = bytes === null ? this.defaultBudget : { bytes, source: 'setMemoryBudget' };
     this.pool.setBudget(budget.bytes, budget.source);
     this.budget = budget;
   }
@@ -598,7 +598,7 @@ export function init(options: EngineOptions = {}): Promise<Engine> {
 
 async function createEngine(options: EngineOptions): Promise<Engine> {
   // A malformed budget (option or SECO_MEMORY_BUDGET) fails here, before a device exists to be left open.
-  resolveMemoryBudget(options.memoryBudgetBytes, null);
+  resolveMemoryBudget(options.memoryBudgetBytes);
   const gpu = getGPU(options.flags);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) throw new Error(noAdapterMessage());

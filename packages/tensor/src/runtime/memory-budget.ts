@@ -1,5 +1,6 @@
 // The engine's memory budget: how many bytes of buffers the pool may hold. WebGPU does not say how much memory
-// a device has, so the default is what the adapter reports where it does (Dawn's memory heaps), else unlimited.
+// a device has, so the default is what the adapter reports where it does (Dawn's memory heaps); on a CPU adapter
+// (lavapipe, SwiftShader), whose buffers are host memory, a share of the host's RAM; else unlimited.
 
 export const MEMORY_BUDGET_ENV = 'SECO_MEMORY_BUDGET';
 
@@ -57,13 +58,31 @@ export interface MemoryBudget {
   source: string;
 }
 
-/** The first of: the engine option, the environment, the device's report; else unlimited. */
-export function resolveMemoryBudget(option: number | undefined, deviceBytes: number | null): MemoryBudget {
+/** Share of the host's RAM a CPU adapter's buffers may take: the rest is the process's heap, its workers and the OS. */
+export const CPU_ADAPTER_HOST_SHARE = 0.75;
+
+export const UNLIMITED: MemoryBudget = { bytes: Infinity, source: 'unlimited' };
+
+/**
+ * The budget when neither the option nor the environment sets one: the device's memory heaps where reported;
+ * for a CPU adapter, CPU_ADAPTER_HOST_SHARE of the host's RAM (unbounded, its pool kept every buffer size it ever
+ * made until the OS killed the process); else unlimited.
+ */
+export function defaultMemoryBudget(deviceBytes: number | null, cpuAdapter: boolean, hostBytes: number | null): MemoryBudget {
+  if (deviceBytes !== null) return { bytes: deviceBytes, source: "the device's memory heaps" };
+  if (cpuAdapter && hostBytes !== null && hostBytes > 0) {
+    return { bytes: Math.floor(CPU_ADAPTER_HOST_SHARE * hostBytes), source: `${100 * CPU_ADAPTER_HOST_SHARE}% of host memory (a CPU adapter's buffers are host memory)` };
+  }
+  return UNLIMITED;
+}
+
+/** The first of: the engine option, the environment, the default (defaultMemoryBudget). */
+export function resolveMemoryBudget(option: number | undefined, fallback: MemoryBudget = UNLIMITED): MemoryBudget {
   if (option !== undefined) {
     if (!(option > 0)) throw new Error(`memoryBudgetBytes must be positive, got ${option}`);
     return { bytes: option, source: 'EngineOptions.memoryBudgetBytes' };
   }
   const env = envMemoryBudget();
   if (env !== undefined) return { bytes: env, source: MEMORY_BUDGET_ENV };
-  return deviceBytes !== null ? { bytes: deviceBytes, source: "the device's memory heaps" } : { bytes: Infinity, source: 'unlimited' };
+  return fallback;
 }
