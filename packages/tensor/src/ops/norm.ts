@@ -2,13 +2,13 @@ import { needsGrad, record } from '../autograd/graph.ts';
 import { shapeError, TensorError } from '../errors.ts';
 import { bindableBytes } from '../kernels/binding.ts';
 import { RowLayout, type RowOperand, runRowKernel } from '../kernels/rowwise.ts';
-import { ceilDiv } from '../kernels/uniforms.ts';
+import { ceilDiv, UniformLayout } from '../kernels/uniforms.ts';
 import { scope } from '../memory.ts';
 import { engine } from '../runtime/engine.ts';
 import { formatShape, numel, shapesEqual } from '../shape.ts';
 import { assertTensor, Tensor } from '../tensor.ts';
 import { add, mul, rsqrt, square, sub } from './elementwise.ts';
-import { mean, sum } from './reduce.ts';
+import { mean } from './reduce.ts';
 import { sumToShape } from './sum-to-shape.ts';
 import { reshape } from './view.ts';
 
@@ -206,10 +206,45 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
     engine().dispatch({ label, key: `layer_norm_weight_grads|${layout.signature}`, code, ...layout.bind(label), workgroups: [ceilDiv(n, COL_WG), chunks, 1] });
   });
-  const dw = sum(pw, 0);
-  const db = sum(pb, 0);
+  const grads = sumChunks(pw, pb, n, chunks);
   pw.dispose();
   pb.dispose();
+  return grads;
+}
+
+const SUM_CHUNKS = new UniformLayout().field('n').field('chunks');
+
+/** dweight and dbias from their [chunks, n] partials in one dispatch: a thread per column sums its chunks. */
+function sumChunks(pw: Tensor, pb: Tensor, n: number, chunks: number): { dw: Tensor; db: Tensor } {
+  const dw = Tensor.empty([n], 'f32', 'layer_norm_backward');
+  const db = Tensor.empty([n], 'f32', 'layer_norm_backward');
+  const code = `@group(0) @binding(0) var<storage, read> pw: array<f32>;
+@group(0) @binding(1) var<storage, read> pb: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(3) var<storage, read_write> db: array<f32>;
+${SUM_CHUNKS.declare(4)}
+@compute @workgroup_size(${COL_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let k = gid.x;
+  let n = ${SUM_CHUNKS.at('n')};
+  if (k >= n) { return; }
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var c = 0u; c < ${SUM_CHUNKS.at('chunks')}; c++) {
+    sw += pw[c * n + k];
+    sb += pb[c * n + k];
+  }
+  dw[k] = sw;
+  db[k] = sb;
+}`;
+  engine().dispatch({
+    label: 'layer_norm_backward',
+    key: 'layer_norm_weight_grads_sum',
+    code,
+    buffers: [pw.buffer, pb.buffer, dw.buffer, db.buffer],
+    uniforms: SUM_CHUNKS.pack({ n, chunks }),
+    workgroups: ceilDiv(n, COL_WG),
+  });
   return { dw, db };
 }
 
