@@ -32,12 +32,18 @@ export class UniformLayout {
   /** Fills values (numbers are written as u32; negative i32 values wrap as two's complement). */
   pack(values: Record<string, number | readonly number[]>): Uint32Array {
     const out = new Uint32Array(Math.max(4, Math.ceil(this.size / 4) * 4));
-    for (const [name, v] of Object.entries(values)) {
+    // Runs on every dispatch: no entry arrays, no boxing of scalars.
+    for (const name in values) {
       const f = this.fields.get(name);
       if (!f) throw new Error(`unknown uniform field ${name}`);
-      const arr = typeof v === 'number' ? [v] : v;
-      if (arr.length > f.length) throw new Error(`uniform field ${name} holds ${f.length} values, got ${arr.length}`);
-      for (let i = 0; i < arr.length; i++) out[f.index + i] = arr[i] >>> 0;
+      const v = values[name];
+      if (typeof v === 'number') {
+        if (f.length < 1) throw new Error(`uniform field ${name} holds ${f.length} values, got 1`);
+        out[f.index] = v >>> 0;
+        continue;
+      }
+      if (v.length > f.length) throw new Error(`uniform field ${name} holds ${f.length} values, got ${v.length}`);
+      for (let i = 0; i < v.length; i++) out[f.index + i] = v[i] >>> 0;
     }
     return out;
   }
@@ -45,9 +51,11 @@ export class UniformLayout {
 
 /** Packs f32 bits into a u32 slot, for float parameters that travel with the shape block. */
 export function f32Bits(x: number): number {
-  const b = new Float32Array([x]);
-  return new Uint32Array(b.buffer)[0];
+  F32[0] = x;
+  return U32[0];
 }
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
 
 /** The WGSL prelude that turns a possibly 2-D folded grid into a linear invocation id. */
 export function linearId(workgroupSize: number): string {

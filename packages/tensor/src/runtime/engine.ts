@@ -158,6 +158,9 @@ export class Engine {
   private passPipeline: GPUComputePipeline | null = null;
   private pending = 0;
   private readonly uniformStaging = new Uint8Array(UNIFORM_RING_BYTES);
+  private readonly uniformStaging32 = new Uint32Array(this.uniformStaging.buffer);
+  /** setBindGroup's dynamic offset, one array reused rather than one made per dispatch. */
+  private readonly dynamicOffset = [0];
   private uniformUsed = 0;
   private readonly uniformBuffer: GPUBuffer;
   private readonly dispatchesPerSubmit: number;
@@ -246,6 +249,7 @@ export class Engine {
     if (!(limit >= 4 * this.bindingAlignment)) throw new Error(`setBindingLimit: ${bytes} bytes is below 4 alignment units`);
     this.bindingLimit = Math.floor(limit / 4) * 4;
     this.pool.setBindingLimit(this.bindingLimit);
+    this.bindGroups.clear(); // its groups were checked against the old limit
   }
 
   /** Bytes of tensors the engine may hold, live and cached (Infinity: unlimited). */
@@ -380,11 +384,6 @@ export class Engine {
   private encode(d: Dispatch): void {
     this.assertAlive();
     const k = this.kernel(d);
-    // A binding past the limit is a kernel that forgot to slice: caught here, also under a limit set for tests.
-    for (const b of d.buffers) {
-      const bytes = 'buffer' in b ? (b.size ?? b.buffer.size - (b.offset ?? 0)) : b.size;
-      if (bytes > this.bindingLimit) throw new Error(`${d.label}: binds ${bytes} bytes, more than the binding limit (${this.bindingLimit})`);
-    }
     const [x, y, z] = this.grid(d.workgroups, d.label);
     if (x === 0 || y === 0 || z === 0) return;
     const uBytes = d.uniforms ? d.uniforms.byteLength : 0;
@@ -392,7 +391,10 @@ export class Engine {
     if (k.layout.storage !== d.buffers.length) throw new Error(`${d.label}: the kernel binds ${k.layout.storage} storage buffers, the dispatch passes ${d.buffers.length}`);
     const slot = Math.ceil(uBytes / UNIFORM_ALIGN) * UNIFORM_ALIGN;
     if (this.uniformUsed + slot > UNIFORM_RING_BYTES) this.flush();
-    const bindGroup = this.bindGroups.get(k.layout, d.buffers, k.layout.uniform ? this.uniformBuffer : null, uBytes);
+    // A found group binds what was checked when it was made (the cache is cleared when the limit changes).
+    const bindGroup =
+      this.bindGroups.find(k.layout, d.buffers, uBytes) ??
+      (this.checkBindings(d), this.bindGroups.create(k.layout, d.buffers, k.layout.uniform ? this.uniformBuffer : null, uBytes));
     if (!this.pass) {
       this.encoder = this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
@@ -400,9 +402,12 @@ export class Engine {
     }
     if (this.passPipeline !== k.pipeline) this.pass.setPipeline((this.passPipeline = k.pipeline));
     if (k.layout.uniform) {
-      const src = new Uint8Array(d.uniforms!.buffer, d.uniforms!.byteOffset, uBytes);
-      this.uniformStaging.set(src, this.uniformUsed);
-      this.pass.setBindGroup(0, bindGroup, [this.uniformUsed]);
+      const u = d.uniforms!;
+      // Kernels pack u32s: copied as such, with no view made per dispatch.
+      if (u instanceof Uint32Array) this.uniformStaging32.set(u, this.uniformUsed >> 2);
+      else this.uniformStaging.set(new Uint8Array(u.buffer, u.byteOffset, uBytes), this.uniformUsed);
+      this.dynamicOffset[0] = this.uniformUsed;
+      this.pass.setBindGroup(0, bindGroup, this.dynamicOffset);
       this.uniformUsed += slot;
     } else this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
@@ -410,6 +415,14 @@ export class Engine {
     this.counters.dispatches++;
     if (this.nanCheck) this.runChecks(this.nanCheck.take(d.label, d.buffers.map(bufferOf)));
     if (++this.pending >= this.dispatchesPerSubmit) this.flush();
+  }
+
+  /** A binding past the limit is a kernel that forgot to slice: caught here, also under a limit set for tests. */
+  private checkBindings(d: Dispatch): void {
+    for (const b of d.buffers) {
+      const bytes = 'buffer' in b ? (b.size ?? b.buffer.size - (b.offset ?? 0)) : b.size;
+      if (bytes > this.bindingLimit) throw new Error(`${d.label}: binds ${bytes} bytes, more than the binding limit (${this.bindingLimit})`);
+    }
   }
 
   /** NaN-check kernels over whole buffers, in windows where a buffer exceeds a binding. */

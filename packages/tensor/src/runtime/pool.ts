@@ -33,6 +33,12 @@ export function bucketSize(bytes: number, bindingLimit = Infinity, bufferLimit =
   return Math.max(Math.ceil(size / 4) * 4, Math.ceil(bytes / 4) * 4);
 }
 
+/** A bucket's free buffers and their creation numbers, side by side (the numbers kept sorted). */
+interface Bucket {
+  buffers: GPUBuffer[];
+  serials: number[];
+}
+
 /**
  * Reuse order is canonical: acquire() hands out the oldest free buffer of the bucket (lowest creation number),
  * whatever order buffers came back in. So the same sequence of acquires and releases gets the same buffers
@@ -41,8 +47,9 @@ export function bucketSize(bytes: number, bindingLimit = Infinity, bufferLimit =
  */
 export class BufferPool {
   /** Per bucket, free buffers sorted by descending creation number (pop() takes the oldest). */
-  private readonly free = new Map<number, GPUBuffer[]>();
-  private readonly serial = new WeakMap<GPUBuffer, number>();
+  private readonly free = new Map<number, Bucket>();
+  /** Each buffer's creation number and size, kept here: a GPUBuffer's own `size` is a native call. */
+  private readonly meta = new WeakMap<GPUBuffer, { serial: number; size: number }>();
   private live = 0;
   private liveBytes = 0;
   private pooled = 0;
@@ -103,8 +110,9 @@ export class BufferPool {
     if (bytes > this.bufferLimit) throw this.memoryError('buffer-limit', request, bytes);
     const size = bucketSize(bytes, this.bindingLimit, this.bufferLimit);
     const list = this.free.get(size);
-    let buffer = list?.pop();
+    let buffer = list?.buffers.pop();
     if (buffer) {
+      list!.serials.pop();
       this.pooled--;
       this.pooledBytes -= size;
     } else {
@@ -113,7 +121,7 @@ export class BufferPool {
         if (this.liveBytes + size > this.budget) throw this.memoryError('budget', request, size);
       }
       buffer = this.create(size, request);
-      this.serial.set(buffer, this.created++);
+      this.meta.set(buffer, { serial: this.created++, size });
     }
     this.owners.set(buffer, request);
     this.live++;
@@ -143,9 +151,10 @@ export class BufferPool {
 
   private dropPooled(buffer: GPUBuffer): void {
     const list = this.free.get(buffer.size);
-    const i = list ? list.indexOf(buffer) : -1;
+    const i = list ? list.buffers.indexOf(buffer) : -1;
     if (i < 0) return;
-    list!.splice(i, 1);
+    list!.buffers.splice(i, 1);
+    list!.serials.splice(i, 1);
     this.pooled--;
     this.pooledBytes -= buffer.size;
     buffer.destroy();
@@ -173,7 +182,8 @@ export class BufferPool {
   }
 
   release(buffer: GPUBuffer): void {
-    const size = buffer.size;
+    const meta = this.meta.get(buffer);
+    const size = meta?.size ?? buffer.size;
     this.owners.delete(buffer);
     if (this.anyFailed && this.failed.has(buffer)) {
       // An invalid buffer (its creation failed): pooling it would fail every op that reused it.
@@ -183,16 +193,24 @@ export class BufferPool {
       return;
     }
     let list = this.free.get(size);
-    if (!list) this.free.set(size, (list = []));
-    const id = this.serial.get(buffer) ?? Infinity;
+    if (!list) this.free.set(size, (list = { buffers: [], serials: [] }));
+    const id = meta?.serial ?? Infinity;
+    const serials = list.serials;
     let lo = 0;
-    let hi = list.length;
+    let hi = serials.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((this.serial.get(list[mid]) ?? Infinity) > id) lo = mid + 1;
+      if (serials[mid] > id) lo = mid + 1;
       else hi = mid;
     }
-    list.splice(lo, 0, buffer);
+    // A push where it belongs last: splice is the slower call.
+    if (lo === serials.length) {
+      list.buffers.push(buffer);
+      serials.push(id);
+    } else {
+      list.buffers.splice(lo, 0, buffer);
+      serials.splice(lo, 0, id);
+    }
     this.live--;
     this.liveBytes -= size;
     this.pooled++;
@@ -202,7 +220,7 @@ export class BufferPool {
   /** Destroys the buffers kept for reuse (live ones stay). */
   trim(): void {
     this.beforeTrim?.();
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const list of this.free.values()) for (const b of list.buffers) b.destroy();
     this.free.clear();
     this.pooled = 0;
     this.pooledBytes = 0;
