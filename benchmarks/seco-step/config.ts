@@ -22,6 +22,8 @@ export interface SecoStepOptions {
   workers?: number;
   /** Further `key.path=value` overrides, as `seco train --set` takes them (e.g. a tiny ViT for tests). */
   sets?: readonly string[];
+  /** Timed iterations with the encoding thread on a core of its own (benchmarks/pin-host.ts). */
+  pinHost?: boolean;
 }
 
 /** The `--set` overrides of a measurement, in the order they apply (later ones win). */

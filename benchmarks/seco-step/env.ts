@@ -1,6 +1,8 @@
 // seco-step options from the environment (run.ts passes suites no arguments):
 //   SECO_STEP_PRESET=voc|coco  SECO_STEP_CROP=448  SECO_STEP_BATCH=4  SECO_STEP_ITERS=1  SECO_STEP_WORKERS=2
 //   SECO_STEP_SET='model.depth=2 model.embed_dim=64'  (whitespace-separated config overrides)
+//   SECO_PIN_HOST=1  (timed iterations with the encoding thread on a core of its own: pin-host.ts)
+import { pinHostRequested } from '../pin-host.ts';
 import { sharedDataDir } from '../shared-data.ts';
 import { type SecoStepOptions, STEP_PRESETS, type StepPreset } from './config.ts';
 
@@ -23,5 +25,6 @@ export function stepOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SecoSt
     iterations: int(env, 'SECO_STEP_ITERS'),
     workers: int(env, 'SECO_STEP_WORKERS'),
     sets: (env.SECO_STEP_SET ?? '').split(/\s+/).filter(Boolean),
+    pinHost: pinHostRequested(env),
   };
 }

@@ -2,6 +2,7 @@
 // then timed ones, each ended by a GPU sync, with the engine's counters read around each.
 import { createSecoTrainer, schedulePoint } from '@seco/cli/training';
 import { type EngineStats, engine, init } from '@seco/tensor';
+import { hostPinning } from '../pin-host.ts';
 import { threadCpuClock } from '../thread-clock.ts';
 import { type SecoStepOptions, stepConfig } from './config.ts';
 
@@ -33,6 +34,8 @@ export interface IterationStats {
 
 export interface SecoStepReport {
   preset: string;
+  /** Whether the timed iterations ran with the encoding thread on a core of its own (SECO_PIN_HOST=1). */
+  hostPinned: boolean;
   crop: number;
   batch: number;
   /** Timed iterations behind `warm`. */
@@ -79,6 +82,9 @@ const say = (msg: string) => process.stderr.write(`[seco-step ${new Date().toISO
 export async function measureSecoStep(o: SecoStepOptions): Promise<SecoStepReport> {
   const config = stepConfig(o);
   const n = o.iterations ?? 1;
+  const pin = o.pinHost ? hostPinning() : null;
+  if (o.pinHost && !pin) say('SECO_PIN_HOST: pinning needs Linux, 2 or more cores and koffi; running unpinned');
+  pin?.beforeInit();
   await init();
   const e = engine();
   e.trackQueueIdle = true;
@@ -100,11 +106,14 @@ export async function measureSecoStep(o: SecoStepOptions): Promise<SecoStepRepor
       return { stats, losses };
     };
     const cold = await run(0, true);
+    // The driver's threads and the loader's workers exist by now, on the other cores.
+    pin?.afterInit();
     const warm: IterationStats[] = [];
     for (let it = 1; it <= n; it++) warm.push((await run(it, false)).stats);
     const s = e.stats();
     return {
       preset: o.preset,
+      hostPinned: pin !== null,
       crop: t.crop_size,
       batch: t.batch_size,
       iterations: n,

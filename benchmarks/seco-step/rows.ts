@@ -16,7 +16,7 @@ export function secoStepRows(r: SecoStepReport): BenchCase[] {
   const shape = `${r.preset}: ${r.batch}x3x${r.crop}x${r.crop}`;
   const common = { gflops: null, peer_ms: null, ratio: null, adapter: r.adapter };
   const cold: BenchCase = { name: 'SeCo iteration, first (cold)', shape, ms: round(r.cold.wallMs, 1), ...common, notes: notes(r.cold) };
-  const memory = `peak GPU memory ${round(r.peakLiveBytes / MiB, 1)} MiB; ${r.pipelines} pipelines`;
+  const memory = `peak GPU memory ${round(r.peakLiveBytes / MiB, 1)} MiB; ${r.pipelines} pipelines${r.hostPinned ? '; timed iterations with the encoding thread on a core of its own' : ''}`;
   const last = r.timed.at(-1);
   const steady = last && r.timed.length > 1 ? `; last timed iteration: ${notes(last)}, ${last.bindGroupMisses} bind groups created` : '';
   // With no timed iteration the cold row carries the run's figures.

@@ -6,6 +6,7 @@
 // the submitted kernels run on the same cores, and the wall time includes the encoding thread's preemption.
 import { AdamW, add, engine, exp, Generator, init, mul, noGrad, randn, scope, sum, type Tensor } from '@seco/tensor';
 import { VisionTransformer } from '@seco/models';
+import { hostPinning, pinHostRequested } from '../pin-host.ts';
 import { threadCpuClock } from '../thread-clock.ts';
 import { round } from '../timing.ts';
 import type { BenchCase } from '../types.ts';
@@ -128,7 +129,12 @@ async function elementwiseChain(): Promise<BenchCase> {
 }
 
 export default async function run(): Promise<BenchCase[]> {
+  const pin = pinHostRequested() ? hostPinning() : null;
+  pin?.beforeInit();
   await init();
+  pin?.afterInit();
   engine().hostCpuClock = threadCpuClock();
-  return [await elementwiseChain(), await vitStep()];
+  const rows = [await elementwiseChain(), await vitStep()];
+  if (pin) for (const r of rows) r.notes += '; the encoding thread on a core of its own (SECO_PIN_HOST=1)';
+  return rows;
 }
