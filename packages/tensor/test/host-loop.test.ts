@@ -37,6 +37,22 @@ describe('host loop', () => {
     out.dispose();
   });
 
+  test('a binding past a lowered limit is refused even where its bind group was made before', () => {
+    const e = T.engine();
+    const a = T.zeros([2048]); // 8 KiB
+    const out = T.zeros([2048]);
+    run('host-loop|x3', COPY(3), a, out);
+    e.setBindingLimit(4096);
+    try {
+      expect(() => run('host-loop|x3', COPY(3), a, out)).toThrow(/binds 8192 bytes, more than the binding limit \(4096\)/);
+    } finally {
+      e.setBindingLimit(null);
+    }
+    run('host-loop|x3', COPY(3), a, out);
+    a.dispose();
+    out.dispose();
+  });
+
   test('a key reads the code only on a miss, and a key naming two programs is refused', async () => {
     const a = T.tensor([1, 2]);
     const out = T.zeros([2]);
