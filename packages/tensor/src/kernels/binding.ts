@@ -2,6 +2,7 @@ import { bytesPerElement, type DType } from '../dtype.ts';
 import { TensorError } from '../errors.ts';
 import { type BufferWindow, engine } from '../runtime/engine.ts';
 import { formatShape, type Shape } from '../shape.ts';
+import { bufferBytes } from '../runtime/buffer-bytes.ts';
 
 /** What a kernel needs of a tensor to bind it: a Tensor is one; so is a slice made by kernels/slices.ts. */
 export interface ViewLike {
@@ -40,11 +41,12 @@ export function viewSpan(shape: Shape, strides: Shape, offset: number): [number,
 export function bindView(t: ViewLike, op: string): BoundView {
   const e = engine();
   const buffer = t.buffer;
-  if (buffer.size <= e.maxBindingBytes) return { resource: buffer, offset: t.offset };
+  const bytes = bufferBytes(buffer);
+  if (bytes <= e.maxBindingBytes) return { resource: buffer, offset: t.offset };
   const width = bytesPerElement(t.dtype);
   const span = viewSpan(t.shape, t.strides, t.offset) ?? [t.offset, t.offset];
   const start = Math.floor((span[0] * width) / e.bindingAlignment) * e.bindingAlignment;
-  const end = Math.min(Math.ceil(((span[1] + 1) * width) / 4) * 4, buffer.size);
+  const end = Math.min(Math.ceil(((span[1] + 1) * width) / 4) * 4, bytes);
   const size = Math.max(end - start, 4);
   if (size > e.maxBindingBytes) {
     throw new TensorError(
@@ -70,5 +72,5 @@ export function spanBytes(t: ViewLike): number {
 /** Every buffer is bound whole: the common case, with nothing to slice. */
 export function allBindWhole(views: readonly ViewLike[]): boolean {
   const limit = engine().maxBindingBytes;
-  return views.every((v) => v.buffer.size <= limit);
+  return views.every((v) => bufferBytes(v.buffer) <= limit);
 }

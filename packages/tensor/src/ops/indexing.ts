@@ -12,6 +12,7 @@ import { assertTensor, Tensor } from '../tensor.ts';
 import { zeros } from './creation.ts';
 import { pad } from './shape.ts';
 import { reshape } from './view.ts';
+import { bufferBytes } from '../runtime/buffer-bytes.ts';
 
 /**
  * Index-driven reads and writes: gather, indexSelect (and embedding), scatterAdd, indexAdd, oneHot.
@@ -137,7 +138,7 @@ interface AccumulatePlan {
 function accumulateInRuns(op: string, base: Tensor, dim: number, index: Tensor, indexDim: number, src: Tensor, p: AccumulatePlan, segmented: boolean): Tensor {
   const kBytes = Math.max(Math.abs(p.idxK) * bytesPerElement(index.dtype), Math.abs(p.srcK) * bytesPerElement(src.dtype), 1);
   const run = Math.max(1, Math.floor(bindableBytes() / kBytes));
-  if (run >= p.K || engine().maxBindingBytes >= Math.max(index.buffer.size, src.buffer.size)) {
+  if (run >= p.K || engine().maxBindingBytes >= Math.max(bufferBytes(index.buffer), bufferBytes(src.buffer))) {
     const seg = segmented && p.K >= SEGMENT_MIN_ENTRIES && base.size > 0 ? indexSegments(index, base.shape[dim]) : undefined;
     const out = accumulate(op, base, dim, index, src, p, seg);
     seg?.offsets.dispose();

@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor.ts';
 import { add } from './elementwise.ts';
 import { concat, split } from './shape.ts';
 import { joinRuns } from './slicing.ts';
+import { bufferBytes } from '../runtime/buffer-bytes.ts';
 
 /**
  * Slicing for ops with several independent axes (matmul: batch, rows, columns, the reduction; conv: images,
@@ -47,7 +48,7 @@ export interface AxisPlan {
 /** The cheap test an op makes first: every input buffer and every output binds whole, so nothing slices. */
 export function bindsWhole(inputs: readonly (Tensor | null | undefined)[], ...outBytes: number[]): boolean {
   const limit = engine().maxBindingBytes;
-  for (const t of inputs) if (t && t.buffer.size > limit) return false;
+  for (const t of inputs) if (t && bufferBytes(t.buffer) > limit) return false;
   for (const b of outBytes) if (b > limit) return false;
   return true;
 }
@@ -73,7 +74,7 @@ function extents(p: AxisPlan): Extent[] {
   const cap = bindableBytes();
   for (const i of p.inputs) {
     // A buffer that binds whole needs nothing; a bigger one binds the span of the view.
-    if (i && i.t.buffer.size > limit) {
+    if (i && bufferBytes(i.t.buffer) > limit) {
       list.push({ shape: i.t.shape, strides: i.t.strides, dtype: i.t.dtype, dims: i.dims, bytes: spanBytes(i.t), cap, fresh: false });
     }
   }

@@ -4,6 +4,7 @@ import { bindableBytes, spanBytes } from '../kernels/binding.ts';
 import { engine } from '../runtime/engine.ts';
 import { numel, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
+import { bufferBytes } from '../runtime/buffer-bytes.ts';
 
 /**
  * Op-level slicing for ops whose kernels cannot simply be split by output element (matmul, conv, attention,
@@ -18,7 +19,7 @@ export type Bound = Tensor | { shape: Shape; dtype: Tensor['dtype'] };
 function boundBytes(b: Bound): number {
   const t = b as Tensor;
   // A view of a big buffer binds only its span (more than its elements when strided); a fresh output its size.
-  if ('buffer' in b) return t.buffer.size <= engine().maxBindingBytes ? 0 : spanBytes(t);
+  if ('buffer' in b) return bufferBytes(t.buffer) <= engine().maxBindingBytes ? 0 : spanBytes(t);
   return denseBytes(b);
 }
 

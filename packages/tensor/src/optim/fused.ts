@@ -7,6 +7,7 @@ import { formatShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { noGrad } from '../autograd/graph.ts';
 import { contiguous } from '../ops/view.ts';
+import { bufferBytes } from '../runtime/buffer-bytes.ts';
 
 /**
  * In-place elementwise kernels for optimizers: every buffer is bound once (read or read_write), and every
@@ -75,7 +76,7 @@ export function launch(k: FusedKernel, buffers: readonly GPUBuffer[], values: Re
     packed[f.name] = f.kind === 'f32' ? f32Bits(v) : v;
   }
   const e = engine();
-  if (buffers.every((b) => b.size <= e.maxBindingBytes)) {
+  if (buffers.every((b) => bufferBytes(b) <= e.maxBindingBytes)) {
     e.dispatch({ label: k.label, key: k.key, code: k.code, buffers, uniforms: k.layout.pack(packed), workgroups: ceilDiv(n, WG) });
     return;
   }

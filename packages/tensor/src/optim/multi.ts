@@ -2,6 +2,7 @@ import { TensorError } from '../errors.ts';
 import { f32Bits, UniformLayout } from '../kernels/uniforms.ts';
 import { engine, STORAGE_USAGE } from '../runtime/engine.ts';
 import { type BufferSpec, defineKernel, type FieldSpec, type FusedKernel, launch } from './fused.ts';
+import { bufferBytes } from '../runtime/buffer-bytes.ts';
 
 /**
  * Multi-tensor in-place kernels: one dispatch updates up to `slots` tensors, each with its own bindings (so no
@@ -133,7 +134,7 @@ export function launchMulti(spec: MultiSpec, items: readonly MultiItem[], shared
     }
     if (it.n === 0) continue;
     // A tensor larger than a binding goes alone through the one-tensor kernel, which updates it in runs.
-    if (it.buffers.some((b) => b.size > limit)) {
+    if (it.buffers.some((b) => bufferBytes(b) > limit)) {
       launch(singleFor(spec), [...it.buffers, ...shared], it.values, it.n);
       continue;
     }
