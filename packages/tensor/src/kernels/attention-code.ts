@@ -9,6 +9,7 @@ import {
   makeStream,
   range,
   storeRow,
+  TOKEN_MAJOR_ROW,
 } from './attention.ts';
 import type { UniformLayout } from './uniforms.ts';
 
@@ -30,7 +31,7 @@ function build(k: KernelShape, vectors: string[], scalars: string[], body: (s: R
 
 /**
  * Forward: lane row = query. Online softmax over key blocks (running max m, running sum l, output rescaled
- * by exp(m_old − m_new) once per block); writes O and the row's log-sum-exp m + log l.
+ * by exp(m_old − m_new) once per block); writes O (token-major) and the row's log-sum-exp m + log l.
  */
 export function forwardKernel(d: number, dtype: AttentionDType, cfg: AttentionConfig, v4: Vec4Flags): AttentionKernel {
   const k: KernelShape = {
@@ -66,7 +67,8 @@ export function forwardKernel(d: number, dtype: AttentionDType, cfg: AttentionCo
     }
     L.push(...B.map((x) => `  ${x}`), '}');
     L.push('if (i < NN()) {', '  let inv = 1.0 / l;');
-    L.push(...storeRow(k, 'O', (ch) => `o${ch} * inv`).map((x) => `  ${x}`));
+    // O goes out token-major, (B, N, H, d): the (B, N, H·d) input of the projection, with no copy between.
+    L.push(...storeRow(k, 'O', (ch) => `o${ch} * inv`, TOKEN_MAJOR_ROW).map((x) => `  ${x}`));
     L.push('  LSE[zN + i] = m + log(l);', '}');
     return L;
   });

@@ -70,6 +70,7 @@ export function declarations(k: KernelShape, u: UniformLayout): string {
   const wide = (x: string, vec: boolean) => (st === 'f32' ? x : vec ? `vec4<f32>(${x})` : `f32(${x})`);
   L.push(u.declare(b));
   L.push(`fn NN() -> u32 { return ${u.at('N')}; }`);
+  L.push(`fn HH() -> u32 { return ${u.at('H')}; }`);
   L.push(`fn SCALE() -> f32 { return bitcast<f32>(${u.at('scale')}); }`);
   for (const s of k.strided) {
     const x = s.name;
@@ -190,16 +191,21 @@ fn main(${args.join(', ')}) {
 }`;
 }
 
+/** The row index of lane row i in a contiguous (B·H, N, d) output. */
+export const HEAD_MAJOR_ROW = '(zN + i)';
+/** The row index of lane row i in a (B, N, H, d) output: heads side by side, as the projection after attention reads them. */
+export const TOKEN_MAJOR_ROW = '(((z / HH()) * NN() + i) * HH() + z % HH())';
+
 /**
- * Stores a lane row's f32 vec4 chunks into a contiguous (B·H, N, d) output of `k.dtype`, dropping components
+ * Stores a lane row's f32 vec4 chunks into row `row` of a (rows, d) output of `k.dtype`, dropping components
  * past d: the one rounding to halves happens here.
  */
-export function storeRow(k: KernelShape, out: string, value: (ch: number) => string): string[] {
+export function storeRow(k: KernelShape, out: string, value: (ch: number) => string, row = HEAD_MAJOR_ROW): string[] {
   const { d } = k;
   const L: string[] = [];
   for (const ch of range(chunks(d))) {
     L.push(`{ let w = ${k.dtype === 'f32' ? value(ch) : `vec4<f16>(${value(ch)})`};`);
-    for (const c of range(4)) if (ch * 4 + c < d) L.push(`  ${out}[(zN + i) * ${d}u + ${ch * 4 + c}u] = w[${c}];`);
+    for (const c of range(4)) if (ch * 4 + c < d) L.push(`  ${out}[${row} * ${d}u + ${ch * 4 + c}u] = w[${c}];`);
     L.push('}');
   }
   return L;

@@ -46,7 +46,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const p = check(q, k, v, options.scale);
   const parts = slicedAttention(p, q, k, v, options);
   if (parts) return parts;
-  const out = Tensor.empty(q.shape, q.dtype, 'attention');
+  // The kernel writes O token-major, (B, N, H, d), returned as the (B, H, N, d) view of it: O's permute back to
+  // (B, N, H·d) before the projection is then a view, not a copy.
+  const store = Tensor.empty([p.B, p.N, p.H, p.d], q.dtype, 'attention');
+  const out = store.view(q.shape, [p.N * p.H * p.d, p.d, p.H * p.d, 1], 0, 'attention');
+  store.dispose();
   const lse = Tensor.empty([p.B, p.H, p.N], 'f32', 'attention');
   launchForward(p, q, k, v, out, lse);
   record(
