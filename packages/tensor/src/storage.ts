@@ -36,6 +36,11 @@ export class Storage {
     return this.numel * bytesPerElement(this.dtype);
   }
 
+  /** True when more than one handle views this storage (writing it in place would change the others). */
+  get shared(): boolean {
+    return this.refs > 1;
+  }
+
   retain(): this {
     this.refs++;
     return this;

@@ -5,6 +5,7 @@ import { keep, scope } from '../memory.ts';
 import { onesLike } from '../ops/creation.ts';
 import { add, cast } from '../ops/elementwise.ts';
 import type { Tensor } from '../tensor.ts';
+import { LeafAccumulator } from './accumulate.ts';
 import { enableGrad, type GradNode, noGrad } from './graph.ts';
 
 export interface BackwardOptions {
@@ -18,17 +19,24 @@ export interface BackwardOptions {
 export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
   const seed = checkRoot('backward', root, gradient);
   if (!root.gradNode) {
-    accumulateLeaf(root, seed, gradient !== undefined);
+    const sums = new LeafAccumulator();
+    sums.add(root, seed, gradient !== undefined);
+    sums.flush();
     for (const fn of [...root.postAccumulateGradHooks]) fn(root);
     return;
   }
   const order = topoOrder(root.gradNode);
   const hooked = new HookedLeaves(order);
+  const sums = new LeafAccumulator();
   const sink = (leaf: Tensor, g: Tensor) => {
-    accumulateLeaf(leaf, g, false);
+    sums.add(leaf, g, false);
     hooked.received(leaf);
   };
-  propagate(root, order, outputSlots(root.gradNode, root.gradIndex, seed, gradient !== undefined), options, sink, (node) => hooked.passed(node));
+  try {
+    propagate(root, order, outputSlots(root.gradNode, root.gradIndex, seed, gradient !== undefined), options, sink, (node) => hooked.passed(node, () => sums.flush()));
+  } finally {
+    sums.flush();
+  }
 }
 
 /**
@@ -142,20 +150,6 @@ function outputSlots(node: GradNode, index: number, seed: Tensor, userOwned: boo
   return slots;
 }
 
-function accumulateLeaf(leaf: Tensor, g: Tensor, userOwned: boolean): void {
-  const own = userOwned ? g.view(g.shape, g.strides, g.offset, 'grad') : g;
-  keep(own);
-  if (leaf.grad && !leaf.grad.disposed) {
-    const sum = add(leaf.grad, own);
-    keep(sum);
-    leaf.grad.dispose();
-    own.dispose();
-    leaf.grad = sum;
-  } else {
-    leaf.grad = own;
-  }
-}
-
 /**
  * The leaves with post-accumulate hooks reached from a graph, and how many of its edges still lead to each: a
  * leaf's .grad is final once every node with an edge to it has run (or been passed over for lack of gradient).
@@ -174,8 +168,11 @@ class HookedLeaves {
     if (this.remaining.has(leaf)) this.got.add(leaf);
   }
 
-  /** After `node` ran or was passed over: hooks of leaves it was the last way into, when they got a gradient. */
-  passed(node: GradNode): void {
+  /**
+   * After `node` ran or was passed over: hooks of leaves it was the last way into, when they got a gradient.
+   * `settle` completes the .grad sums still waiting before a hook reads one.
+   */
+  passed(node: GradNode, settle: () => void): void {
     if (this.remaining.size === 0) return;
     for (const e of node.edges) {
       const leaf = e?.leaf;
@@ -186,7 +183,9 @@ class HookedLeaves {
         continue;
       }
       this.remaining.delete(leaf);
-      if (this.got.has(leaf)) for (const fn of [...leaf.postAccumulateGradHooks]) fn(leaf);
+      if (!this.got.has(leaf)) continue;
+      settle();
+      for (const fn of [...leaf.postAccumulateGradHooks]) fn(leaf);
     }
   }
 }
