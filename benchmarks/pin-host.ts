@@ -4,7 +4,8 @@
 // caches with them.
 // Call `beforeInit` before the engine starts (the driver's threads, and any worker the run starts before
 // `afterInit`, inherit the cores other than the first) and `afterInit` once they exist (the calling thread moves
-// to the first core). On with SECO_PIN_HOST=1; Linux only (libc.ts).
+// to the first core, every other thread of the process to the others). On with SECO_PIN_HOST=1; Linux only (libc.ts).
+import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { libc } from './libc.ts';
 
@@ -27,12 +28,29 @@ export function hostPinning(): HostPinning | null {
   if (!lib) return null;
   try {
     const setAffinity = lib.func('int sched_setaffinity(int, size_t, void *)');
-    const pin = (first: number, last: number) => {
-      const mask = new Uint8Array(128); // cpu_set_t
-      for (let c = first; c <= last; c++) mask[c >> 3] |= 1 << (c & 7);
-      if (setAffinity(0, mask.length, mask) !== 0) throw new Error(`sched_setaffinity(${first}-${last}) failed`);
+    const gettid = lib.func('int gettid()');
+    const mask = (first: number, last: number) => {
+      const m = new Uint8Array(128); // cpu_set_t
+      for (let c = first; c <= last; c++) m[c >> 3] |= 1 << (c & 7);
+      return m;
     };
-    return { beforeInit: () => pin(1, cores - 1), afterInit: () => pin(0, 0) };
+    const pin = (tid: number, m: Uint8Array, what: string) => {
+      if (setAffinity(tid, m.length, m) !== 0) throw new Error(`sched_setaffinity(${what}) failed`);
+    };
+    const others = mask(1, cores - 1);
+    return {
+      beforeInit: () => pin(0, others, 'the cores after the first'),
+      afterInit: () => {
+        // Every other thread of the process leaves the first core too (V8's and libuv's workers started before
+        // beforeInit); a thread that ended since the listing is skipped.
+        const self = gettid() as number;
+        for (const name of readdirSync('/proc/self/task')) {
+          const tid = Number(name);
+          if (tid !== self) setAffinity(tid, others.length, others);
+        }
+        pin(0, mask(0, 0), 'the first core');
+      },
+    };
   } catch {
     return null;
   }
