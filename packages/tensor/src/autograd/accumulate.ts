@@ -5,6 +5,7 @@
 import { keep } from '../memory.ts';
 import { add } from '../ops/elementwise.ts';
 import { defineMulti, launchMulti, type MultiItem } from '../optim/multi.ts';
+import { shapesEqual } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 
 const ACCUMULATE = defineMulti(
@@ -79,9 +80,7 @@ function summableInPlace(acc: Tensor, g: Tensor): boolean {
     g.dtype === 'f32' &&
     acc.isContiguous &&
     g.isContiguous &&
-    acc.size === g.size &&
-    acc.shape.length === g.shape.length &&
-    acc.shape.every((d, i) => d === g.shape[i]) &&
+    shapesEqual(acc.shape, g.shape) &&
     !acc.storage.shared &&
     acc.storage !== g.storage
   );
